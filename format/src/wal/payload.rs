@@ -1,0 +1,400 @@
+//! Typed WAL record payloads and their FlatBuffers encoding (`wal.fbs`).
+//!
+//! A transaction is logged as `Begin`, its `Put`/`Delete`/`TtlTombstone`
+//! records, then `Commit` (or `Abort`). Replay applies a transaction's
+//! records only when its `Commit` is in the log.
+
+use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
+use serde::Serialize;
+
+use crate::error::{Error, Result, Structure};
+use crate::generated::wal as fb;
+use crate::ids::{Generation, Lsn, SegmentId, TxnId};
+use crate::value_ref::ValueRef;
+
+/// Where a `Put`'s value is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PutValue {
+    /// In the record itself.
+    Inline(#[serde(serialize_with = "crate::view::bytes")] Vec<u8>),
+    /// In the value log.
+    Ref(ValueRef),
+}
+
+/// The payload of one WAL record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WalPayload {
+    /// Opens a transaction.
+    Begin {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Writes a key.
+    Put {
+        /// The transaction.
+        txn: TxnId,
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+        /// The value, inline or in the value log.
+        value: PutValue,
+        /// Absolute expiry in milliseconds since the Unix epoch; `None`
+        /// never expires.
+        expires_at_unix_ms: Option<u64>,
+    },
+    /// Removes a key.
+    Delete {
+        /// The transaction.
+        txn: TxnId,
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+    },
+    /// Commits a transaction.
+    Commit {
+        /// The transaction.
+        txn: TxnId,
+        /// Wall-clock time of the commit, milliseconds since the Unix epoch.
+        commit_unix_ms: u64,
+    },
+    /// Abandons a transaction.
+    Abort {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Marks a completed checkpoint.
+    Checkpoint {
+        /// Every record up to this LSN is in the checkpointed tree.
+        checkpoint_lsn: Lsn,
+        /// The superblock generation written.
+        generation: Generation,
+    },
+    /// Removes a key whose TTL expired.
+    TtlTombstone {
+        /// The transaction.
+        txn: TxnId,
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+        /// When it expired, milliseconds since the Unix epoch.
+        expired_at_unix_ms: u64,
+    },
+}
+
+/// The kind of a WAL record, without its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalRecordKind {
+    /// [`WalPayload::Begin`].
+    Begin,
+    /// [`WalPayload::Put`].
+    Put,
+    /// [`WalPayload::Delete`].
+    Delete,
+    /// [`WalPayload::Commit`].
+    Commit,
+    /// [`WalPayload::Abort`].
+    Abort,
+    /// [`WalPayload::Checkpoint`].
+    Checkpoint,
+    /// [`WalPayload::TtlTombstone`].
+    TtlTombstone,
+}
+
+impl WalRecordKind {
+    /// Every kind.
+    pub const ALL: [WalRecordKind; 7] = [
+        WalRecordKind::Begin,
+        WalRecordKind::Put,
+        WalRecordKind::Delete,
+        WalRecordKind::Commit,
+        WalRecordKind::Abort,
+        WalRecordKind::Checkpoint,
+        WalRecordKind::TtlTombstone,
+    ];
+
+    /// Lower-case name, as in dumps and golden file names.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            WalRecordKind::Begin => "begin",
+            WalRecordKind::Put => "put",
+            WalRecordKind::Delete => "delete",
+            WalRecordKind::Commit => "commit",
+            WalRecordKind::Abort => "abort",
+            WalRecordKind::Checkpoint => "checkpoint",
+            WalRecordKind::TtlTombstone => "ttl_tombstone",
+        }
+    }
+}
+
+/// Verifier limits for WAL payloads: a payload is a flat table, so a small
+/// depth and table count suffice and bound the verifier's work.
+fn verifier_options() -> VerifierOptions {
+    VerifierOptions {
+        max_depth: 8,
+        max_tables: 16,
+        max_apparent_size: crate::wal::WAL_PAYLOAD_MAX,
+        ignore_missing_null_terminator: false,
+    }
+}
+
+fn fb_value_ref(r: &ValueRef) -> fb::ValueRef {
+    fb::ValueRef::new(r.segment.get(), r.offset, r.length, r.crc)
+}
+
+impl WalPayload {
+    /// The record kind.
+    #[must_use]
+    pub const fn kind(&self) -> WalRecordKind {
+        match self {
+            WalPayload::Begin { .. } => WalRecordKind::Begin,
+            WalPayload::Put { .. } => WalRecordKind::Put,
+            WalPayload::Delete { .. } => WalRecordKind::Delete,
+            WalPayload::Commit { .. } => WalRecordKind::Commit,
+            WalPayload::Abort { .. } => WalRecordKind::Abort,
+            WalPayload::Checkpoint { .. } => WalRecordKind::Checkpoint,
+            WalPayload::TtlTombstone { .. } => WalRecordKind::TtlTombstone,
+        }
+    }
+
+    /// The transaction the record belongs to (`None` for checkpoints).
+    #[must_use]
+    pub const fn txn(&self) -> Option<TxnId> {
+        match self {
+            WalPayload::Begin { txn }
+            | WalPayload::Put { txn, .. }
+            | WalPayload::Delete { txn, .. }
+            | WalPayload::Commit { txn, .. }
+            | WalPayload::Abort { txn }
+            | WalPayload::TtlTombstone { txn, .. } => Some(*txn),
+            WalPayload::Checkpoint { .. } => None,
+        }
+    }
+
+    /// The key the record touches, if any.
+    #[must_use]
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            WalPayload::Put { key, .. }
+            | WalPayload::Delete { key, .. }
+            | WalPayload::TtlTombstone { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Encodes the payload into `fbb` (which is reset first) and returns
+    /// the finished bytes. Reusing one builder avoids an allocation per
+    /// record.
+    pub fn encode_with<'b>(&self, fbb: &'b mut FlatBufferBuilder<'_>) -> &'b [u8] {
+        fbb.reset();
+        let (payload_type, payload) = self.build(fbb);
+        let root = fb::WalRecord::create(
+            fbb,
+            &fb::WalRecordArgs {
+                payload_type,
+                payload: Some(payload),
+            },
+        );
+        fbb.finish_minimal(root);
+        fbb.finished_data()
+    }
+
+    /// Encodes the payload into a new buffer.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut fbb = FlatBufferBuilder::new();
+        self.encode_with(&mut fbb).to_vec()
+    }
+
+    fn build(
+        &self,
+        fbb: &mut FlatBufferBuilder<'_>,
+    ) -> (fb::Payload, WIPOffset<flatbuffers::UnionWIPOffset>) {
+        match self {
+            WalPayload::Begin { txn } => {
+                let t = fb::Begin::create(fbb, &fb::BeginArgs { txn_id: txn.get() });
+                (fb::Payload::Begin, t.as_union_value())
+            }
+            WalPayload::Put {
+                txn,
+                key,
+                value,
+                expires_at_unix_ms,
+            } => {
+                let key = fbb.create_vector(key);
+                let (value, value_ref) = match value {
+                    PutValue::Inline(v) => (Some(fbb.create_vector(v)), None),
+                    PutValue::Ref(r) => (None, Some(fb_value_ref(r))),
+                };
+                let t = fb::Put::create(
+                    fbb,
+                    &fb::PutArgs {
+                        txn_id: txn.get(),
+                        key: Some(key),
+                        value,
+                        value_ref: value_ref.as_ref(),
+                        expires_at_unix_ms: expires_at_unix_ms.unwrap_or(0),
+                    },
+                );
+                (fb::Payload::Put, t.as_union_value())
+            }
+            WalPayload::Delete { txn, key } => {
+                let key = fbb.create_vector(key);
+                let t = fb::Delete::create(
+                    fbb,
+                    &fb::DeleteArgs {
+                        txn_id: txn.get(),
+                        key: Some(key),
+                    },
+                );
+                (fb::Payload::Delete, t.as_union_value())
+            }
+            WalPayload::Commit {
+                txn,
+                commit_unix_ms,
+            } => {
+                let t = fb::Commit::create(
+                    fbb,
+                    &fb::CommitArgs {
+                        txn_id: txn.get(),
+                        commit_unix_ms: *commit_unix_ms,
+                    },
+                );
+                (fb::Payload::Commit, t.as_union_value())
+            }
+            WalPayload::Abort { txn } => {
+                let t = fb::Abort::create(fbb, &fb::AbortArgs { txn_id: txn.get() });
+                (fb::Payload::Abort, t.as_union_value())
+            }
+            WalPayload::Checkpoint {
+                checkpoint_lsn,
+                generation,
+            } => {
+                let t = fb::Checkpoint::create(
+                    fbb,
+                    &fb::CheckpointArgs {
+                        checkpoint_lsn: checkpoint_lsn.get(),
+                        generation: generation.get(),
+                    },
+                );
+                (fb::Payload::Checkpoint, t.as_union_value())
+            }
+            WalPayload::TtlTombstone {
+                txn,
+                key,
+                expired_at_unix_ms,
+            } => {
+                let key = fbb.create_vector(key);
+                let t = fb::TtlTombstone::create(
+                    fbb,
+                    &fb::TtlTombstoneArgs {
+                        txn_id: txn.get(),
+                        key: Some(key),
+                        expired_at_unix_ms: *expired_at_unix_ms,
+                    },
+                );
+                (fb::Payload::TtlTombstone, t.as_union_value())
+            }
+        }
+    }
+
+    /// Verifies and decodes a payload found in the record at file offset
+    /// `offset` (for error messages).
+    pub fn decode(bytes: &[u8], offset: u64) -> Result<WalPayload> {
+        let content = |reason: &str| Error::InvalidContent {
+            structure: Structure::WalPayload,
+            reason: format!("record at offset {offset}: {reason}"),
+        };
+        let record = flatbuffers::root_with_opts::<fb::WalRecord>(&verifier_options(), bytes)
+            .map_err(|e| Error::InvalidFlatbuffer {
+                structure: Structure::WalPayload,
+                offset,
+                reason: e.to_string(),
+            })?;
+        let tag = record.payload_type();
+        let missing = || content("payload table missing");
+        let payload = match tag {
+            fb::Payload::Begin => {
+                let t = record.payload_as_begin().ok_or_else(missing)?;
+                WalPayload::Begin {
+                    txn: TxnId(t.txn_id()),
+                }
+            }
+            fb::Payload::Put => {
+                let t = record.payload_as_put().ok_or_else(missing)?;
+                let value = match (t.value(), t.value_ref()) {
+                    (Some(v), None) => PutValue::Inline(v.bytes().to_vec()),
+                    (None, Some(r)) => PutValue::Ref(ValueRef {
+                        segment: SegmentId(r.segment()),
+                        offset: r.offset(),
+                        length: r.length(),
+                        crc: r.crc(),
+                    }),
+                    (Some(_), Some(_)) => {
+                        return Err(content(
+                            "Put has both an inline value and a value reference",
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(content(
+                            "Put has neither an inline value nor a value reference",
+                        ));
+                    }
+                };
+                let expires = t.expires_at_unix_ms();
+                WalPayload::Put {
+                    txn: TxnId(t.txn_id()),
+                    key: t.key().bytes().to_vec(),
+                    value,
+                    expires_at_unix_ms: (expires != 0).then_some(expires),
+                }
+            }
+            fb::Payload::Delete => {
+                let t = record.payload_as_delete().ok_or_else(missing)?;
+                WalPayload::Delete {
+                    txn: TxnId(t.txn_id()),
+                    key: t.key().bytes().to_vec(),
+                }
+            }
+            fb::Payload::Commit => {
+                let t = record.payload_as_commit().ok_or_else(missing)?;
+                WalPayload::Commit {
+                    txn: TxnId(t.txn_id()),
+                    commit_unix_ms: t.commit_unix_ms(),
+                }
+            }
+            fb::Payload::Abort => {
+                let t = record.payload_as_abort().ok_or_else(missing)?;
+                WalPayload::Abort {
+                    txn: TxnId(t.txn_id()),
+                }
+            }
+            fb::Payload::Checkpoint => {
+                let t = record.payload_as_checkpoint().ok_or_else(missing)?;
+                WalPayload::Checkpoint {
+                    checkpoint_lsn: Lsn(t.checkpoint_lsn()),
+                    generation: Generation(t.generation()),
+                }
+            }
+            fb::Payload::TtlTombstone => {
+                let t = record.payload_as_ttl_tombstone().ok_or_else(missing)?;
+                WalPayload::TtlTombstone {
+                    txn: TxnId(t.txn_id()),
+                    key: t.key().bytes().to_vec(),
+                    expired_at_unix_ms: t.expired_at_unix_ms(),
+                }
+            }
+            other => {
+                return Err(Error::UnknownUnionTag {
+                    structure: Structure::WalPayload,
+                    field: "payload",
+                    tag: other.0,
+                });
+            }
+        };
+        Ok(payload)
+    }
+}
