@@ -1,0 +1,756 @@
+//! Payloads of B+Tree and free-list pages (after the 32-byte page header
+//! of `jubilant_format::page`).
+//!
+//! Leaf payload: `count: u16`, then `count` entries, keys strictly
+//! ascending:
+//!
+//! | field       | size    | meaning |
+//! |-------------|---------|---------|
+//! | key_len     | 2       | key length (≤ 1024) |
+//! | value_kind  | 1       | 0 = inline value, 1 = value-log reference |
+//! | flags       | 1       | bit 0: an expiry follows |
+//! | version     | 8       | LSN of the commit that wrote the entry |
+//! | expires_at  | 0 or 8  | absolute expiry, ms since the Unix epoch |
+//! | value_len   | 4       | inline only: value length |
+//! | value_ref   | 24      | reference only: a `ValueRef` |
+//! | key         | key_len | |
+//! | value       | value_len | inline only |
+//!
+//! Branch payload: `count: u16` children (≥ 1), `child_0: u64`, then
+//! `count - 1` times `sep_len: u16`, `sep`, `child_i: u64`. Child *i*
+//! holds the keys in `[sep_i, sep_{i+1})`; child 0's lower bound and the
+//! last child's upper bound are the branch's own bounds (its fences),
+//! which come from its parent. Separators are strictly ascending.
+//!
+//! Free-list payload: `next: u64` (next free-list page, 0 = none),
+//! `count: u32`, then `count` page ids (`u64`).
+//!
+//! There are no sibling pointers between leaves: pages are copied on
+//! write, and a sibling pointer would force rewriting the whole level.
+//! Leaves are chained through their parents (the cursor keeps the path).
+
+use jubilant_format::{Lsn, PageId, ValueRef};
+
+/// Longest key.
+pub const KEY_MAX: usize = 1024;
+
+const VALUE_INLINE: u8 = 0;
+const VALUE_REF: u8 = 1;
+const FLAG_EXPIRES: u8 = 1;
+const ENTRY_FIXED: usize = 2 + 1 + 1 + 8;
+
+/// Where an entry's value is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredValue {
+    /// In the leaf.
+    Inline(Vec<u8>),
+    /// In the value log.
+    Ref(ValueRef),
+}
+
+/// A leaf entry, owned: what node building works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafEntry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value.
+    pub value: StoredValue,
+    /// LSN of the commit that wrote it.
+    pub version: Lsn,
+    /// Absolute expiry in ms since the Unix epoch.
+    pub expires_at_unix_ms: Option<u64>,
+}
+
+impl LeafEntry {
+    /// Bytes the entry takes in a leaf payload.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        ENTRY_FIXED
+            + if self.expires_at_unix_ms.is_some() {
+                8
+            } else {
+                0
+            }
+            + match &self.value {
+                StoredValue::Inline(v) => 4 + v.len(),
+                StoredValue::Ref(_) => 24,
+            }
+            + self.key.len()
+    }
+}
+
+/// Bytes of the leaf payload header.
+pub const LEAF_HEADER_LEN: usize = 2;
+/// Bytes of the branch payload header (count and child 0).
+pub const BRANCH_HEADER_LEN: usize = 2 + 8;
+
+/// Bytes a branch child entry takes, given its separator (child 0 has
+/// none).
+#[must_use]
+pub fn branch_entry_len(separator: Option<&[u8]>) -> usize {
+    match separator {
+        None => 0,
+        Some(s) => 2 + s.len() + 8,
+    }
+}
+
+/// Appends the payload of a leaf holding `entries` to `out`.
+pub fn encode_leaf(entries: &[LeafEntry], out: &mut Vec<u8>) {
+    assert!(
+        entries.len() <= u16::MAX as usize,
+        "leaf of {} entries",
+        entries.len()
+    );
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for e in entries {
+        assert!(e.key.len() <= KEY_MAX, "key of {} bytes", e.key.len());
+        out.extend_from_slice(&(e.key.len() as u16).to_le_bytes());
+        let (kind, flags) = (
+            match e.value {
+                StoredValue::Inline(_) => VALUE_INLINE,
+                StoredValue::Ref(_) => VALUE_REF,
+            },
+            if e.expires_at_unix_ms.is_some() {
+                FLAG_EXPIRES
+            } else {
+                0
+            },
+        );
+        out.push(kind);
+        out.push(flags);
+        out.extend_from_slice(&e.version.to_le_bytes());
+        if let Some(t) = e.expires_at_unix_ms {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        match &e.value {
+            StoredValue::Inline(v) => out.extend_from_slice(&(v.len() as u32).to_le_bytes()),
+            StoredValue::Ref(r) => out.extend_from_slice(&r.encode()),
+        }
+        out.extend_from_slice(&e.key);
+        if let StoredValue::Inline(v) = &e.value {
+            out.extend_from_slice(v);
+        }
+    }
+}
+
+/// One child of a branch, owned: what node building works with. The
+/// first child's `low_key` is the branch's lower fence and is not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchEntry {
+    /// Lowest key the child may hold.
+    pub low_key: Vec<u8>,
+    /// The child page.
+    pub child: PageId,
+}
+
+/// Appends the payload of a branch with `children` (at least one) to `out`.
+pub fn encode_branch(children: &[BranchEntry], out: &mut Vec<u8>) {
+    assert!(!children.is_empty(), "a branch has at least one child");
+    assert!(
+        children.len() <= u16::MAX as usize,
+        "branch of {} children",
+        children.len()
+    );
+    out.extend_from_slice(&(children.len() as u16).to_le_bytes());
+    for (i, c) in children.iter().enumerate() {
+        if i > 0 {
+            assert!(
+                c.low_key.len() <= KEY_MAX,
+                "separator of {} bytes",
+                c.low_key.len()
+            );
+            out.extend_from_slice(&(c.low_key.len() as u16).to_le_bytes());
+            out.extend_from_slice(&c.low_key);
+        }
+        out.extend_from_slice(&c.child.to_le_bytes());
+    }
+}
+
+/// A little-endian reader over a payload that fails with a message
+/// instead of panicking.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or_else(|| format!("{what}: length overflow"))?;
+        let bytes = self.buf.get(self.pos..end).ok_or_else(|| {
+            format!(
+                "{what} at payload offset {} runs past the payload ({} bytes)",
+                self.pos,
+                self.buf.len()
+            )
+        })?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, String> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ValueMeta {
+    Inline { start: u32, len: u32 },
+    Ref(ValueRef),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EntryMeta {
+    key_start: u32,
+    key_len: u16,
+    version: u64,
+    expires: Option<u64>,
+    value: ValueMeta,
+}
+
+/// A decoded leaf: the payload bytes and an index of its entries. Keys and
+/// inline values are read in place, without copying.
+#[derive(Debug)]
+pub struct LeafNode {
+    payload: Box<[u8]>,
+    entries: Vec<EntryMeta>,
+}
+
+/// A borrowed view of one leaf entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: ValueView<'a>,
+    /// LSN of the commit that wrote it.
+    pub version: Lsn,
+    /// Absolute expiry in ms since the Unix epoch.
+    pub expires_at_unix_ms: Option<u64>,
+}
+
+/// A borrowed view of a stored value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueView<'a> {
+    /// Inline bytes.
+    Inline(&'a [u8]),
+    /// A value-log reference.
+    Ref(ValueRef),
+}
+
+impl EntryRef<'_> {
+    /// An owned copy.
+    #[must_use]
+    pub fn to_owned(&self) -> LeafEntry {
+        LeafEntry {
+            key: self.key.to_vec(),
+            value: match self.value {
+                ValueView::Inline(v) => StoredValue::Inline(v.to_vec()),
+                ValueView::Ref(r) => StoredValue::Ref(r),
+            },
+            version: self.version,
+            expires_at_unix_ms: self.expires_at_unix_ms,
+        }
+    }
+}
+
+impl LeafNode {
+    /// Decodes a leaf payload, checking every length and that keys are
+    /// strictly ascending.
+    pub fn decode(payload: &[u8]) -> Result<LeafNode, String> {
+        let mut r = Reader {
+            buf: payload,
+            pos: 0,
+        };
+        let count = r.u16("entry count")? as usize;
+        let mut entries = Vec::with_capacity(count);
+        for i in 0..count {
+            let what = |f: &str| format!("entry {i} {f}");
+            let key_len = r.u16(&what("key_len"))?;
+            if key_len as usize > KEY_MAX {
+                return Err(format!(
+                    "entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"
+                ));
+            }
+            let kind = r.u8(&what("value_kind"))?;
+            let flags = r.u8(&what("flags"))?;
+            if flags & !FLAG_EXPIRES != 0 {
+                return Err(format!("entry {i}: unknown flags {flags:#04x}"));
+            }
+            let version = r.u64(&what("version"))?;
+            let expires = if flags & FLAG_EXPIRES != 0 {
+                Some(r.u64(&what("expires_at"))?)
+            } else {
+                None
+            };
+            let value_len = match kind {
+                VALUE_INLINE => Some(r.u32(&what("value_len"))?),
+                VALUE_REF => None,
+                other => return Err(format!("entry {i}: unknown value kind {other}")),
+            };
+            let ref_bytes = if value_len.is_none() {
+                Some(r.take(24, &what("value_ref"))?)
+            } else {
+                None
+            };
+            let key_start = r.pos as u32;
+            r.take(key_len as usize, &what("key"))?;
+            let value = match (value_len, ref_bytes) {
+                (Some(len), _) => {
+                    let start = r.pos as u32;
+                    r.take(len as usize, &what("value"))?;
+                    ValueMeta::Inline { start, len }
+                }
+                (None, Some(bytes)) => ValueMeta::Ref(
+                    ValueRef::decode(bytes, 0).map_err(|e| format!("entry {i}: {e}"))?,
+                ),
+                (None, None) => unreachable!("a reference entry read its reference above"),
+            };
+            entries.push(EntryMeta {
+                key_start,
+                key_len,
+                version,
+                expires,
+                value,
+            });
+        }
+        if r.pos != payload.len() {
+            return Err(format!(
+                "{} bytes after the last entry",
+                payload.len() - r.pos
+            ));
+        }
+        let node = LeafNode {
+            payload: payload.into(),
+            entries,
+        };
+        for i in 1..node.len() {
+            if node.key(i - 1) >= node.key(i) {
+                return Err(format!(
+                    "keys of entries {} and {i} are not strictly ascending",
+                    i - 1
+                ));
+            }
+        }
+        Ok(node)
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the leaf has no entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The key of entry `i` (empty if out of range).
+    #[must_use]
+    pub fn key(&self, i: usize) -> &[u8] {
+        self.entries
+            .get(i)
+            .and_then(|e| {
+                self.payload
+                    .get(e.key_start as usize..e.key_start as usize + e.key_len as usize)
+            })
+            .unwrap_or_default()
+    }
+
+    /// Entry `i`.
+    #[must_use]
+    pub fn entry(&self, i: usize) -> Option<EntryRef<'_>> {
+        let e = self.entries.get(i)?;
+        let value = match e.value {
+            ValueMeta::Inline { start, len } => ValueView::Inline(
+                self.payload
+                    .get(start as usize..start as usize + len as usize)?,
+            ),
+            ValueMeta::Ref(r) => ValueView::Ref(r),
+        };
+        Some(EntryRef {
+            key: self.key(i),
+            value,
+            version: Lsn(e.version),
+            expires_at_unix_ms: e.expires,
+        })
+    }
+
+    /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
+    /// it would be inserted.
+    pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        let mut lo = 0;
+        let mut hi = self.len();
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// All entries, owned.
+    #[must_use]
+    pub fn to_entries(&self) -> Vec<LeafEntry> {
+        (0..self.len())
+            .filter_map(|i| self.entry(i))
+            .map(|e| e.to_owned())
+            .collect()
+    }
+
+    /// The payload's length.
+    #[must_use]
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// Value-log segments referenced, for the validator and GC.
+    pub fn value_refs(&self) -> impl Iterator<Item = ValueRef> + '_ {
+        self.entries.iter().filter_map(|e| match e.value {
+            ValueMeta::Ref(r) => Some(r),
+            ValueMeta::Inline { .. } => None,
+        })
+    }
+}
+
+/// A decoded branch.
+#[derive(Debug)]
+pub struct BranchNode {
+    payload: Box<[u8]>,
+    children: Vec<PageId>,
+    /// `(start, len)` in the payload of the separator before child i + 1.
+    separators: Vec<(u32, u16)>,
+}
+
+impl BranchNode {
+    /// Decodes a branch payload, checking lengths and separator order.
+    pub fn decode(payload: &[u8]) -> Result<BranchNode, String> {
+        let mut r = Reader {
+            buf: payload,
+            pos: 0,
+        };
+        let count = r.u16("child count")? as usize;
+        if count == 0 {
+            return Err("branch with no children".into());
+        }
+        let mut children = Vec::with_capacity(count);
+        let mut separators = Vec::with_capacity(count - 1);
+        children.push(PageId(r.u64("child 0")?));
+        for i in 1..count {
+            let len = r.u16(&format!("separator {i} length"))?;
+            if len as usize > KEY_MAX {
+                return Err(format!("separator {i} of {len} bytes exceeds {KEY_MAX}"));
+            }
+            let start = r.pos as u32;
+            r.take(len as usize, &format!("separator {i}"))?;
+            separators.push((start, len));
+            children.push(PageId(r.u64(&format!("child {i}"))?));
+        }
+        if r.pos != payload.len() {
+            return Err(format!(
+                "{} bytes after the last child",
+                payload.len() - r.pos
+            ));
+        }
+        let node = BranchNode {
+            payload: payload.into(),
+            children,
+            separators,
+        };
+        for i in 1..node.separators.len() {
+            if node.separator(i - 1) >= node.separator(i) {
+                return Err(format!(
+                    "separators {} and {} are not strictly ascending",
+                    i - 1,
+                    i
+                ));
+            }
+        }
+        Ok(node)
+    }
+
+    /// Number of children.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Never true: a branch has at least one child.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Child `i`.
+    #[must_use]
+    pub fn child(&self, i: usize) -> Option<PageId> {
+        self.children.get(i).copied()
+    }
+
+    /// All children.
+    #[must_use]
+    pub fn children(&self) -> &[PageId] {
+        &self.children
+    }
+
+    /// Separator `i`: the lowest key of child `i + 1`.
+    #[must_use]
+    pub fn separator(&self, i: usize) -> &[u8] {
+        self.separators
+            .get(i)
+            .and_then(|&(s, l)| self.payload.get(s as usize..s as usize + l as usize))
+            .unwrap_or_default()
+    }
+
+    /// The child whose range holds `key`.
+    #[must_use]
+    pub fn child_index(&self, key: &[u8]) -> usize {
+        let mut lo = 0;
+        let mut hi = self.separators.len();
+        // Number of separators <= key.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.separator(mid) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The children as owned entries; child 0 gets `low_fence` as its key.
+    #[must_use]
+    pub fn to_entries(&self, low_fence: &[u8]) -> Vec<BranchEntry> {
+        self.children
+            .iter()
+            .enumerate()
+            .map(|(i, &child)| BranchEntry {
+                low_key: if i == 0 {
+                    low_fence.to_vec()
+                } else {
+                    self.separator(i - 1).to_vec()
+                },
+                child,
+            })
+            .collect()
+    }
+
+    /// The payload's length.
+    #[must_use]
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+}
+
+/// A decoded tree page.
+#[derive(Debug)]
+pub enum Node {
+    /// A leaf.
+    Leaf(LeafNode),
+    /// A branch.
+    Branch(BranchNode),
+}
+
+impl Node {
+    /// Approximate memory the node takes, for the cache budget.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Node::Leaf(l) => {
+                l.payload.len() + l.entries.len() * std::mem::size_of::<EntryMeta>() + 64
+            }
+            Node::Branch(b) => b.payload.len() + b.children.len() * 16 + 64,
+        }
+    }
+}
+
+/// A decoded free-list page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeListPage {
+    /// The next free-list page.
+    pub next: Option<PageId>,
+    /// Free page ids held by this page.
+    pub pages: Vec<PageId>,
+}
+
+/// Bytes of the free-list payload header.
+pub const FREE_LIST_HEADER_LEN: usize = 8 + 4;
+
+impl FreeListPage {
+    /// How many ids fit in one page with this payload capacity.
+    #[must_use]
+    pub fn capacity(payload_max: usize) -> usize {
+        (payload_max - FREE_LIST_HEADER_LEN) / 8
+    }
+
+    /// Appends the payload.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.next.map_or(0, PageId::get).to_le_bytes());
+        out.extend_from_slice(&(self.pages.len() as u32).to_le_bytes());
+        for p in &self.pages {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+    }
+
+    /// Decodes a payload.
+    pub fn decode(payload: &[u8]) -> Result<FreeListPage, String> {
+        let mut r = Reader {
+            buf: payload,
+            pos: 0,
+        };
+        let next = r.u64("next")?;
+        let count = r.u32("count")? as usize;
+        if count > payload.len() / 8 {
+            return Err(format!("count {count} exceeds what the payload holds"));
+        }
+        let mut pages = Vec::with_capacity(count);
+        for i in 0..count {
+            pages.push(PageId(r.u64(&format!("page id {i}"))?));
+        }
+        if r.pos != payload.len() {
+            return Err(format!(
+                "{} bytes after the last page id",
+                payload.len() - r.pos
+            ));
+        }
+        Ok(FreeListPage {
+            next: (next != 0).then_some(PageId(next)),
+            pages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jubilant_format::SegmentId;
+
+    fn example_value_ref() -> ValueRef {
+        ValueRef {
+            segment: SegmentId(1),
+            offset: 40,
+            length: 64,
+            crc: 0,
+        }
+    }
+
+    fn entry(key: &[u8], value: &[u8], version: u64, expires: Option<u64>) -> LeafEntry {
+        LeafEntry {
+            key: key.to_vec(),
+            value: StoredValue::Inline(value.to_vec()),
+            version: Lsn(version),
+            expires_at_unix_ms: expires,
+        }
+    }
+
+    #[test]
+    fn leaf_roundtrip_and_search() {
+        let entries = vec![
+            entry(b"a", b"1", 5, None),
+            entry(b"b", b"", 6, Some(99)),
+            LeafEntry {
+                key: b"c".to_vec(),
+                value: StoredValue::Ref(example_value_ref()),
+                version: Lsn(7),
+                expires_at_unix_ms: None,
+            },
+        ];
+        let mut payload = Vec::new();
+        encode_leaf(&entries, &mut payload);
+        assert_eq!(
+            payload.len(),
+            LEAF_HEADER_LEN + entries.iter().map(LeafEntry::encoded_len).sum::<usize>()
+        );
+        let leaf = LeafNode::decode(&payload).unwrap();
+        assert_eq!(leaf.to_entries(), entries);
+        assert_eq!(leaf.search(b"b"), Ok(1));
+        assert_eq!(leaf.search(b"bb"), Err(2));
+        assert_eq!(leaf.search(b""), Err(0));
+    }
+
+    #[test]
+    fn leaf_decode_rejects_bad_payloads() {
+        let mut payload = Vec::new();
+        encode_leaf(
+            &[entry(b"b", b"1", 1, None), entry(b"a", b"2", 1, None)],
+            &mut payload,
+        );
+        assert!(
+            LeafNode::decode(&payload)
+                .unwrap_err()
+                .contains("ascending")
+        );
+        let mut payload = Vec::new();
+        encode_leaf(&[entry(b"a", b"1", 1, None)], &mut payload);
+        for cut in 0..payload.len() {
+            assert!(LeafNode::decode(&payload[..cut]).is_err());
+        }
+        payload.push(0);
+        assert!(LeafNode::decode(&payload).is_err());
+    }
+
+    #[test]
+    fn branch_roundtrip_and_child_index() {
+        let children = vec![
+            BranchEntry {
+                low_key: b"".to_vec(),
+                child: PageId(2),
+            },
+            BranchEntry {
+                low_key: b"g".to_vec(),
+                child: PageId(3),
+            },
+            BranchEntry {
+                low_key: b"p".to_vec(),
+                child: PageId(4),
+            },
+        ];
+        let mut payload = Vec::new();
+        encode_branch(&children, &mut payload);
+        let branch = BranchNode::decode(&payload).unwrap();
+        assert_eq!(branch.to_entries(b""), children);
+        assert_eq!(branch.child_index(b"a"), 0);
+        assert_eq!(branch.child_index(b"g"), 1);
+        assert_eq!(branch.child_index(b"o"), 1);
+        assert_eq!(branch.child_index(b"p"), 2);
+        assert_eq!(branch.child_index(b"zzz"), 2);
+    }
+
+    #[test]
+    fn free_list_roundtrip() {
+        let page = FreeListPage {
+            next: Some(PageId(9)),
+            pages: vec![PageId(3), PageId(4)],
+        };
+        let mut payload = Vec::new();
+        page.encode(&mut payload);
+        assert_eq!(FreeListPage::decode(&payload).unwrap(), page);
+        assert!(FreeListPage::decode(&payload[..payload.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! Reading the tree: point lookups and ordered chunks of a range.
+
+use std::ops::Bound;
+
+use jubilant_format::PageId;
+
+use super::node::{LeafEntry, Node};
+use crate::error::Result;
+use crate::pager::Pager;
+
+/// The entry for `key` in the tree rooted at `root`.
+pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry>> {
+    let Some(mut page) = root else {
+        return Ok(None);
+    };
+    // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
+    // the depth limit.
+    for _ in 0..MAX_DEPTH {
+        let node = pager.node(page)?;
+        match &*node {
+            Node::Branch(b) => match b.child(b.child_index(key)) {
+                Some(child) => page = child,
+                None => return Ok(None),
+            },
+            Node::Leaf(l) => {
+                return Ok(l
+                    .search(key)
+                    .ok()
+                    .and_then(|i| l.entry(i))
+                    .map(|e| e.to_owned()));
+            }
+        }
+    }
+    Err(depth_error(pager, page))
+}
+
+/// Deeper than any real tree (a 4 KiB-page tree of 2^64 keys is about 20
+/// levels deep): a walk this long means a cycle in a corrupt tree.
+pub const MAX_DEPTH: usize = 64;
+
+fn depth_error(pager: &Pager, page: PageId) -> crate::Error {
+    crate::Error::CorruptNode {
+        path: pager.path().to_path_buf(),
+        page,
+        reason: format!("the tree is deeper than {MAX_DEPTH} levels: a cycle"),
+    }
+}
+
+fn in_lower(key: &[u8], from: Bound<&[u8]>) -> bool {
+    match from {
+        Bound::Included(f) => key >= f,
+        Bound::Excluded(f) => key > f,
+        Bound::Unbounded => true,
+    }
+}
+
+fn in_upper(key: &[u8], to: Bound<&[u8]>) -> bool {
+    match to {
+        Bound::Included(t) => key <= t,
+        Bound::Excluded(t) => key < t,
+        Bound::Unbounded => true,
+    }
+}
+
+/// Up to `limit` entries with keys in `(from, to)` in ascending order (or
+/// descending when `reverse`); returns whether more may follow.
+pub fn chunk(
+    pager: &Pager,
+    root: Option<PageId>,
+    from: Bound<&[u8]>,
+    to: Bound<&[u8]>,
+    limit: usize,
+    reverse: bool,
+) -> Result<(Vec<LeafEntry>, bool)> {
+    let mut out = Vec::new();
+    let Some(root) = root else {
+        return Ok((out, false));
+    };
+    let more = visit(pager, root, from, to, limit, reverse, &mut out, 0)?;
+    Ok((out, more))
+}
+
+/// Depth-first walk of the children that can hold keys in range, in
+/// order; returns true once `limit` entries are collected and another in
+/// range exists (or may exist).
+#[allow(clippy::too_many_arguments)]
+fn visit(
+    pager: &Pager,
+    page: PageId,
+    from: Bound<&[u8]>,
+    to: Bound<&[u8]>,
+    limit: usize,
+    reverse: bool,
+    out: &mut Vec<LeafEntry>,
+    depth: usize,
+) -> Result<bool> {
+    if depth >= MAX_DEPTH {
+        return Err(depth_error(pager, page));
+    }
+    let node = pager.node(page)?;
+    match &*node {
+        Node::Leaf(l) => {
+            let indices: Box<dyn Iterator<Item = usize>> = if reverse {
+                Box::new((0..l.len()).rev())
+            } else {
+                Box::new(0..l.len())
+            };
+            for i in indices {
+                let key = l.key(i);
+                let (past_start, past_end) = if reverse {
+                    (in_upper(key, to), !in_lower(key, from))
+                } else {
+                    (in_lower(key, from), !in_upper(key, to))
+                };
+                if past_end {
+                    return Ok(false);
+                }
+                if !past_start {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok(true);
+                }
+                if let Some(e) = l.entry(i) {
+                    out.push(e.to_owned());
+                }
+            }
+            Ok(false)
+        }
+        Node::Branch(b) => {
+            // The first child that can hold the start of the range.
+            let start = if reverse {
+                match to {
+                    Bound::Included(t) | Bound::Excluded(t) => b.child_index(t),
+                    Bound::Unbounded => b.len() - 1,
+                }
+            } else {
+                match from {
+                    Bound::Included(f) | Bound::Excluded(f) => b.child_index(f),
+                    Bound::Unbounded => 0,
+                }
+            };
+            let order: Box<dyn Iterator<Item = usize>> = if reverse {
+                Box::new((0..=start).rev())
+            } else {
+                Box::new(start..b.len())
+            };
+            for i in order {
+                // Stop at a child wholly past the end of the range.
+                if !reverse && i > 0 && !in_upper(b.separator(i - 1), to) {
+                    return Ok(false);
+                }
+                if reverse && i + 1 < b.len() && !in_lower_strict(b.separator(i), from) {
+                    return Ok(false);
+                }
+                let Some(child) = b.child(i) else { break };
+                if visit(pager, child, from, to, limit, reverse, out, depth + 1)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Whether some key below `upper_exclusive` can be in range `from..`.
+fn in_lower_strict(upper_exclusive: &[u8], from: Bound<&[u8]>) -> bool {
+    match from {
+        Bound::Included(f) | Bound::Excluded(f) => upper_exclusive > f,
+        Bound::Unbounded => true,
+    }
+}

@@ -1,0 +1,277 @@
+//! The page cache: decoded tree nodes with an explicit byte budget.
+//!
+//! Sharded by page id; each shard runs CLOCK (second chance) eviction over
+//! its entries and keeps its bytes under `budget / shards`. The cache holds
+//! only clean nodes (identical to their page on disk): changes live in the
+//! memtable until a checkpoint writes new pages, so any entry can be
+//! evicted at any time. Nodes are handed out as `Arc`, so a reader keeps
+//! a node alive after eviction without copying it, and cached pages are
+//! not re-verified on every read (the CRC was checked when they were read).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jubilant_format::PageId;
+
+use crate::btree::node::Node;
+use crate::sync::lock;
+
+const SHARDS: usize = 16;
+
+struct Slot {
+    page: PageId,
+    node: Arc<Node>,
+    bytes: usize,
+    referenced: bool,
+}
+
+#[derive(Default)]
+struct Shard {
+    index: HashMap<PageId, usize>,
+    slots: Vec<Slot>,
+    hand: usize,
+    bytes: usize,
+}
+
+impl Shard {
+    fn remove_at(&mut self, i: usize) -> Option<Slot> {
+        if i >= self.slots.len() {
+            return None;
+        }
+        let slot = self.slots.swap_remove(i);
+        self.index.remove(&slot.page);
+        if let Some(moved) = self.slots.get(i) {
+            self.index.insert(moved.page, i);
+        }
+        self.bytes -= slot.bytes;
+        if self.hand >= self.slots.len() {
+            self.hand = 0;
+        }
+        Some(slot)
+    }
+}
+
+/// Counters of the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Lookups that found the node.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
+    /// Nodes evicted to stay within the budget.
+    pub evictions: u64,
+    /// Bytes held now.
+    pub bytes: u64,
+    /// The budget.
+    pub budget_bytes: u64,
+}
+
+/// The page cache.
+pub struct PageCache {
+    shards: Vec<std::sync::Mutex<Shard>>,
+    shard_budget: usize,
+    budget: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageCache")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl PageCache {
+    /// A cache holding at most about `budget` bytes of nodes.
+    #[must_use]
+    pub fn new(budget: usize) -> PageCache {
+        PageCache {
+            shards: (0..SHARDS)
+                .map(|_| std::sync::Mutex::new(Shard::default()))
+                .collect(),
+            shard_budget: budget / SHARDS,
+            budget,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, page: PageId) -> &std::sync::Mutex<Shard> {
+        // Fibonacci hashing spreads consecutive page ids over the shards.
+        let h = page.get().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60;
+        let i = h as usize % SHARDS;
+        match self.shards.get(i) {
+            Some(s) => s,
+            None => unreachable!("shard index below SHARDS"),
+        }
+    }
+
+    /// The cached node of `page`, if any.
+    pub fn get(&self, page: PageId) -> Option<Arc<Node>> {
+        let mut shard = lock(self.shard(page));
+        let found = match shard.index.get(&page).copied() {
+            Some(i) => shard.slots.get_mut(i).map(|slot| {
+                slot.referenced = true;
+                Arc::clone(&slot.node)
+            }),
+            None => None,
+        };
+        drop(shard);
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Caches `node` as the content of `page`, replacing any older entry
+    /// (a page id reused by a checkpoint gets its new content).
+    pub fn insert(&self, page: PageId, node: Arc<Node>) {
+        let bytes = node.memory_bytes();
+        let mut shard = lock(self.shard(page));
+        if let Some(i) = shard.index.get(&page).copied() {
+            shard.remove_at(i);
+        }
+        if bytes > self.shard_budget {
+            return;
+        }
+        let mut evicted = 0u64;
+        // CLOCK: each pass clears reference bits, so two passes evict.
+        let mut budget_steps = 2 * shard.slots.len() + 1;
+        while shard.bytes + bytes > self.shard_budget && !shard.slots.is_empty() && budget_steps > 0
+        {
+            budget_steps -= 1;
+            let hand = shard.hand;
+            let evict = match shard.slots.get_mut(hand) {
+                Some(slot) if slot.referenced => {
+                    slot.referenced = false;
+                    false
+                }
+                Some(_) => true,
+                None => {
+                    shard.hand = 0;
+                    continue;
+                }
+            };
+            if evict {
+                shard.remove_at(hand);
+                evicted += 1;
+            } else {
+                shard.hand = (hand + 1) % shard.slots.len().max(1);
+            }
+        }
+        let i = shard.slots.len();
+        shard.slots.push(Slot {
+            page,
+            node,
+            bytes,
+            referenced: false,
+        });
+        shard.index.insert(page, i);
+        shard.bytes += bytes;
+        drop(shard);
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops `page` from the cache (its page was freed).
+    pub fn remove(&self, page: PageId) {
+        let mut shard = lock(self.shard(page));
+        if let Some(i) = shard.index.get(&page).copied() {
+            shard.remove_at(i);
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        let bytes = self.shards.iter().map(|s| lock(s).bytes as u64).sum();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            bytes,
+            budget_bytes: self.budget as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btree::node::{LeafEntry, LeafNode, StoredValue, encode_leaf};
+    use jubilant_format::Lsn;
+
+    fn node(value_len: usize) -> Arc<Node> {
+        let mut payload = Vec::new();
+        encode_leaf(
+            &[LeafEntry {
+                key: b"k".to_vec(),
+                value: StoredValue::Inline(vec![0; value_len]),
+                version: Lsn(1),
+                expires_at_unix_ms: None,
+            }],
+            &mut payload,
+        );
+        Arc::new(Node::Leaf(LeafNode::decode(&payload).unwrap()))
+    }
+
+    #[test]
+    fn stays_within_budget_and_counts() {
+        let cache = PageCache::new(64 << 10);
+        for i in 0..1_000 {
+            cache.insert(PageId(i), node(1000));
+        }
+        let stats = cache.stats();
+        assert!(stats.bytes <= 64 << 10, "{stats:?}");
+        assert!(stats.evictions > 900, "{stats:?}");
+        let hits = (0..1_000)
+            .filter(|&i| cache.get(PageId(i)).is_some())
+            .count() as u64;
+        let stats = cache.stats();
+        assert_eq!(stats.hits, hits);
+        assert_eq!(stats.hits + stats.misses, 1_000);
+    }
+
+    #[test]
+    fn referenced_entries_survive_a_clock_pass() {
+        let cache = PageCache::new(SHARDS * 4 * node(1000).memory_bytes());
+        // Fill one shard's worth, touch one, then insert more.
+        let pages: Vec<PageId> = (0..200).map(PageId).collect();
+        for &p in &pages {
+            cache.insert(p, node(1000));
+        }
+        let hot = *pages.last().unwrap();
+        for &p in &pages[..150] {
+            cache.insert(PageId(p.get() + 1_000), node(1000));
+            assert!(
+                cache.get(hot).is_some(),
+                "a node read between insertions stays cached"
+            );
+        }
+    }
+
+    #[test]
+    fn insert_replaces_and_remove_drops() {
+        let cache = PageCache::new(1 << 20);
+        cache.insert(PageId(5), node(10));
+        cache.insert(PageId(5), node(20));
+        let Node::Leaf(leaf) = &*cache.get(PageId(5)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            leaf.entry(0).unwrap().value,
+            crate::btree::node::ValueView::Inline(&[0; 20])
+        );
+        cache.remove(PageId(5));
+        assert!(cache.get(PageId(5)).is_none());
+        assert_eq!(cache.stats().bytes, 0);
+    }
+}

@@ -1,0 +1,194 @@
+//! Checkpoints: the memtable's changes written into the tree, and the A/B
+//! superblock flip.
+//!
+//! Protocol (why a crash at any moment loses nothing acknowledged):
+//! 1. Under the commit lock, freeze the active memtable (new commits go to
+//!    a fresh one) and take `checkpoint_lsn`, the last appended LSN: every
+//!    change up to it is in the frozen memtable.
+//! 2. Make the WAL durable up to `checkpoint_lsn`, so the WAL never ends
+//!    below a checkpoint.
+//! 3. Apply the frozen changes to the tree copy-on-write, writing only to
+//!    pages the durable superblock does not reach (see `freespace`), then
+//!    the new free list; fsync the page file.
+//! 4. Write the superblock of generation g + 1 into the *other* slot and
+//!    fsync. Until this write is durable the previous superblock, its tree
+//!    and the WAL from its checkpoint LSN are intact; a torn superblock
+//!    write fails its CRC and the previous slot is chosen.
+//! 5. Publish the new root to readers, drop the frozen memtable, and only
+//!    then delete WAL segments wholly at or below `checkpoint_lsn`.
+//!
+//! Commits continue during 2–5 (they go to the new memtable).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use jubilant_format::{Epoch, Generation, Lsn, Superblock};
+
+use crate::btree::apply::{Change, apply_changes};
+use crate::btree::node::{LeafEntry, StoredValue};
+use crate::db::Inner;
+use crate::error::Result;
+use crate::freespace::CheckpointAllocator;
+use crate::memtable::{MemOp, Memtable};
+use crate::sync::{lock, write};
+
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointInfo {
+    /// The new superblock's generation.
+    pub generation: Generation,
+    /// Every commit up to this LSN is in the tree.
+    pub checkpoint_lsn: Lsn,
+    /// Keys changed.
+    pub changes: u64,
+    /// Pages written (nodes and free list).
+    pub pages_written: u64,
+    /// WAL segments removed.
+    pub wal_segments_removed: u64,
+    /// Wall time taken, microseconds.
+    pub duration_us: u64,
+}
+
+/// Runs one checkpoint if there is anything to write; `None` otherwise.
+pub(crate) fn run(inner: &Inner) -> Result<Option<CheckpointInfo>> {
+    let started = Instant::now();
+    let mut state = lock(&inner.checkpoint);
+    let Some(wal) = inner.wal.as_ref() else {
+        return Ok(None);
+    };
+    inner.check_poison()?;
+
+    // 1. Freeze.
+    let (frozen, checkpoint_lsn, next_txn_id) = {
+        let commit = lock(&inner.commit);
+        let mut rs = write(&inner.read_state);
+        let frozen: Arc<Memtable> = match &rs.frozen {
+            // A failed checkpoint poisons the database, so a frozen
+            // memtable is never left behind by an earlier one.
+            Some(_) => unreachable!("one checkpoint at a time, and failures poison"),
+            None => {
+                if rs.active.is_empty() {
+                    return Ok(None);
+                }
+                let frozen = std::mem::replace(&mut rs.active, Arc::new(Memtable::new()));
+                rs.frozen = Some(Arc::clone(&frozen));
+                frozen
+            }
+        };
+        (frozen, wal.last_lsn(), commit.next_txn_id)
+    };
+    let result = write_checkpoint(
+        inner,
+        &mut state,
+        &frozen,
+        checkpoint_lsn,
+        next_txn_id,
+        started,
+    );
+    if let Err(e) = &result {
+        inner.poison(e);
+    }
+    result.map(Some)
+}
+
+fn write_checkpoint(
+    inner: &Inner,
+    state: &mut crate::db::CheckpointState,
+    frozen: &Memtable,
+    checkpoint_lsn: Lsn,
+    next_txn_id: jubilant_format::TxnId,
+    started: Instant,
+) -> Result<CheckpointInfo> {
+    let Some(wal) = inner.wal.as_ref() else {
+        unreachable!("checked by run")
+    };
+    // 2. The WAL never ends below a checkpoint.
+    wal.sync_to(checkpoint_lsn)?;
+
+    // 3. The tree, copy-on-write.
+    let changes: Vec<Change> = frozen
+        .latest()
+        .into_iter()
+        .map(|e| Change {
+            entry: match e.op {
+                MemOp::Put {
+                    value,
+                    expires_at_unix_ms,
+                } => Some(LeafEntry {
+                    key: e.key.clone(),
+                    value: StoredValue::Inline(value),
+                    version: e.lsn,
+                    expires_at_unix_ms,
+                }),
+                MemOp::Delete => None,
+            },
+            key: e.key,
+        })
+        .collect();
+    let oldest_pinned = lock(&inner.pins).keys().next().copied().map(Generation);
+    state.space.release_deferred(oldest_pinned);
+    let old = state.superblock;
+    let outcome = {
+        let mut alloc = CheckpointAllocator {
+            space: &mut state.space,
+            pager: &inner.pager,
+        };
+        apply_changes(
+            &inner.pager,
+            &mut alloc,
+            old.root_page,
+            &changes,
+            checkpoint_lsn,
+        )?
+    };
+    let (free_list_head, list_pages) =
+        state
+            .space
+            .write_free_list(&inner.pager, &outcome.freed, checkpoint_lsn)?;
+    inner.pager.sync()?;
+
+    // 4. The superblock flip.
+    let key_count = old.key_count.checked_add_signed(outcome.key_delta);
+    assert!(
+        key_count.is_some(),
+        "key count went negative: the tree and its count disagree"
+    );
+    let sb = Superblock {
+        generation: Generation(old.generation.get() + 1),
+        checkpoint_lsn,
+        checkpoint_epoch: Epoch::SINGLE_NODE,
+        root_page: outcome.root,
+        free_list_head,
+        page_count: state.space.page_count,
+        manifest_hash: inner.manifest_hash,
+        vlog_head: old.vlog_head,
+        vlog_tail: old.vlog_tail,
+        next_txn_id,
+        key_count: key_count.unwrap_or(0),
+    };
+    inner.pager.write_superblock(&sb)?;
+    inner.pager.sync()?;
+
+    // 5. Publish, then reclaim.
+    {
+        let mut rs = write(&inner.read_state);
+        rs.frozen = None;
+        rs.root = sb.root_page;
+        rs.generation = sb.generation;
+    }
+    state.space.defer(old.generation, outcome.freed);
+    state.space.committed(list_pages.clone());
+    state.superblock = sb;
+    let removed = wal.remove_through(checkpoint_lsn)?;
+    let info = CheckpointInfo {
+        generation: sb.generation,
+        checkpoint_lsn,
+        changes: changes.len() as u64,
+        pages_written: outcome.written + list_pages.len() as u64,
+        wal_segments_removed: removed as u64,
+        duration_us: started.elapsed().as_micros() as u64,
+    };
+    inner.note_checkpoint(&info, wal.bytes_appended());
+    tracing::debug!(?info, "checkpoint");
+    Ok(info)
+}

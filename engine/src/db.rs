@@ -1,0 +1,729 @@
+//! The embedded database: [`Db::open`], reads, atomic write batches,
+//! checkpoints, and the background thread that triggers them.
+//!
+//! Reads see a snapshot: the active memtable, the frozen one (while a
+//! checkpoint writes it) and the tree, filtered by the *visible LSN*. A
+//! commit becomes visible once it is durable (for
+//! [`Durability::Buffered`], once it is in the WAL buffer), so a reader
+//! never sees data that a crash could take back, unless buffered commits
+//! are used.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use jubilant_format::superblock::select_superblock;
+use jubilant_format::wal::{PutValue, WalPayload};
+use jubilant_format::{Generation, Lsn, Manifest, PageId, Superblock, TxnId};
+
+use crate::batch::{BatchOp, WriteBatch};
+use crate::btree::check::{TreeReport, check_tree};
+use crate::btree::node::{KEY_MAX, LEAF_HEADER_LEN, StoredValue};
+use crate::cache::CacheStats;
+use crate::checkpoint::{self, CheckpointInfo};
+use crate::clock::{Clock, SystemClock, unix_ms};
+use crate::error::{Error, Result};
+use crate::freespace::FreeSpace;
+use crate::iter::Iter;
+use crate::layout;
+use crate::memtable::{MemOp, Memtable};
+use crate::options::{Durability, Options};
+use crate::pager::Pager;
+use crate::storage::{LockGuard, Storage};
+use crate::sync::{lock, read};
+use crate::wal::replay::ReplayOp;
+use crate::wal::writer::WalStats;
+use crate::wal::{Wal, replay};
+
+/// The largest key plus value stored inline in a leaf of `page_size`:
+/// two entries always fit in one leaf.
+#[must_use]
+pub fn inline_limit(page_size: jubilant_format::PageSize) -> usize {
+    // Per-entry overhead: lengths, kind, flags, version, expiry.
+    (page_size.payload_max() - LEAF_HEADER_LEN) / 2 - 24
+}
+
+/// What readers see: memtables and the tree root of one generation.
+#[derive(Debug)]
+pub(crate) struct ReadState {
+    pub active: Arc<Memtable>,
+    pub frozen: Option<Arc<Memtable>>,
+    pub root: Option<PageId>,
+    pub generation: Generation,
+}
+
+/// Under the commit lock.
+#[derive(Debug)]
+pub(crate) struct CommitState {
+    pub next_txn_id: TxnId,
+}
+
+/// Under the checkpoint lock.
+#[derive(Debug)]
+pub(crate) struct CheckpointState {
+    pub superblock: Superblock,
+    pub space: FreeSpace,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    checkpoints: AtomicU64,
+    last_checkpoint_us: AtomicU64,
+    wal_bytes_at_checkpoint: AtomicU64,
+}
+
+/// Shared state of an open database.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub manifest: Manifest,
+    pub manifest_hash: u64,
+    pub pager: Pager,
+    pub wal: Option<Wal>,
+    pub clock: Arc<dyn Clock>,
+    pub commit: Mutex<CommitState>,
+    pub read_state: RwLock<ReadState>,
+    pub visible_lsn: AtomicU64,
+    pub checkpoint: Mutex<CheckpointState>,
+    pub pins: Mutex<BTreeMap<u64, usize>>,
+    poison: Mutex<Option<String>>,
+    counters: Counters,
+    last_checkpoint_at: Mutex<Instant>,
+    shutdown: Mutex<bool>,
+    wake: Condvar,
+    _lock: Option<LockGuard>,
+}
+
+impl Inner {
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        match &*lock(&self.poison) {
+            Some(first) => Err(Error::PreviousIo {
+                first: first.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn poison(&self, e: &Error) {
+        let mut p = lock(&self.poison);
+        if p.is_none() {
+            tracing::error!(error = %e, "the database stops accepting operations until it is reopened");
+            *p = Some(e.to_string());
+        }
+    }
+
+    pub(crate) fn note_checkpoint(&self, info: &CheckpointInfo, wal_bytes: u64) {
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .last_checkpoint_us
+            .store(info.duration_us, Ordering::Relaxed);
+        self.counters
+            .wal_bytes_at_checkpoint
+            .store(wal_bytes, Ordering::Relaxed);
+        *lock(&self.last_checkpoint_at) = Instant::now();
+    }
+
+    fn wal(&self) -> Result<&Wal> {
+        self.wal.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    /// Whether a checkpoint is due by size or age.
+    fn checkpoint_due(&self) -> bool {
+        let rs = read(&self.read_state);
+        let dirty = rs.active.bytes();
+        let empty = rs.active.is_empty();
+        drop(rs);
+        if empty {
+            return false;
+        }
+        let wal_bytes = self.wal.as_ref().map_or(0, Wal::bytes_appended);
+        dirty >= self.opts.dirty_bytes_max
+            || wal_bytes.saturating_sub(
+                self.counters
+                    .wal_bytes_at_checkpoint
+                    .load(Ordering::Relaxed),
+            ) >= self.opts.checkpoint_wal_bytes
+            || lock(&self.last_checkpoint_at).elapsed() >= self.opts.checkpoint_interval
+    }
+}
+
+/// An open database. `Send + Sync`: share it with `Arc`.
+#[derive(Debug)]
+pub struct Db {
+    inner: Arc<Inner>,
+    background: Option<JoinHandle<()>>,
+}
+
+/// Statistics of an open database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    /// Page cache counters.
+    pub cache: CacheStats,
+    /// WAL counters.
+    pub wal: WalStats,
+    /// Commits since open.
+    pub commits: u64,
+    /// Checkpoints since open.
+    pub checkpoints: u64,
+    /// Duration of the last checkpoint, microseconds.
+    pub last_checkpoint_us: u64,
+    /// Bytes of changes waiting for a checkpoint.
+    pub dirty_bytes: u64,
+    /// The current superblock.
+    pub superblock: Superblock,
+    /// WAL bytes appended since the last checkpoint.
+    pub wal_bytes_since_checkpoint: u64,
+}
+
+/// A value read from the database, with its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The value.
+    pub value: Vec<u8>,
+    /// LSN of the commit that wrote it.
+    pub version: Lsn,
+    /// Absolute expiry in ms since the Unix epoch.
+    pub expires_at_unix_ms: Option<u64>,
+}
+
+impl Db {
+    /// Opens (creating if allowed) the data directory `dir`.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_with_clock(dir, opts, Arc::new(SystemClock))
+    }
+
+    /// [`Db::open`] with a given clock.
+    pub fn open_with_clock(
+        dir: impl AsRef<Path>,
+        opts: Options,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let storage: Arc<dyn Storage> = Arc::clone(&opts.storage);
+        let exists = storage
+            .exists(&dir)
+            .map_err(|e| Error::io("stat", &dir, e))?;
+        if !exists {
+            if opts.read_only || !opts.create_if_missing {
+                return Err(Error::NotADatabase {
+                    path: dir,
+                    reason: "no such directory".into(),
+                });
+            }
+            storage
+                .create_dir_all(&dir)
+                .map_err(|e| Error::io("create directory", &dir, e))?;
+        }
+        let lock_guard = if opts.read_only {
+            None
+        } else {
+            let path = layout::lock_path(&dir);
+            match storage
+                .try_lock(&path)
+                .map_err(|e| Error::io("lock", &path, e))?
+            {
+                Some(g) => Some(g),
+                None => return Err(Error::Locked { path }),
+            }
+        };
+        let manifest_path = layout::manifest_path(&dir);
+        if !storage
+            .exists(&manifest_path)
+            .map_err(|e| Error::io("stat", &manifest_path, e))?
+        {
+            if opts.read_only {
+                return Err(Error::NotADatabase {
+                    path: dir,
+                    reason: "no MANIFEST".into(),
+                });
+            }
+            layout::create(&*storage, &dir, opts.page_size, &*clock)?;
+        }
+        let (manifest, manifest_hash) = layout::read_manifest(&*storage, &dir)?;
+        let page_size = manifest.page_size;
+
+        let page_path = layout::page_file(&dir);
+        let file = if opts.read_only {
+            storage.open_read_only(&page_path)
+        } else {
+            storage.open(&page_path)
+        }
+        .map_err(|e| Error::io("open", &page_path, e))?;
+        let pager = Pager::new(file, &page_path, page_size, opts.cache_bytes);
+        let (a, b) = pager.read_slots()?;
+        let choice = select_superblock(&a, 0, &b, u64::from(page_size.get()), manifest_hash)
+            .map_err(|e| Error::NeedsRepair {
+                reason: format!("{}: {e}", page_path.display()),
+            })?;
+        if let jubilant_format::OtherSlot::Rejected { reason } = &choice.other
+            && choice.superblock.generation.get() > 0
+        {
+            tracing::warn!(file = %page_path.display(), slot = ?choice.slot.other(), %reason, "superblock slot rejected; using the other one");
+        }
+        let sb = choice.superblock;
+        let file_pages = pager.file_page_count()?;
+        if file_pages < sb.page_count {
+            return Err(Error::NeedsRepair {
+                reason: format!(
+                    "{} holds {file_pages} pages, but the superblock names {}",
+                    page_path.display(),
+                    sb.page_count
+                ),
+            });
+        }
+        let space = FreeSpace::load(&pager, &sb)?;
+
+        // Replay the WAL into the memtable.
+        let active = Memtable::new();
+        let wal_dir = layout::wal_dir(&dir);
+        let outcome = replay(
+            &*storage,
+            &wal_dir,
+            manifest.directory_id,
+            sb.checkpoint_lsn,
+            opts.read_only,
+            |lsn, ops| {
+                for op in ops {
+                    match op {
+                        ReplayOp::Put {
+                            key,
+                            value: PutValue::Inline(value),
+                            expires_at_unix_ms,
+                        } => {
+                            active.insert(
+                                &key,
+                                lsn,
+                                MemOp::Put {
+                                    value,
+                                    expires_at_unix_ms,
+                                },
+                            );
+                        }
+                        ReplayOp::Put {
+                            value: PutValue::Ref(r),
+                            ..
+                        } => {
+                            return Err(Error::NeedsRepair {
+                                reason: format!(
+                                    "LSN {lsn}: a value-log reference ({} at {}), which this build does not read",
+                                    r.segment, r.offset
+                                ),
+                            });
+                        }
+                        ReplayOp::Delete { key } => active.insert(&key, lsn, MemOp::Delete),
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if outcome.transactions > 0 {
+            tracing::info!(transactions = outcome.transactions, dir = %dir.display(), "replayed the WAL");
+        }
+        let last_lsn = Lsn(outcome.position.next_lsn.get() - 1);
+        let next_txn_id = TxnId(
+            sb.next_txn_id
+                .get()
+                .max(outcome.max_txn_id.map_or(0, |t| t.get() + 1)),
+        );
+        let wal = if opts.read_only {
+            None
+        } else {
+            Some(Wal::open(
+                Arc::clone(&storage),
+                &wal_dir,
+                manifest.directory_id,
+                opts.wal_segment_bytes,
+                opts.wal_preallocate,
+                &outcome.position,
+            )?)
+        };
+        let inner = Arc::new(Inner {
+            dir,
+            manifest,
+            manifest_hash,
+            pager,
+            wal,
+            clock,
+            commit: Mutex::new(CommitState { next_txn_id }),
+            read_state: RwLock::new(ReadState {
+                active: Arc::new(active),
+                frozen: None,
+                root: sb.root_page,
+                generation: sb.generation,
+            }),
+            visible_lsn: AtomicU64::new(last_lsn.get()),
+            checkpoint: Mutex::new(CheckpointState {
+                superblock: sb,
+                space,
+            }),
+            pins: Mutex::new(BTreeMap::new()),
+            poison: Mutex::new(None),
+            counters: Counters::default(),
+            last_checkpoint_at: Mutex::new(Instant::now()),
+            shutdown: Mutex::new(false),
+            wake: Condvar::new(),
+            _lock: lock_guard,
+            opts,
+        });
+        let background = if inner.opts.background && !inner.opts.read_only {
+            let bg = Arc::clone(&inner);
+            Some(
+                std::thread::Builder::new()
+                    .name("jubilant-background".into())
+                    .spawn(move || background_loop(&bg))
+                    .map_err(|e| Error::io("spawn background thread", &inner.dir, e))?,
+            )
+        } else {
+            None
+        };
+        Ok(Db { inner, background })
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The manifest.
+    #[must_use]
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_entry(key)?.map(|e| e.value))
+    }
+
+    /// The value of `key` with its version and expiry.
+    pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.inner.check_poison()?;
+        // Holding the read lock for the whole lookup keeps the tree root
+        // valid: a checkpoint cannot publish (and so can never reuse the
+        // pages of this root) until it is released.
+        let rs = read(&self.inner.read_state);
+        let snapshot = Lsn(self.inner.visible_lsn.load(Ordering::Acquire));
+        for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
+            if let Some(e) = mem.get(key, snapshot) {
+                return Ok(match e.op {
+                    MemOp::Put {
+                        value,
+                        expires_at_unix_ms,
+                    } => Some(Entry {
+                        value,
+                        version: e.lsn,
+                        expires_at_unix_ms,
+                    }),
+                    MemOp::Delete => None,
+                });
+            }
+        }
+        match crate::btree::read::get(&self.inner.pager, rs.root, key)? {
+            None => Ok(None),
+            Some(e) => Ok(Some(Entry {
+                value: match e.value {
+                    StoredValue::Inline(v) => v,
+                    StoredValue::Ref(r) => return Err(value_log_unavailable(&self.inner, r)),
+                },
+                version: e.version,
+                expires_at_unix_ms: e.expires_at_unix_ms,
+            })),
+        }
+    }
+
+    /// Iterates over `range` in key order.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<Iter> {
+        self.iter_inner(range, false)
+    }
+
+    /// Iterates over `range` in descending key order.
+    pub fn range_rev<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<Iter> {
+        self.iter_inner(range, true)
+    }
+
+    fn iter_inner<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        reverse: bool,
+    ) -> Result<Iter> {
+        self.inner.check_poison()?;
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        Ok(Iter::new(
+            Arc::clone(&self.inner),
+            own(range.start_bound()),
+            own(range.end_bound()),
+            reverse,
+        ))
+    }
+
+    /// Commits `batch` atomically with the default durability; returns the
+    /// commit's LSN (the version of every key it wrote).
+    pub fn write(&self, batch: &WriteBatch) -> Result<Lsn> {
+        self.write_with(batch, self.inner.opts.durability)
+    }
+
+    /// Commits `batch` atomically with the given durability.
+    pub fn write_with(&self, batch: &WriteBatch, durability: Durability) -> Result<Lsn> {
+        let inner = &*self.inner;
+        inner.check_poison()?;
+        let wal = inner.wal()?;
+        let limit = inline_limit(inner.manifest.page_size);
+        for op in batch.ops() {
+            if op.key().len() > KEY_MAX {
+                return Err(Error::KeyTooLarge {
+                    len: op.key().len(),
+                    max: KEY_MAX,
+                });
+            }
+            if let BatchOp::Put { key, value, .. } = op
+                && key.len() + value.len() > limit
+            {
+                return Err(Error::ValueTooLarge {
+                    len: key.len() + value.len(),
+                    max: limit,
+                });
+            }
+        }
+        if batch.is_empty() {
+            return Ok(Lsn(inner.visible_lsn.load(Ordering::Acquire)));
+        }
+        let commit_lsn = {
+            let mut commit = lock(&inner.commit);
+            let txn = commit.next_txn_id;
+            let mut records = Vec::with_capacity(batch.len() + 2);
+            records.push(WalPayload::Begin { txn });
+            for op in batch.ops() {
+                records.push(match op {
+                    BatchOp::Put {
+                        key,
+                        value,
+                        expires_at_unix_ms,
+                    } => WalPayload::Put {
+                        txn,
+                        key: key.clone(),
+                        value: PutValue::Inline(value.clone()),
+                        expires_at_unix_ms: *expires_at_unix_ms,
+                    },
+                    BatchOp::Delete { key } => WalPayload::Delete {
+                        txn,
+                        key: key.clone(),
+                    },
+                });
+            }
+            records.push(WalPayload::Commit {
+                txn,
+                commit_unix_ms: unix_ms(&*inner.clock),
+            });
+            let commit_lsn = wal.append(&records)?;
+            commit.next_txn_id = TxnId(txn.get() + 1);
+            // Invisible until the visible LSN reaches commit_lsn.
+            let active = Arc::clone(&read(&inner.read_state).active);
+            for op in batch.ops() {
+                match op {
+                    BatchOp::Put {
+                        key,
+                        value,
+                        expires_at_unix_ms,
+                    } => active.insert(
+                        key,
+                        commit_lsn,
+                        MemOp::Put {
+                            value: value.clone(),
+                            expires_at_unix_ms: *expires_at_unix_ms,
+                        },
+                    ),
+                    BatchOp::Delete { key } => active.insert(key, commit_lsn, MemOp::Delete),
+                }
+            }
+            commit_lsn
+        };
+        if durability == Durability::Sync
+            && let Err(e) = wal.sync_to(commit_lsn)
+        {
+            inner.poison(&e);
+            return Err(e);
+        }
+        inner
+            .visible_lsn
+            .fetch_max(commit_lsn.get(), Ordering::AcqRel);
+        inner.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.after_commit()?;
+        Ok(commit_lsn)
+    }
+
+    /// Starts a checkpoint when one is due, and keeps memory bounded:
+    /// a writer waits while the memtable is over twice its budget and a
+    /// checkpoint is writing the previous one.
+    fn after_commit(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let (dirty, frozen) = {
+            let rs = read(&inner.read_state);
+            (rs.active.bytes(), rs.frozen.is_some())
+        };
+        if dirty < inner.opts.dirty_bytes_max {
+            return Ok(());
+        }
+        if self.background.is_none() {
+            checkpoint::run(inner)?;
+            return Ok(());
+        }
+        inner.wake.notify_all();
+        if frozen && dirty >= 2 * inner.opts.dirty_bytes_max {
+            // The running checkpoint holds this lock: taking it waits for
+            // the checkpoint to finish and free its memtable.
+            drop(lock(&inner.checkpoint));
+        }
+        inner.check_poison()
+    }
+
+    /// Writes every committed change into the tree and flips the
+    /// superblock; returns what it did, or `None` if there was nothing to
+    /// write.
+    pub fn checkpoint(&self) -> Result<Option<CheckpointInfo>> {
+        self.inner.wal()?;
+        checkpoint::run(&self.inner)
+    }
+
+    /// Makes every commit so far durable (for buffered commits).
+    pub fn flush(&self) -> Result<()> {
+        let wal = self.inner.wal()?;
+        let last = wal.last_lsn();
+        wal.sync_to(last)?;
+        self.inner
+            .visible_lsn
+            .fetch_max(last.get(), Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Counters and the current superblock.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let dirty = {
+            let rs = read(&inner.read_state);
+            rs.active.bytes() + rs.frozen.as_ref().map_or(0, |f| f.bytes())
+        };
+        let wal = inner.wal.as_ref().map(Wal::stats).unwrap_or_default();
+        Stats {
+            cache: inner.pager.cache().stats(),
+            commits: inner.counters.commits.load(Ordering::Relaxed),
+            checkpoints: inner.counters.checkpoints.load(Ordering::Relaxed),
+            last_checkpoint_us: inner.counters.last_checkpoint_us.load(Ordering::Relaxed),
+            dirty_bytes: dirty as u64,
+            superblock: lock(&inner.checkpoint).superblock,
+            wal_bytes_since_checkpoint: wal.bytes_appended.saturating_sub(
+                inner
+                    .counters
+                    .wal_bytes_at_checkpoint
+                    .load(Ordering::Relaxed),
+            ),
+            wal,
+        }
+    }
+
+    /// Checks the durable tree's structural invariants (tests and tools).
+    pub fn check_invariants(&self) -> Result<std::result::Result<TreeReport, Vec<String>>> {
+        let state = lock(&self.inner.checkpoint);
+        check_tree(&self.inner.pager, &state.superblock)
+    }
+
+    /// Stops background work and makes every commit durable.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_background();
+        if self.inner.wal.is_some() && self.inner.check_poison().is_ok() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn stop_background(&mut self) {
+        *lock(&self.inner.shutdown) = true;
+        self.inner.wake.notify_all();
+        if let Some(handle) = self.background.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("the background thread panicked");
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_background();
+        if let Some(wal) = &self.inner.wal
+            && self.inner.check_poison().is_ok()
+            && let Err(e) = wal.sync_to(wal.last_lsn())
+        {
+            tracing::error!(error = %e, "flushing the WAL on close failed");
+        }
+    }
+}
+
+fn value_log_unavailable(inner: &Inner, r: jubilant_format::ValueRef) -> Error {
+    Error::NeedsRepair {
+        reason: format!(
+            "{}: a value-log reference (segment {}, offset {}), which this build does not read",
+            inner.dir.display(),
+            r.segment,
+            r.offset
+        ),
+    }
+}
+
+/// Flushes buffered commits and runs checkpoints when due.
+fn background_loop(inner: &Inner) {
+    let tick = inner
+        .opts
+        .buffered_flush_interval
+        .min(Duration::from_millis(100))
+        .max(Duration::from_millis(1));
+    loop {
+        {
+            let stop = lock(&inner.shutdown);
+            if *stop {
+                return;
+            }
+            let (stop, _) = inner
+                .wake
+                .wait_timeout(stop, tick)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *stop {
+                return;
+            }
+        }
+        if inner.check_poison().is_err() {
+            continue;
+        }
+        if let Some(wal) = &inner.wal {
+            let last = wal.last_lsn();
+            if wal.durable_lsn() < last {
+                match wal.sync_to(last) {
+                    Ok(()) => {
+                        inner.visible_lsn.fetch_max(last.get(), Ordering::AcqRel);
+                    }
+                    Err(e) => {
+                        inner.poison(&e);
+                        continue;
+                    }
+                }
+            }
+        }
+        if inner.checkpoint_due()
+            && let Err(e) = checkpoint::run(inner)
+        {
+            tracing::error!(error = %e, "background checkpoint failed");
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Range iteration over the memtables and the tree.
+//!
+//! An iterator reads one snapshot: the memtables and tree root current
+//! when it was created, and the visible LSN then. It pins the tree's
+//! generation, so a checkpoint does not reuse that tree's pages while the
+//! iterator lives. It refills a buffer in chunks: each source returns its
+//! next entries after the last key emitted, and the merge emits keys only
+//! up to the smallest last key of any source that had more, so no source
+//! can skip a key.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use jubilant_format::{Generation, Lsn, PageId};
+
+use crate::btree::node::StoredValue;
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::memtable::{MemOp, Memtable};
+use crate::sync::{lock, read};
+
+const CHUNK: usize = 128;
+
+/// An iterator over `(key, value)` pairs; see [`crate::Db::range`].
+#[derive(Debug)]
+pub struct Iter {
+    inner: Arc<Inner>,
+    active: Arc<Memtable>,
+    frozen: Option<Arc<Memtable>>,
+    root: Option<PageId>,
+    generation: Generation,
+    snapshot: Lsn,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    reverse: bool,
+    buffer: VecDeque<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k),
+        Bound::Excluded(k) => Bound::Excluded(k),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// One entry from some source, before merging.
+struct Candidate {
+    key: Vec<u8>,
+    /// `None` for a tombstone.
+    value: Option<Vec<u8>>,
+}
+
+impl Iter {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Iter {
+        let (active, frozen, root, generation) = {
+            let rs = read(&inner.read_state);
+            // Pin while holding the read lock, so no checkpoint publishes a
+            // newer tree in between and frees this one's pages.
+            *lock(&inner.pins).entry(rs.generation.get()).or_insert(0) += 1;
+            (
+                Arc::clone(&rs.active),
+                rs.frozen.clone(),
+                rs.root,
+                rs.generation,
+            )
+        };
+        let snapshot = Lsn(inner.visible_lsn.load(Ordering::Acquire));
+        Iter {
+            inner,
+            active,
+            frozen,
+            root,
+            generation,
+            snapshot,
+            lower,
+            upper,
+            reverse,
+            buffer: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    fn refill(&mut self) -> Result<()> {
+        let (lower, upper) = (as_ref(&self.lower), as_ref(&self.upper));
+        let mut sources: Vec<(Vec<Candidate>, bool)> = Vec::with_capacity(3);
+        for mem in std::iter::once(&self.active).chain(self.frozen.as_ref()) {
+            let (entries, more) = mem.chunk(lower, upper, self.snapshot, CHUNK, self.reverse);
+            sources.push((
+                entries
+                    .into_iter()
+                    .map(|e| Candidate {
+                        key: e.key,
+                        value: match e.op {
+                            MemOp::Put { value, .. } => Some(value),
+                            MemOp::Delete => None,
+                        },
+                    })
+                    .collect(),
+                more,
+            ));
+        }
+        let (tree, more) = crate::btree::read::chunk(
+            &self.inner.pager,
+            self.root,
+            lower,
+            upper,
+            CHUNK,
+            self.reverse,
+        )?;
+        let mut tree_candidates = Vec::with_capacity(tree.len());
+        for e in tree {
+            let value = match e.value {
+                StoredValue::Inline(v) => v,
+                StoredValue::Ref(r) => {
+                    return Err(Error::NeedsRepair {
+                        reason: format!(
+                            "a value-log reference (segment {}, offset {}), which this build does not read",
+                            r.segment, r.offset
+                        ),
+                    });
+                }
+            };
+            tree_candidates.push(Candidate {
+                key: e.key,
+                value: Some(value),
+            });
+        }
+        sources.push((tree_candidates, more));
+
+        // Keys past the last key of a source that had more are not final.
+        let before = |a: &[u8], b: &[u8]| if self.reverse { a > b } else { a < b };
+        let cut: Option<Vec<u8>> = sources
+            .iter()
+            .filter(|(entries, more)| *more && !entries.is_empty())
+            .filter_map(|(entries, _)| entries.last().map(|c| c.key.clone()))
+            .reduce(|a, b| if before(&a, &b) { a } else { b });
+        let any_more = sources.iter().any(|(_, more)| *more);
+
+        // Merge: sources are in priority order (newest first); equal keys
+        // take the first source's version.
+        let mut cursors: Vec<std::iter::Peekable<std::vec::IntoIter<Candidate>>> = sources
+            .into_iter()
+            .map(|(entries, _)| entries.into_iter().peekable())
+            .collect();
+        let mut last_key: Option<Vec<u8>> = None;
+        loop {
+            let mut best: Option<(usize, &[u8])> = None;
+            for (i, c) in cursors.iter_mut().enumerate() {
+                if let Some(cand) = c.peek()
+                    && best.is_none_or(|(_, k)| before(&cand.key, k))
+                {
+                    best = Some((i, &cand.key));
+                }
+            }
+            let Some((index, key)) = best else { break };
+            let key = key.to_vec();
+            if let Some(cut) = &cut
+                && before(cut, &key)
+            {
+                break;
+            }
+            let mut chosen: Option<Candidate> = None;
+            for (i, c) in cursors.iter_mut().enumerate() {
+                if let Some(cand) = c.next_if(|cand| cand.key == key)
+                    && (i == index || chosen.is_none())
+                {
+                    chosen = chosen.or(Some(cand));
+                }
+            }
+            if let Some(Candidate {
+                key,
+                value: Some(value),
+            }) = chosen
+            {
+                self.buffer.push_back((key, value));
+            }
+            last_key = Some(key);
+        }
+        match (last_key, any_more) {
+            (Some(k), true) => {
+                if self.reverse {
+                    self.upper = Bound::Excluded(k);
+                } else {
+                    self.lower = Bound::Excluded(k);
+                }
+            }
+            _ => self.done = true,
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(pair) = self.buffer.pop_front() {
+                return Some(Ok(pair));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.inner.check_poison().and_then(|()| self.refill()) {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl Drop for Iter {
+    fn drop(&mut self) {
+        let mut pins = lock(&self.inner.pins);
+        let gen_key = self.generation.get();
+        if let Some(count) = pins.get_mut(&gen_key) {
+            *count -= 1;
+            if *count == 0 {
+                pins.remove(&gen_key);
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The memtable: committed changes not yet in a checkpoint.
+//!
+//! A lock-free skip list ordered by (key ascending, LSN descending), so
+//! that every committed version of a key sits together, newest first. A
+//! reader with snapshot LSN `s` sees, for each key, the newest version with
+//! LSN ≤ `s`: reads never block writers, and a range scan sees one
+//! consistent snapshot even while commits continue.
+//!
+//! Invariant: versions are inserted under the commit lock in LSN order,
+//! and every version of one transaction has the same LSN (its commit's).
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+
+use crossbeam_skiplist::SkipMap;
+use jubilant_format::Lsn;
+
+/// A skip-list key: a user key and the LSN of one of its versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemKey {
+    key: Box<[u8]>,
+    lsn: u64,
+}
+
+impl Ord for MemKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key
+            .cmp(&other.key)
+            .then_with(|| other.lsn.cmp(&self.lsn))
+    }
+}
+
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What one version of a key says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemOp {
+    /// The key has this value.
+    Put {
+        /// The value.
+        value: Vec<u8>,
+        /// Absolute expiry in ms since the Unix epoch.
+        expires_at_unix_ms: Option<u64>,
+    },
+    /// The key was deleted.
+    Delete,
+}
+
+/// One visible version, as returned by lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemEntry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// LSN of the commit that wrote this version.
+    pub lsn: Lsn,
+    /// The version.
+    pub op: MemOp,
+}
+
+/// Bytes of bookkeeping counted per version on top of key and value, so
+/// that the dirty-byte budget reflects real memory.
+const VERSION_OVERHEAD: usize = 96;
+
+/// The memtable.
+#[derive(Debug, Default)]
+pub struct Memtable {
+    map: SkipMap<MemKey, MemOp>,
+    bytes: AtomicUsize,
+    max_lsn: AtomicU64,
+}
+
+impl Memtable {
+    /// An empty memtable.
+    #[must_use]
+    pub fn new() -> Memtable {
+        Memtable::default()
+    }
+
+    /// Adds a version. Callers insert in LSN order (see the module
+    /// invariant).
+    pub fn insert(&self, key: &[u8], lsn: Lsn, op: MemOp) {
+        let size = key.len()
+            + VERSION_OVERHEAD
+            + match &op {
+                MemOp::Put { value, .. } => value.len(),
+                MemOp::Delete => 0,
+            };
+        self.map.insert(
+            MemKey {
+                key: key.into(),
+                lsn: lsn.get(),
+            },
+            op,
+        );
+        self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
+        self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
+    }
+
+    /// Approximate memory held.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Whether no version is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of versions held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The highest LSN inserted.
+    #[must_use]
+    pub fn max_lsn(&self) -> Lsn {
+        Lsn(self.max_lsn.load(AtomicOrdering::Relaxed))
+    }
+
+    /// The newest version of `key` with LSN ≤ `snapshot`.
+    #[must_use]
+    pub fn get(&self, key: &[u8], snapshot: Lsn) -> Option<MemEntry> {
+        if self.map.is_empty() {
+            return None;
+        }
+        let probe = MemKey {
+            key: key.into(),
+            lsn: snapshot.get(),
+        };
+        let entry = self.map.lower_bound(Bound::Included(&probe))?;
+        (*entry.key().key == *key).then(|| MemEntry {
+            key: key.to_vec(),
+            lsn: Lsn(entry.key().lsn),
+            op: entry.value().clone(),
+        })
+    }
+
+    /// Up to `limit` visible entries (newest version ≤ `snapshot` of each
+    /// key, tombstones included) with keys in `(from, to)` — bounds as
+    /// given — in ascending order, or descending when `reverse`. Returns
+    /// whether the limit cut the result short.
+    #[must_use]
+    pub fn chunk(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        snapshot: Lsn,
+        limit: usize,
+        reverse: bool,
+    ) -> (Vec<MemEntry>, bool) {
+        let mut out = Vec::new();
+        if self.map.is_empty() || limit == 0 {
+            return (out, false);
+        }
+        // All versions of a key lie between (key, MAX) and (key, 0).
+        let lower = match from {
+            Bound::Included(k) => Bound::Included(MemKey {
+                key: k.into(),
+                lsn: u64::MAX,
+            }),
+            Bound::Excluded(k) => Bound::Excluded(MemKey {
+                key: k.into(),
+                lsn: 0,
+            }),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let upper = match to {
+            Bound::Included(k) => Bound::Included(MemKey {
+                key: k.into(),
+                lsn: 0,
+            }),
+            Bound::Excluded(k) => Bound::Excluded(MemKey {
+                key: k.into(),
+                lsn: u64::MAX,
+            }),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let range = self.map.range((lower, upper));
+        if !reverse {
+            let mut last: Option<Box<[u8]>> = None;
+            for e in range {
+                let k = e.key();
+                if k.lsn > snapshot.get() || last.as_deref() == Some(&*k.key) {
+                    continue;
+                }
+                if out.len() == limit {
+                    return (out, true);
+                }
+                last = Some(k.key.clone());
+                out.push(MemEntry {
+                    key: k.key.to_vec(),
+                    lsn: Lsn(k.lsn),
+                    op: e.value().clone(),
+                });
+            }
+        } else {
+            // Backwards, a key's versions come oldest first: the visible one
+            // is the last with LSN ≤ snapshot before the key changes.
+            let mut pending: Option<MemEntry> = None;
+            for e in range.rev() {
+                let k = e.key();
+                if pending.as_ref().is_some_and(|p| *p.key != *k.key) {
+                    if out.len() == limit {
+                        return (out, true);
+                    }
+                    out.extend(pending.take());
+                }
+                if k.lsn <= snapshot.get() {
+                    pending = Some(MemEntry {
+                        key: k.key.to_vec(),
+                        lsn: Lsn(k.lsn),
+                        op: e.value().clone(),
+                    });
+                }
+            }
+            if let Some(p) = pending {
+                if out.len() == limit {
+                    return (out, true);
+                }
+                out.push(p);
+            }
+        }
+        (out, false)
+    }
+
+    /// The newest version of every key, in key order: what a checkpoint
+    /// writes into the tree.
+    #[must_use]
+    pub fn latest(&self) -> Vec<MemEntry> {
+        let mut out: Vec<MemEntry> = Vec::new();
+        for e in &self.map {
+            let k = e.key();
+            if out.last().is_some_and(|last| *last.key == *k.key) {
+                continue;
+            }
+            out.push(MemEntry {
+                key: k.key.to_vec(),
+                lsn: Lsn(k.lsn),
+                op: e.value().clone(),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(v: &[u8]) -> MemOp {
+        MemOp::Put {
+            value: v.to_vec(),
+            expires_at_unix_ms: None,
+        }
+    }
+
+    #[test]
+    fn snapshot_reads_see_the_newest_version_at_or_below_the_snapshot() {
+        let m = Memtable::new();
+        m.insert(b"a", Lsn(1), put(b"1"));
+        m.insert(b"a", Lsn(5), put(b"5"));
+        m.insert(b"a", Lsn(9), MemOp::Delete);
+        assert_eq!(m.get(b"a", Lsn(0)), None);
+        assert_eq!(m.get(b"a", Lsn(4)).unwrap().op, put(b"1"));
+        assert_eq!(m.get(b"a", Lsn(8)).unwrap().op, put(b"5"));
+        assert_eq!(m.get(b"a", Lsn(9)).unwrap().op, MemOp::Delete);
+        assert_eq!(m.get(b"b", Lsn(9)), None);
+        assert_eq!(m.get(b"", Lsn(9)), None);
+    }
+
+    #[test]
+    fn chunks_forward_and_backward_with_bounds_and_limits() {
+        let m = Memtable::new();
+        for (i, k) in [b"a", b"b", b"c", b"d"].iter().enumerate() {
+            m.insert(*k, Lsn(i as u64 + 1), put(b"old"));
+            m.insert(*k, Lsn(i as u64 + 10), put(b"new"));
+        }
+        let keys = |v: Vec<MemEntry>| {
+            v.into_iter()
+                .map(|e| (e.key, e.lsn.get()))
+                .collect::<Vec<_>>()
+        };
+        let (all, more) = m.chunk(Bound::Unbounded, Bound::Unbounded, Lsn(100), 10, false);
+        assert!(!more);
+        assert_eq!(
+            keys(all),
+            vec![
+                (b"a".to_vec(), 10),
+                (b"b".to_vec(), 11),
+                (b"c".to_vec(), 12),
+                (b"d".to_vec(), 13)
+            ]
+        );
+        let (old, _) = m.chunk(
+            Bound::Excluded(b"a"),
+            Bound::Included(b"c"),
+            Lsn(11),
+            10,
+            false,
+        );
+        assert_eq!(keys(old), vec![(b"b".to_vec(), 11), (b"c".to_vec(), 3)]);
+        let (rev, more) = m.chunk(Bound::Unbounded, Bound::Excluded(b"d"), Lsn(11), 2, true);
+        assert!(more);
+        assert_eq!(keys(rev), vec![(b"c".to_vec(), 3), (b"b".to_vec(), 11)]);
+        let (latest, _) = (m.latest(), ());
+        assert_eq!(latest.len(), 4);
+        assert!(latest.iter().all(|e| e.lsn.get() >= 10));
+    }
+}

@@ -1,0 +1,105 @@
+//! Options of [`crate::Db::open`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jubilant_format::PageSize;
+
+use crate::storage::Storage;
+use crate::storage::fs::FsStorage;
+
+/// When a commit is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `commit` returns after the commit's WAL record is fsynced (grouped
+    /// with concurrent commits into one fsync). Nothing acknowledged is
+    /// ever lost.
+    #[default]
+    Sync,
+    /// `commit` returns once the record is in the WAL buffer; a background
+    /// flusher fsyncs every [`Options::buffered_flush_interval`]. A crash
+    /// loses at most the commits of the last interval (plus the time of
+    /// one fsync). Readers see a buffered commit at once.
+    Buffered,
+}
+
+/// Options of [`crate::Db::open`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the files are. Default: the real file system.
+    pub storage: Arc<dyn Storage>,
+    /// Page size of a *new* directory (an existing one keeps its own).
+    pub page_size: PageSize,
+    /// Byte budget of the page cache.
+    pub cache_bytes: usize,
+    /// Bytes of changes held in memory (in the memtable) before a
+    /// checkpoint is started; writers stall when twice this is reached
+    /// while a checkpoint runs, so memory stays bounded.
+    pub dirty_bytes_max: usize,
+    /// Size of one WAL segment file.
+    pub wal_segment_bytes: u64,
+    /// Fill new WAL segments with zeros when they are created, so appends
+    /// overwrite allocated blocks and fdatasync does not update metadata.
+    pub wal_preallocate: bool,
+    /// Default durability of commits.
+    pub durability: Durability,
+    /// Flush interval for [`Durability::Buffered`].
+    pub buffered_flush_interval: Duration,
+    /// Start a checkpoint when this many WAL bytes were written since the
+    /// last one.
+    pub checkpoint_wal_bytes: u64,
+    /// Start a checkpoint at least this often while there are changes.
+    pub checkpoint_interval: Duration,
+    /// Run checkpoints and buffered flushes on background threads. Tests
+    /// that need full control turn this off and call
+    /// [`crate::Db::checkpoint`].
+    pub background: bool,
+    /// Open without writing anything (no lock file, no recovery writes:
+    /// a torn WAL tail is ignored in memory instead of truncated).
+    pub read_only: bool,
+    /// Create the directory if it does not exist.
+    pub create_if_missing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            storage: Arc::new(FsStorage),
+            page_size: PageSize::DEFAULT,
+            cache_bytes: 256 << 20,
+            dirty_bytes_max: 64 << 20,
+            wal_segment_bytes: 64 << 20,
+            wal_preallocate: true,
+            durability: Durability::Sync,
+            buffered_flush_interval: Duration::from_millis(10),
+            checkpoint_wal_bytes: 256 << 20,
+            checkpoint_interval: Duration::from_secs(60),
+            background: true,
+            read_only: false,
+            create_if_missing: true,
+        }
+    }
+}
+
+impl Options {
+    /// Checks that the options are usable.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let invalid = |name, reason: String| Err(crate::Error::InvalidOption { name, reason });
+        if self.cache_bytes < 64 * self.page_size.bytes() {
+            return invalid(
+                "cache_bytes",
+                format!(
+                    "must hold at least 64 pages ({} bytes)",
+                    64 * self.page_size.bytes()
+                ),
+            );
+        }
+        if self.dirty_bytes_max < 64 << 10 {
+            return invalid("dirty_bytes_max", "must be at least 64 KiB".into());
+        }
+        if self.wal_segment_bytes < 64 << 10 || self.wal_segment_bytes > 1 << 40 {
+            return invalid("wal_segment_bytes", "must be from 64 KiB to 1 TiB".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! WAL replay on open.
+//!
+//! Reads the segments in order from the one holding the record after the
+//! checkpoint LSN, checks LSN continuity within and across segments, and
+//! hands every *committed* transaction to the caller in commit order.
+//! Transactions without a durable `Commit` were never acknowledged and are
+//! dropped.
+//!
+//! Damage handling (the startup guardrails):
+//! - A torn tail — bad bytes with no valid record after them in this or
+//!   any later segment — is truncated at the last valid record (unless
+//!   read-only), with a warning saying how many bytes were dropped and why.
+//! - A bad record followed by valid ones is corruption in the middle of
+//!   the log: acknowledged commits may lie behind it. Replay fails with
+//!   [`Error::WalMidLogCorruption`] naming the LSN range at risk and
+//!   changes nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jubilant_format::segment::SEGMENT_HEADER_LEN;
+use jubilant_format::wal::{WalPayload, WalReader, WalStep, classify_wal_damage, resync_wal};
+use jubilant_format::{Damage, Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId};
+
+use super::writer::WalPosition;
+use crate::error::{Error, Result};
+use crate::storage::{Storage, read_exact_at};
+
+/// One logged change of a committed transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOp {
+    /// A `Put`.
+    Put {
+        /// Key.
+        key: Vec<u8>,
+        /// Value (inline).
+        value: jubilant_format::wal::PutValue,
+        /// Expiry.
+        expires_at_unix_ms: Option<u64>,
+    },
+    /// A `Delete` or `TtlTombstone`.
+    Delete {
+        /// Key.
+        key: Vec<u8>,
+    },
+}
+
+/// What replay found.
+#[derive(Debug, Clone)]
+pub struct ReplayOutcome {
+    /// Where the writer continues.
+    pub position: WalPosition,
+    /// Committed transactions replayed (after the checkpoint).
+    pub transactions: u64,
+    /// Highest transaction id seen.
+    pub max_txn_id: Option<TxnId>,
+    /// Bytes dropped from a torn tail, if there was one.
+    pub torn_tail_bytes: u64,
+}
+
+fn segment_path(dir: &Path, segment: SegmentId) -> PathBuf {
+    dir.join(SegmentKind::Wal.file_name(segment))
+}
+
+fn read_file(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
+    let file = storage
+        .open_read_only(path)
+        .map_err(|e| Error::io("open WAL segment", path, e))?;
+    let len = file
+        .len()
+        .map_err(|e| Error::io("stat WAL segment", path, e))?;
+    let mut buf = vec![0u8; len as usize];
+    read_exact_at(&*file, &mut buf, 0).map_err(|e| Error::io("read WAL segment", path, e))?;
+    Ok(buf)
+}
+
+/// Replays `dir` (the `wal/` directory) from `checkpoint_lsn + 1`, calling
+/// `apply(commit_lsn, ops)` for each committed transaction in order.
+pub fn replay(
+    storage: &dyn Storage,
+    dir: &Path,
+    directory_id: u64,
+    checkpoint_lsn: Lsn,
+    read_only: bool,
+    mut apply: impl FnMut(Lsn, Vec<ReplayOp>) -> Result<()>,
+) -> Result<ReplayOutcome> {
+    let mut names = match storage.list_dir(dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    names.sort();
+    let mut ids: Vec<SegmentId> = Vec::new();
+    for name in &names {
+        match SegmentKind::Wal.parse_file_name(name) {
+            Some(id) => ids.push(id),
+            None => {
+                tracing::warn!(file = %dir.join(name).display(), "ignoring a file that is not a WAL segment")
+            }
+        }
+    }
+    ids.sort();
+
+    // Read every header; a bad header is only acceptable on the last
+    // segment with nothing valid in it (a creation torn by a crash).
+    let mut segments: Vec<(SegmentId, Lsn)> = Vec::new();
+    let mut torn_tail_bytes = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        let path = segment_path(dir, id);
+        let bytes = read_file(storage, &path)?;
+        match SegmentHeader::decode(&bytes, SegmentKind::Wal) {
+            Ok(h) => {
+                if h.segment != id || h.directory_id != directory_id {
+                    return Err(Error::NeedsRepair {
+                        reason: format!(
+                            "{}: header names segment {} of directory {:#x}; expected segment {id} of directory {directory_id:#x}",
+                            path.display(),
+                            h.segment,
+                            h.directory_id
+                        ),
+                    });
+                }
+                segments.push((id, h.first_lsn));
+            }
+            Err(e)
+                if i + 1 == ids.len()
+                    && resync_wal(&bytes, 0, 0, Lsn(checkpoint_lsn.get() + 1)).is_none() =>
+            {
+                tracing::warn!(file = %path.display(), error = %e, "WAL segment with a torn header and no records: removing it");
+                torn_tail_bytes += bytes.len() as u64;
+                if !read_only {
+                    storage
+                        .remove(&path)
+                        .map_err(|e| Error::io("remove WAL segment", &path, e))?;
+                    storage
+                        .sync_dir(dir)
+                        .map_err(|e| Error::io("fsync directory", dir, e))?;
+                }
+            }
+            Err(e) => return Err(Error::corrupt(path, e)),
+        }
+    }
+
+    let wanted = Lsn(checkpoint_lsn.get() + 1);
+    // The first segment that may hold `wanted`: the last one starting at or
+    // before it.
+    let start = segments.iter().rposition(|&(_, first)| first <= wanted);
+    let start = match (start, segments.first()) {
+        (Some(i), _) => i,
+        (None, None) => {
+            return Ok(ReplayOutcome {
+                position: WalPosition {
+                    segments: Vec::new(),
+                    end_offset: SEGMENT_HEADER_LEN as u64,
+                    next_lsn: wanted,
+                },
+                transactions: 0,
+                max_txn_id: None,
+                torn_tail_bytes,
+            });
+        }
+        (None, Some(&(id, first))) => {
+            return Err(Error::WalGap {
+                path: segment_path(dir, id),
+                reason: format!(
+                    "the oldest WAL segment starts at LSN {first}, but replay must start at LSN {wanted}: LSNs {wanted} to {} are missing",
+                    first.get() - 1
+                ),
+            });
+        }
+    };
+
+    let mut open: HashMap<TxnId, Vec<ReplayOp>> = HashMap::new();
+    let mut transactions = 0u64;
+    let mut max_txn: Option<TxnId> = None;
+    let mut expected = segments.get(start).map_or(wanted, |&(_, first)| first);
+    let mut end_offset = SEGMENT_HEADER_LEN as u64;
+    let mut live: Vec<(SegmentId, Lsn)> = segments.get(..start).unwrap_or_default().to_vec();
+
+    let mut index = start;
+    while let Some(&(id, first)) = segments.get(index) {
+        let path = segment_path(dir, id);
+        if first != expected {
+            return Err(Error::WalGap {
+                path,
+                reason: format!(
+                    "segment starts at LSN {first} but the previous segment ended before LSN {expected}"
+                ),
+            });
+        }
+        live.push((id, first));
+        let bytes = read_file(storage, &path)?;
+        let body = bytes.get(SEGMENT_HEADER_LEN..).unwrap_or_default();
+        let mut reader = WalReader::new(body, SEGMENT_HEADER_LEN as u64, Some(first));
+        let failure = loop {
+            match reader.next_step() {
+                Ok(WalStep::Record(record)) => {
+                    expected = Lsn(record.lsn.get() + 1);
+                    if record.lsn <= checkpoint_lsn {
+                        continue;
+                    }
+                    let payload = WalPayload::decode(record.payload, record.offset)
+                        .map_err(|e| Error::corrupt(&path, e))?;
+                    if let Some(txn) = payload.txn() {
+                        max_txn = max_txn.max(Some(txn));
+                    }
+                    match payload {
+                        WalPayload::Begin { txn } => {
+                            open.insert(txn, Vec::new());
+                        }
+                        WalPayload::Put {
+                            txn,
+                            key,
+                            value,
+                            expires_at_unix_ms,
+                        } => {
+                            txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Put {
+                                key,
+                                value,
+                                expires_at_unix_ms,
+                            });
+                        }
+                        WalPayload::Delete { txn, key }
+                        | WalPayload::TtlTombstone { txn, key, .. } => {
+                            txn_ops(&mut open, txn, &path, record.lsn)?
+                                .push(ReplayOp::Delete { key });
+                        }
+                        WalPayload::Commit { txn, .. } => {
+                            let ops = open.remove(&txn).ok_or_else(|| Error::NeedsRepair {
+                                reason: format!(
+                                    "{}: LSN {}: commit of transaction {txn}, which never began",
+                                    path.display(),
+                                    record.lsn
+                                ),
+                            })?;
+                            apply(record.lsn, ops)?;
+                            transactions += 1;
+                        }
+                        WalPayload::Abort { txn } => {
+                            open.remove(&txn);
+                        }
+                        WalPayload::Checkpoint { .. } => {}
+                    }
+                }
+                Ok(WalStep::End(end)) => {
+                    end_offset = end.offset;
+                    break None;
+                }
+                Err(e) => break Some(e),
+            }
+        };
+        let Some(error) = failure else {
+            index += 1;
+            continue;
+        };
+        // Bad bytes: a torn tail only if nothing valid follows, here or in
+        // a later segment.
+        let bad_pos = (reader.offset() - SEGMENT_HEADER_LEN as u64) as usize;
+        let damage = classify_wal_damage(body, SEGMENT_HEADER_LEN as u64, bad_pos, expected);
+        let later_valid = segments
+            .get(index + 1..)
+            .unwrap_or_default()
+            .first()
+            .copied();
+        match (damage, later_valid) {
+            (
+                Damage::MidLog {
+                    offset, resume_lsn, ..
+                },
+                _,
+            ) => {
+                return Err(Error::WalMidLogCorruption {
+                    path,
+                    offset,
+                    first_lsn_at_risk: expected,
+                    resume_lsn: Lsn(resume_lsn),
+                    last_lsn_seen: last_lsn_in(body, expected).unwrap_or(Lsn(resume_lsn)),
+                });
+            }
+            (Damage::TornTail { offset, .. }, Some((later, later_first))) => {
+                return Err(Error::WalMidLogCorruption {
+                    path: segment_path(dir, later),
+                    offset,
+                    first_lsn_at_risk: expected,
+                    resume_lsn: later_first,
+                    last_lsn_seen: later_first,
+                });
+            }
+            (
+                Damage::TornTail {
+                    offset,
+                    dropped_bytes,
+                },
+                None,
+            ) => {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    dropped_bytes,
+                    reason = %error,
+                    "WAL torn tail: dropping the bytes after the last valid record (they were never acknowledged)"
+                );
+                torn_tail_bytes += dropped_bytes;
+                if !read_only {
+                    let file = storage
+                        .open(&path)
+                        .map_err(|e| Error::io("open WAL segment", &path, e))?;
+                    file.set_len(offset)
+                        .map_err(|e| Error::io("truncate WAL segment", &path, e))?;
+                    file.sync()
+                        .map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+                }
+                end_offset = offset;
+                break;
+            }
+        }
+    }
+    Ok(ReplayOutcome {
+        position: WalPosition {
+            segments: live,
+            end_offset,
+            next_lsn: expected.max(wanted),
+        },
+        transactions,
+        max_txn_id: max_txn,
+        torn_tail_bytes,
+    })
+}
+
+fn txn_ops<'a>(
+    open: &'a mut HashMap<TxnId, Vec<ReplayOp>>,
+    txn: TxnId,
+    path: &Path,
+    lsn: Lsn,
+) -> Result<&'a mut Vec<ReplayOp>> {
+    open.get_mut(&txn).ok_or_else(|| Error::NeedsRepair {
+        reason: format!(
+            "{}: LSN {lsn}: change of transaction {txn}, which never began",
+            path.display()
+        ),
+    })
+}
+
+/// The highest LSN of a valid record at or after `from` anywhere in
+/// `body`, for error messages.
+fn last_lsn_in(body: &[u8], from: Lsn) -> Option<Lsn> {
+    let mut best = None;
+    let mut pos = 0usize;
+    while let Some(r) = resync_wal(body, SEGMENT_HEADER_LEN as u64, pos, from) {
+        best = Some(r.lsn);
+        pos = (r.offset - SEGMENT_HEADER_LEN as u64) as usize + r.encoded_len() - 1;
+    }
+    best
+}

@@ -1,0 +1,422 @@
+//! Appending to the WAL, with group commit.
+//!
+//! Committers append encoded records to an in-memory buffer under a short
+//! lock and get LSNs. To make them durable, one committer becomes the
+//! *leader*: it takes the whole buffer, writes it and fsyncs once, while
+//! others that arrive meanwhile wait; the next leader takes everything
+//! they appended. So N concurrent committers share about one fsync.
+//!
+//! Invariants:
+//! - LSNs are dense and assigned in buffer order; a segment's records are
+//!   contiguous from its header's `first_lsn`.
+//! - `durable_lsn` only grows, and covers an LSN only after every byte up
+//!   to that record was written and fsynced.
+//! - A record never spans two segments: a segment rolls over before a
+//!   record that would cross its size (a single larger record makes the
+//!   segment larger).
+//! - After any failed write or fsync the WAL is poisoned: every later
+//!   append and sync fails, since the file's state is unknown.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use flatbuffers::FlatBufferBuilder;
+use jubilant_format::segment::SEGMENT_HEADER_LEN;
+use jubilant_format::wal::{WAL_PAYLOAD_MAX, WalPayload, encode_envelope};
+use jubilant_format::{Epoch, Lsn, SegmentHeader, SegmentId, SegmentKind};
+
+use crate::error::{Error, Result};
+use crate::storage::{Storage, StorageFile};
+use crate::sync::lock;
+
+/// Where the log ends after replay: the writer continues there.
+#[derive(Debug, Clone)]
+pub struct WalPosition {
+    /// Live segments, oldest first: number and first LSN.
+    pub segments: Vec<(SegmentId, Lsn)>,
+    /// Offset in the last segment where the next record goes.
+    pub end_offset: u64,
+    /// LSN of the next record.
+    pub next_lsn: Lsn,
+}
+
+#[derive(Debug)]
+struct Inner {
+    segment: SegmentId,
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    /// File offset where `buffer[0]` goes.
+    write_offset: u64,
+    buffer: Vec<u8>,
+    spare: Vec<u8>,
+    /// LSN of the last record in the buffer (or the last written).
+    last_lsn: Lsn,
+    next_lsn: Lsn,
+    durable_lsn: Lsn,
+    syncing: bool,
+    poisoned: Option<String>,
+    /// Live segments, oldest first.
+    segments: VecDeque<(SegmentId, Lsn)>,
+    bytes_appended: u64,
+    records_appended: u64,
+    fsyncs: u64,
+    builder: Builder,
+}
+
+/// The reused FlatBuffers builder (wrapped: the builder is not `Debug`).
+struct Builder(FlatBufferBuilder<'static>);
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FlatBufferBuilder")
+    }
+}
+
+/// The WAL writer.
+#[derive(Debug)]
+pub struct Wal {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    directory_id: u64,
+    segment_bytes: u64,
+    preallocate: bool,
+    inner: Mutex<Inner>,
+    synced: Condvar,
+}
+
+/// Counters of the WAL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WalStats {
+    /// Bytes appended since open.
+    pub bytes_appended: u64,
+    /// Records appended since open.
+    pub records_appended: u64,
+    /// fsyncs of WAL segments since open.
+    pub fsyncs: u64,
+    /// Live segment files.
+    pub segments: u64,
+    /// Highest durable LSN.
+    pub durable_lsn: u64,
+    /// LSN of the next record.
+    pub next_lsn: u64,
+}
+
+fn segment_path(dir: &Path, segment: SegmentId) -> PathBuf {
+    dir.join(SegmentKind::Wal.file_name(segment))
+}
+
+impl Wal {
+    /// Opens the writer at `pos` (from replay), creating the first segment
+    /// if there is none.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        directory_id: u64,
+        segment_bytes: u64,
+        preallocate: bool,
+        pos: &WalPosition,
+    ) -> Result<Wal> {
+        let mut segments: VecDeque<(SegmentId, Lsn)> = pos.segments.iter().copied().collect();
+        let (segment, file, path, write_offset) = match segments.back() {
+            Some(&(segment, _)) => {
+                let path = segment_path(dir, segment);
+                let file = storage
+                    .open(&path)
+                    .map_err(|e| Error::io("open WAL segment", &path, e))?;
+                (segment, file, path, pos.end_offset)
+            }
+            None => {
+                let segment = SegmentId(1);
+                let (file, path) = create_segment(
+                    &*storage,
+                    dir,
+                    directory_id,
+                    segment,
+                    pos.next_lsn,
+                    segment_bytes,
+                    preallocate,
+                )?;
+                segments.push_back((segment, pos.next_lsn));
+                (segment, file, path, SEGMENT_HEADER_LEN as u64)
+            }
+        };
+        let last = Lsn(pos.next_lsn.get().saturating_sub(1));
+        Ok(Wal {
+            storage,
+            dir: dir.to_path_buf(),
+            directory_id,
+            segment_bytes,
+            preallocate,
+            inner: Mutex::new(Inner {
+                segment,
+                file,
+                path,
+                write_offset,
+                buffer: Vec::new(),
+                spare: Vec::new(),
+                last_lsn: last,
+                next_lsn: pos.next_lsn,
+                durable_lsn: last,
+                syncing: false,
+                poisoned: None,
+                segments,
+                bytes_appended: 0,
+                records_appended: 0,
+                fsyncs: 0,
+                builder: Builder(FlatBufferBuilder::new()),
+            }),
+            synced: Condvar::new(),
+        })
+    }
+
+    /// Appends `records` with consecutive LSNs; returns the LSN of the
+    /// last one. Not durable until [`Wal::sync_to`] returns.
+    pub fn append(&self, records: &[WalPayload]) -> Result<Lsn> {
+        let mut g = lock(&self.inner);
+        if let Some(first) = &g.poisoned {
+            return Err(Error::PreviousIo {
+                first: first.clone(),
+            });
+        }
+        let inner = &mut *g;
+        let mut encoded = std::mem::take(&mut inner.spare);
+        encoded.clear();
+        let mut lsn = inner.next_lsn;
+        for record in records {
+            let payload = record.encode_with(&mut inner.builder.0);
+            if payload.len() > WAL_PAYLOAD_MAX {
+                let len = payload.len();
+                inner.spare = encoded;
+                return Err(Error::BatchTooLarge {
+                    len,
+                    max: WAL_PAYLOAD_MAX,
+                });
+            }
+            encode_envelope(lsn, Epoch::SINGLE_NODE, payload, &mut encoded);
+            lsn = Lsn(lsn.get() + 1);
+        }
+        let end = g.write_offset + g.buffer.len() as u64;
+        if end > SEGMENT_HEADER_LEN as u64 && end + encoded.len() as u64 > self.segment_bytes {
+            // Roll over first; wait for an in-flight group sync so that the
+            // old segment's bytes are all written before it is closed.
+            while g.syncing {
+                g = self
+                    .synced
+                    .wait(g)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if let Err(e) = self.roll_over(&mut g) {
+                g.poisoned = Some(e.to_string());
+                self.synced.notify_all();
+                return Err(e);
+            }
+        }
+        let inner = &mut *g;
+        inner.buffer.extend_from_slice(&encoded);
+        inner.bytes_appended += encoded.len() as u64;
+        inner.records_appended += records.len() as u64;
+        encoded.clear();
+        inner.spare = encoded;
+        inner.next_lsn = lsn;
+        inner.last_lsn = Lsn(lsn.get() - 1);
+        Ok(inner.last_lsn)
+    }
+
+    /// Writes out and fsyncs the buffer, then starts the next segment.
+    /// Called with the lock held and no sync in flight.
+    fn roll_over(&self, g: &mut Inner) -> Result<()> {
+        assert!(!g.syncing, "roll over with a sync in flight");
+        let buf = std::mem::take(&mut g.buffer);
+        if !buf.is_empty() {
+            g.file
+                .write_at(&buf, g.write_offset)
+                .map_err(|e| Error::io("write WAL", &g.path, e))?;
+        }
+        g.file
+            .sync()
+            .map_err(|e| Error::io("fsync WAL", &g.path, e))?;
+        g.fsyncs += 1;
+        g.durable_lsn = g.last_lsn;
+        let next = SegmentId(g.segment.get() + 1);
+        let (file, path) = create_segment(
+            &*self.storage,
+            &self.dir,
+            self.directory_id,
+            next,
+            g.next_lsn,
+            self.segment_bytes,
+            self.preallocate,
+        )?;
+        g.segment = next;
+        g.file = file;
+        g.path = path;
+        g.write_offset = SEGMENT_HEADER_LEN as u64;
+        g.segments.push_back((next, g.next_lsn));
+        Ok(())
+    }
+
+    /// Returns once every record up to `lsn` is durable, fsyncing (as the
+    /// group's leader) if nobody else is.
+    pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
+        let mut g = lock(&self.inner);
+        loop {
+            if let Some(first) = &g.poisoned {
+                return Err(Error::PreviousIo {
+                    first: first.clone(),
+                });
+            }
+            if g.durable_lsn >= lsn {
+                return Ok(());
+            }
+            if g.syncing {
+                g = self
+                    .synced
+                    .wait(g)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            // Lead: take everything appended so far.
+            g.syncing = true;
+            let spare = std::mem::take(&mut g.spare);
+            let buf = std::mem::replace(&mut g.buffer, spare);
+            let offset = g.write_offset;
+            g.write_offset += buf.len() as u64;
+            let last = g.last_lsn;
+            let file = Arc::clone(&g.file);
+            let path = g.path.clone();
+            drop(g);
+            let result = if buf.is_empty() {
+                Ok(())
+            } else {
+                file.write_at(&buf, offset)
+                    .map_err(|e| Error::io("write WAL", &path, e))
+            }
+            .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
+            g = lock(&self.inner);
+            g.syncing = false;
+            g.fsyncs += 1;
+            match result {
+                Ok(()) => {
+                    assert!(last >= g.durable_lsn, "durable LSN only grows");
+                    g.durable_lsn = last;
+                    let mut buf = buf;
+                    buf.clear();
+                    if g.spare.capacity() < buf.capacity() {
+                        g.spare = buf;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "WAL write failed; the database is now read-only until reopened");
+                    g.poisoned = Some(e.to_string());
+                    self.synced.notify_all();
+                    return Err(e);
+                }
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// The LSN of the last appended record.
+    pub fn last_lsn(&self) -> Lsn {
+        lock(&self.inner).last_lsn
+    }
+
+    /// The highest durable LSN.
+    pub fn durable_lsn(&self) -> Lsn {
+        lock(&self.inner).durable_lsn
+    }
+
+    /// Bytes appended since open.
+    pub fn bytes_appended(&self) -> u64 {
+        lock(&self.inner).bytes_appended
+    }
+
+    /// Removes segments all of whose records have LSN ≤ `lsn` (never the
+    /// segment being appended to), then syncs the directory.
+    pub fn remove_through(&self, lsn: Lsn) -> Result<usize> {
+        let doomed: Vec<SegmentId> = {
+            let g = lock(&self.inner);
+            let segs: Vec<(SegmentId, Lsn)> = g.segments.iter().copied().collect();
+            segs.windows(2)
+                .filter(|w| matches!(w, [_, (_, next_first)] if next_first.get() <= lsn.get() + 1))
+                .filter_map(|w| w.first().map(|(s, _)| *s))
+                .collect()
+        };
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        for &segment in &doomed {
+            let path = segment_path(&self.dir, segment);
+            self.storage
+                .remove(&path)
+                .map_err(|e| Error::io("remove WAL segment", &path, e))?;
+        }
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        let mut g = lock(&self.inner);
+        g.segments.retain(|(s, _)| !doomed.contains(s));
+        Ok(doomed.len())
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> WalStats {
+        let g = lock(&self.inner);
+        WalStats {
+            bytes_appended: g.bytes_appended,
+            records_appended: g.records_appended,
+            fsyncs: g.fsyncs,
+            segments: g.segments.len() as u64,
+            durable_lsn: g.durable_lsn.get(),
+            next_lsn: g.next_lsn.get(),
+        }
+    }
+
+    /// The first error that poisoned the WAL, if any.
+    pub fn poisoned(&self) -> Option<String> {
+        lock(&self.inner).poisoned.clone()
+    }
+}
+
+/// Creates segment `segment` starting at `first_lsn`: header, optionally
+/// zeros up to `segment_bytes`, fsync of the file and of the directory.
+pub(crate) fn create_segment(
+    storage: &dyn Storage,
+    dir: &Path,
+    directory_id: u64,
+    segment: SegmentId,
+    first_lsn: Lsn,
+    segment_bytes: u64,
+    preallocate: bool,
+) -> Result<(Arc<dyn StorageFile>, PathBuf)> {
+    let path = segment_path(dir, segment);
+    let file = storage
+        .create(&path)
+        .map_err(|e| Error::io("create WAL segment", &path, e))?;
+    if preallocate {
+        const CHUNK: usize = 1 << 20;
+        let zeros = vec![0u8; CHUNK];
+        let mut offset = SEGMENT_HEADER_LEN as u64;
+        while offset < segment_bytes {
+            let n = (segment_bytes - offset).min(CHUNK as u64) as usize;
+            file.write_at(zeros.get(..n).unwrap_or_default(), offset)
+                .map_err(|e| Error::io("preallocate WAL segment", &path, e))?;
+            offset += n as u64;
+        }
+    }
+    let header = SegmentHeader {
+        kind: SegmentKind::Wal,
+        segment,
+        first_lsn,
+        directory_id,
+    };
+    file.write_at(&header.encode(), 0)
+        .map_err(|e| Error::io("write WAL segment header", &path, e))?;
+    file.sync()
+        .map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok((file, path))
+}

@@ -1,0 +1,194 @@
+//! The embedded API.
+
+use std::sync::Arc;
+
+use jubilant_engine::storage::sim::SimStorage;
+use jubilant_engine::{Db, Durability, Error, Options, WriteBatch, inline_limit};
+use jubilant_format::PageSize;
+
+use crate::support::{TempDir, assert_invariants, contents, open_sim};
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+#[test]
+fn put_get_delete_across_checkpoint_and_reopen() {
+    let sim = SimStorage::new(1);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..500 {
+        b.put(key(i), vec![i as u8; 100]);
+    }
+    let lsn = db.write(&b).unwrap();
+    assert_eq!(db.get(&key(7)).unwrap(), Some(vec![7; 100]));
+    assert_eq!(db.get_entry(&key(7)).unwrap().unwrap().version, lsn);
+    db.checkpoint().unwrap();
+    assert_invariants(&db);
+    let mut b = WriteBatch::new();
+    for i in (0..500).step_by(2) {
+        b.delete(key(i));
+    }
+    db.write(&b).unwrap();
+    assert_eq!(db.get(&key(8)).unwrap(), None);
+    assert_eq!(db.get(&key(9)).unwrap(), Some(vec![9; 100]));
+    drop(db);
+    let db = open_sim(&sim).unwrap();
+    assert_eq!(db.get(&key(8)).unwrap(), None);
+    assert_eq!(db.get(&key(9)).unwrap(), Some(vec![9; 100]));
+    assert_eq!(contents(&db).len(), 250);
+    db.checkpoint().unwrap();
+    assert_invariants(&db);
+    let report = db.check_invariants().unwrap().unwrap();
+    assert_eq!(report.keys, 250);
+}
+
+#[test]
+fn ranges_forward_and_reverse_with_bounds() {
+    let sim = SimStorage::new(2);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..300 {
+        b.put(key(i), format!("v{i}"));
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    // Some keys changed after the checkpoint: the merge sees both.
+    let mut b = WriteBatch::new();
+    b.put(key(10), "new").delete(key(11)).put(key(1000), "late");
+    db.write(&b).unwrap();
+
+    let keys = |it: jubilant_engine::Iter| it.map(|r| r.unwrap().0).collect::<Vec<_>>();
+    let fwd = keys(db.range(key(5)..key(15)).unwrap());
+    let want: Vec<Vec<u8>> = (5..15).filter(|&i| i != 11).map(key).collect();
+    assert_eq!(fwd, want);
+    let rev = keys(db.range_rev(key(5)..=key(15)).unwrap());
+    let mut want_rev: Vec<Vec<u8>> = (5..=15).filter(|&i| i != 11).map(key).collect();
+    want_rev.reverse();
+    assert_eq!(rev, want_rev);
+    assert_eq!(
+        keys(db.range(key(299)..).unwrap()),
+        vec![key(299), key(1000)]
+    );
+    assert_eq!(keys(db.range_rev(..key(1)).unwrap()), vec![key(0)]);
+    let all = keys(db.range::<Vec<u8>, _>(..).unwrap());
+    assert_eq!(all.len(), 300);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(db.get(&key(10)).unwrap(), Some(b"new".to_vec()));
+}
+
+#[test]
+fn an_iterator_keeps_its_snapshot_across_commits_and_checkpoints() {
+    let sim = SimStorage::new(3);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..400 {
+        b.put(key(i), "old");
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let mut it = db.range::<&[u8], _>(..).unwrap();
+    let first = it.next().unwrap().unwrap();
+    for round in 0..3 {
+        let mut b = WriteBatch::new();
+        for i in 0..400 {
+            b.put(key(i), format!("new{round}"));
+        }
+        db.write(&b).unwrap();
+        db.checkpoint().unwrap();
+    }
+    let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
+    assert_eq!(first.1, b"old");
+    assert_eq!(rest.len(), 399);
+    assert!(
+        rest.iter().all(|(_, v)| v == b"old"),
+        "the iterator saw a later commit"
+    );
+    assert_invariants(&db);
+}
+
+#[test]
+fn limits_are_enforced_with_typed_errors() {
+    let sim = SimStorage::new(4);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    b.put(vec![b'k'; 1025], "v");
+    assert!(matches!(
+        db.write(&b),
+        Err(Error::KeyTooLarge {
+            len: 1025,
+            max: 1024
+        })
+    ));
+    let limit = inline_limit(PageSize::DEFAULT);
+    let mut b = WriteBatch::new();
+    b.put("k", vec![0; limit]);
+    assert!(matches!(db.write(&b), Err(Error::ValueTooLarge { .. })));
+    let mut b = WriteBatch::new();
+    b.put("k", vec![0; limit - 1]);
+    db.write(&b).unwrap();
+    assert!(db.get(b"k").unwrap().is_some());
+}
+
+#[test]
+fn a_second_writer_is_refused_by_the_lock_file() {
+    let dir = TempDir::new("lock");
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    match Db::open(dir.path(), Options::default()) {
+        Err(Error::Locked { path }) => assert!(path.ends_with("LOCK")),
+        other => panic!("{other:?}"),
+    }
+    // Read-only opens take no lock.
+    let ro = Db::open(
+        dir.path(),
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ro.get(b"x").unwrap(), None);
+    drop(db);
+}
+
+#[test]
+fn real_files_survive_reopen_with_background_checkpoints() {
+    let dir = TempDir::new("real");
+    let opts = || Options {
+        dirty_bytes_max: 256 << 10,
+        cache_bytes: 4 << 20,
+        wal_segment_bytes: 1 << 20,
+        ..Options::default()
+    };
+    {
+        let db = Arc::new(Db::open(dir.path(), opts()).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    for i in 0..200u32 {
+                        let mut b = WriteBatch::new();
+                        b.put(format!("t{t}-{i:04}"), vec![t as u8; 200]);
+                        db.write_with(
+                            &b,
+                            if i % 2 == 0 {
+                                Durability::Sync
+                            } else {
+                                Durability::Buffered
+                            },
+                        )
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(db.stats().wal.fsyncs < 800, "group commit shares fsyncs");
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(contents(&db).len(), 800);
+    db.checkpoint().unwrap();
+    assert_invariants(&db);
+}

@@ -1,0 +1,76 @@
+//! Shared helpers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jubilant_engine::storage::sim::SimStorage;
+use jubilant_engine::{Db, Options};
+
+/// The directory used on simulated storage.
+pub const DIR: &str = "/db";
+
+/// Small pages, caches and segments, so a few hundred keys exercise
+/// splits, merges, checkpoints and WAL rollover. No background thread.
+pub fn sim_options(sim: &SimStorage) -> Options {
+    Options {
+        storage: Arc::new(sim.clone()),
+        cache_bytes: 512 << 10,
+        dirty_bytes_max: 64 << 10,
+        wal_segment_bytes: 64 << 10,
+        wal_preallocate: false,
+        background: false,
+        ..Options::default()
+    }
+}
+
+/// Opens `/db` on `sim`.
+pub fn open_sim(sim: &SimStorage) -> jubilant_engine::Result<Db> {
+    Db::open(DIR, sim_options(sim))
+}
+
+/// Every pair in the database, in order.
+pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    db.range::<&[u8], _>(..)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// Asserts the durable tree's invariants.
+pub fn assert_invariants(db: &Db) {
+    if let Err(problems) = db.check_invariants().unwrap() {
+        panic!("tree invariants violated:\n  {}", problems.join("\n  "));
+    }
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "jubilant-{name}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
