@@ -525,8 +525,10 @@ impl Db {
             records.push(WalPayload::Commit {
                 txn,
                 commit_unix_ms: unix_ms(&*inner.clock),
+                // Filled in by the WAL under its lock.
+                durable_lsn: Lsn::ZERO,
             });
-            let commit_lsn = wal.append(&records)?;
+            let commit_lsn = wal.append(&mut records)?;
             commit.next_txn_id = TxnId(txn.get() + 1);
             // Invisible until the visible LSN reaches commit_lsn.
             let active = Arc::clone(&read(&inner.read_state).active);

@@ -7,11 +7,14 @@
 //! dropped.
 //!
 //! Damage handling (the startup guardrails):
-//! - A torn tail — bad bytes with no valid record after them in this or
-//!   any later segment — is truncated at the last valid record (unless
-//!   read-only), with a warning saying how many bytes were dropped and why.
-//! - A bad record followed by valid ones is corruption in the middle of
-//!   the log: acknowledged commits may lie behind it. Replay fails with
+//! - A torn tail — bad bytes with no evidence that they were ever durable —
+//!   is truncated at the last valid record (unless read-only), with a
+//!   warning saying how many bytes were dropped and why. Valid records may
+//!   follow the bad bytes when the disk persisted an unsynced write out of
+//!   order; they were not acknowledged either.
+//! - Bad bytes *with* such evidence — a later `Commit` whose `durable_lsn`
+//!   reaches them, or a later segment — are corruption in the middle of
+//!   the log: acknowledged commits may lie behind them. Replay fails with
 //!   [`Error::WalMidLogCorruption`] naming the LSN range at risk and
 //!   changes nothing.
 
@@ -19,8 +22,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
-use jubilant_format::wal::{WalPayload, WalReader, WalStep, classify_wal_damage, resync_wal};
-use jubilant_format::{Damage, Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId};
+use jubilant_format::wal::{WalPayload, WalReader, WalStep, resync_wal};
+use jubilant_format::{Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId};
 
 use super::writer::WalPosition;
 use crate::error::{Error, Result};
@@ -253,31 +256,24 @@ pub fn replay(
             index += 1;
             continue;
         };
-        // Bad bytes: a torn tail only if nothing valid follows, here or in
-        // a later segment.
+        // Bad bytes. Corruption in the middle of the log only with evidence
+        // that the bad records were durable: a later commit saying so, or a
+        // later segment (the log is fsynced before it rolls over).
         let bad_pos = (reader.offset() - SEGMENT_HEADER_LEN as u64) as usize;
-        let damage = classify_wal_damage(body, SEGMENT_HEADER_LEN as u64, bad_pos, expected);
-        let later_valid = segments
-            .get(index + 1..)
-            .unwrap_or_default()
-            .first()
-            .copied();
-        match (damage, later_valid) {
-            (
-                Damage::MidLog {
-                    offset, resume_lsn, ..
-                },
-                _,
-            ) => {
+        let offset = reader.offset();
+        let evidence = durable_evidence(body, bad_pos, expected);
+        let later = segments.get(index + 1).copied();
+        match (evidence, later) {
+            (Some(ev), _) => {
                 return Err(Error::WalMidLogCorruption {
                     path,
                     offset,
                     first_lsn_at_risk: expected,
-                    resume_lsn: Lsn(resume_lsn),
-                    last_lsn_seen: last_lsn_in(body, expected).unwrap_or(Lsn(resume_lsn)),
+                    resume_lsn: ev.resume_lsn,
+                    last_lsn_seen: ev.last_lsn,
                 });
             }
-            (Damage::TornTail { offset, .. }, Some((later, later_first))) => {
+            (None, Some((later, later_first))) => {
                 return Err(Error::WalMidLogCorruption {
                     path: segment_path(dir, later),
                     offset,
@@ -286,19 +282,14 @@ pub fn replay(
                     last_lsn_seen: later_first,
                 });
             }
-            (
-                Damage::TornTail {
-                    offset,
-                    dropped_bytes,
-                },
-                None,
-            ) => {
+            (None, None) => {
+                let dropped_bytes = body.len().saturating_sub(bad_pos) as u64;
                 tracing::warn!(
                     file = %path.display(),
                     offset,
                     dropped_bytes,
                     reason = %error,
-                    "WAL torn tail: dropping the bytes after the last valid record (they were never acknowledged)"
+                    "WAL torn tail: dropping the bytes after the last valid record (no durable record follows them, so none was acknowledged)"
                 );
                 torn_tail_bytes += dropped_bytes;
                 if !read_only {
@@ -341,14 +332,38 @@ fn txn_ops<'a>(
     })
 }
 
-/// The highest LSN of a valid record at or after `from` anywhere in
-/// `body`, for error messages.
-fn last_lsn_in(body: &[u8], from: Lsn) -> Option<Lsn> {
-    let mut best = None;
-    let mut pos = 0usize;
-    while let Some(r) = resync_wal(body, SEGMENT_HEADER_LEN as u64, pos, from) {
-        best = Some(r.lsn);
-        pos = (r.offset - SEGMENT_HEADER_LEN as u64) as usize + r.encoded_len() - 1;
+/// Proof that damaged records were durable.
+struct Evidence {
+    /// LSN of the first valid record after the damage.
+    resume_lsn: Lsn,
+    /// The highest LSN of a valid record after the damage.
+    last_lsn: Lsn,
+}
+
+/// Scans the valid records after bad bytes at `bad_pos` (where LSN
+/// `expected` was due) for a commit whose `durable_lsn` reaches
+/// `expected`: then the bad records had been fsynced before that commit
+/// was logged.
+fn durable_evidence(body: &[u8], bad_pos: usize, expected: Lsn) -> Option<Evidence> {
+    let base = SEGMENT_HEADER_LEN as u64;
+    let mut pos = bad_pos;
+    let mut resume: Option<Lsn> = None;
+    let mut proven = false;
+    let mut last = expected;
+    while let Some(r) = resync_wal(body, base, pos, expected) {
+        resume.get_or_insert(r.lsn);
+        last = last.max(r.lsn);
+        if let Ok(WalPayload::Commit { durable_lsn, .. }) = WalPayload::decode(r.payload, r.offset)
+        {
+            proven |= durable_lsn >= expected;
+        }
+        pos = (r.offset - base) as usize + r.encoded_len() - 1;
     }
-    best
+    match (proven, resume) {
+        (true, Some(resume_lsn)) => Some(Evidence {
+            resume_lsn,
+            last_lsn: last,
+        }),
+        _ => None,
+    }
 }

@@ -171,8 +171,9 @@ impl Wal {
     }
 
     /// Appends `records` with consecutive LSNs; returns the LSN of the
-    /// last one. Not durable until [`Wal::sync_to`] returns.
-    pub fn append(&self, records: &[WalPayload]) -> Result<Lsn> {
+    /// last one. Not durable until [`Wal::sync_to`] returns. Each `Commit`
+    /// gets the durable LSN of this moment (see `wal.fbs`).
+    pub fn append(&self, records: &mut [WalPayload]) -> Result<Lsn> {
         let mut g = lock(&self.inner);
         if let Some(first) = &g.poisoned {
             return Err(Error::PreviousIo {
@@ -183,7 +184,12 @@ impl Wal {
         let mut encoded = std::mem::take(&mut inner.spare);
         encoded.clear();
         let mut lsn = inner.next_lsn;
-        for record in records {
+        let durable_now = inner.durable_lsn;
+        for record in records.iter_mut() {
+            if let WalPayload::Commit { durable_lsn, .. } = record {
+                *durable_lsn = durable_now;
+            }
+            let record = &*record;
             let payload = record.encode_with(&mut inner.builder.0);
             if payload.len() > WAL_PAYLOAD_MAX {
                 let len = payload.len();

@@ -17,5 +17,6 @@
 mod support;
 
 mod basic;
+mod crash;
 mod model;
 mod storage_sim;

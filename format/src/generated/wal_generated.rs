@@ -716,6 +716,7 @@ impl<'a> ::flatbuffers::Follow<'a> for Commit<'a> {
 impl<'a> Commit<'a> {
   pub const VT_TXN_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_COMMIT_UNIX_MS: ::flatbuffers::VOffsetT = 6;
+  pub const VT_DURABLE_LSN: ::flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -727,6 +728,7 @@ impl<'a> Commit<'a> {
     args: &'args CommitArgs
   ) -> ::flatbuffers::WIPOffset<Commit<'bldr>> {
     let mut builder = CommitBuilder::new(_fbb);
+    builder.add_durable_lsn(args.durable_lsn);
     builder.add_commit_unix_ms(args.commit_unix_ms);
     builder.add_txn_id(args.txn_id);
     builder.finish()
@@ -748,6 +750,18 @@ impl<'a> Commit<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u64>(Commit::VT_COMMIT_UNIX_MS, Some(0)).unwrap()}
   }
+  /// Every record up to this LSN was durable (fsynced) when this commit
+  /// was logged. A valid commit found after damaged bytes proves that the
+  /// damaged records were durable — and may have been acknowledged — only
+  /// if this LSN reaches them: that tells corruption in the middle of the
+  /// log from a torn, never-acknowledged tail.
+  #[inline]
+  pub fn durable_lsn(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Commit::VT_DURABLE_LSN, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Commit<'_> {
@@ -758,6 +772,7 @@ impl ::flatbuffers::Verifiable for Commit<'_> {
     v.visit_table(pos)?
      .visit_field::<u64>("txn_id", Self::VT_TXN_ID, false)?
      .visit_field::<u64>("commit_unix_ms", Self::VT_COMMIT_UNIX_MS, false)?
+     .visit_field::<u64>("durable_lsn", Self::VT_DURABLE_LSN, false)?
      .finish();
     Ok(())
   }
@@ -765,6 +780,7 @@ impl ::flatbuffers::Verifiable for Commit<'_> {
 pub struct CommitArgs {
     pub txn_id: u64,
     pub commit_unix_ms: u64,
+    pub durable_lsn: u64,
 }
 impl<'a> Default for CommitArgs {
   #[inline]
@@ -772,6 +788,7 @@ impl<'a> Default for CommitArgs {
     CommitArgs {
       txn_id: 0,
       commit_unix_ms: 0,
+      durable_lsn: 0,
     }
   }
 }
@@ -788,6 +805,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CommitBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_commit_unix_ms(&mut self, commit_unix_ms: u64) {
     self.fbb_.push_slot::<u64>(Commit::VT_COMMIT_UNIX_MS, commit_unix_ms, 0);
+  }
+  #[inline]
+  pub fn add_durable_lsn(&mut self, durable_lsn: u64) {
+    self.fbb_.push_slot::<u64>(Commit::VT_DURABLE_LSN, durable_lsn, 0);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CommitBuilder<'a, 'b, A> {
@@ -809,6 +830,7 @@ impl ::core::fmt::Debug for Commit<'_> {
     let mut ds = f.debug_struct("Commit");
       ds.field("txn_id", &self.txn_id());
       ds.field("commit_unix_ms", &self.commit_unix_ms());
+      ds.field("durable_lsn", &self.durable_lsn());
       ds.finish()
   }
 }

@@ -58,6 +58,9 @@ pub enum WalPayload {
         txn: TxnId,
         /// Wall-clock time of the commit, milliseconds since the Unix epoch.
         commit_unix_ms: u64,
+        /// Every record up to this LSN was durable when the commit was
+        /// logged (tells mid-log corruption from a torn tail).
+        durable_lsn: Lsn,
     },
     /// Abandons a transaction.
     Abort {
@@ -255,12 +258,14 @@ impl WalPayload {
             WalPayload::Commit {
                 txn,
                 commit_unix_ms,
+                durable_lsn,
             } => {
                 let t = fb::Commit::create(
                     fbb,
                     &fb::CommitArgs {
                         txn_id: txn.get(),
                         commit_unix_ms: *commit_unix_ms,
+                        durable_lsn: durable_lsn.get(),
                     },
                 );
                 (fb::Payload::Commit, t.as_union_value())
@@ -364,6 +369,7 @@ impl WalPayload {
                 WalPayload::Commit {
                     txn: TxnId(t.txn_id()),
                     commit_unix_ms: t.commit_unix_ms(),
+                    durable_lsn: Lsn(t.durable_lsn()),
                 }
             }
             fb::Payload::Abort => {

@@ -50,9 +50,12 @@ fn wal_payload() -> impl Strategy<Value = WalPayload> {
                 expires_at_unix_ms
             }),
         (txn.clone(), bytes(64)).prop_map(|(txn, key)| WalPayload::Delete { txn, key }),
-        (txn.clone(), any::<u64>()).prop_map(|(txn, commit_unix_ms)| WalPayload::Commit {
-            txn,
-            commit_unix_ms
+        (txn.clone(), any::<u64>(), any::<u64>()).prop_map(|(txn, commit_unix_ms, d)| {
+            WalPayload::Commit {
+                txn,
+                commit_unix_ms,
+                durable_lsn: Lsn(d),
+            }
         }),
         txn.clone().prop_map(|txn| WalPayload::Abort { txn }),
         (any::<u64>(), any::<u64>()).prop_map(|(l, g)| WalPayload::Checkpoint {

@@ -104,6 +104,7 @@ pub fn wal_payloads() -> Vec<(&'static str, WalPayload)> {
             WalPayload::Commit {
                 txn,
                 commit_unix_ms: 1_767_225_600_123,
+                durable_lsn: Lsn(999),
             },
         ),
         ("abort", WalPayload::Abort { txn: TxnId(78) }),
