@@ -107,10 +107,10 @@ fn durable_has(sim: &SimStorage, lsn: Lsn) -> bool {
                 .unwrap_or_default()
                 .to_vec()
         };
-        if let Ok(choice) = select_superblock(&slot(0), 0, &slot(1), 4096, hash) {
-            if choice.superblock.checkpoint_lsn >= lsn {
-                return true;
-            }
+        if let Ok(choice) = select_superblock(&slot(0), 0, &slot(1), 4096, hash)
+            && choice.superblock.checkpoint_lsn >= lsn
+        {
+            return true;
         }
     }
     for file in sim.files() {
