@@ -246,6 +246,14 @@ impl Db {
             }
             layout::create(&*storage, &dir, opts.page_size, &*clock)?;
         }
+        if !opts.read_only {
+            // An earlier open may have seen this MANIFEST before its
+            // directory entry was durable (a failed fsync of the directory):
+            // make sure it is, before anything is acknowledged.
+            storage
+                .sync_dir(&dir)
+                .map_err(|e| Error::io("fsync directory", &dir, e))?;
+        }
         let (manifest, manifest_hash) = layout::read_manifest(&*storage, &dir)?;
         let page_size = manifest.page_size;
 

@@ -19,7 +19,7 @@ use jubilant_format::manifest::manifest_hash;
 use jubilant_format::superblock::VlogCursor;
 use jubilant_format::{
     Epoch, Generation, LOCK_FILE, Lsn, MANIFEST_FILE, Manifest, PAGE_FILE, PageSize, SegmentId,
-    Superblock, TxnId,
+    SegmentKind, Superblock, TxnId,
 };
 
 use crate::clock::Clock;
@@ -95,6 +95,30 @@ pub fn create(
         storage
             .create_dir_all(&sub)
             .map_err(|e| Error::io("create directory", &sub, e))?;
+        // Segments left by an earlier creation that failed before its
+        // MANIFEST was durable belong to no directory: nothing in them was
+        // ever acknowledged (opening makes the MANIFEST durable first).
+        let names = storage
+            .list_dir(&sub)
+            .map_err(|e| Error::io("list", &sub, e))?;
+        let stale: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                SegmentKind::Wal.parse_file_name(n).is_some()
+                    || SegmentKind::ValueLog.parse_file_name(n).is_some()
+            })
+            .collect();
+        for name in &stale {
+            let path = sub.join(name);
+            storage
+                .remove(&path)
+                .map_err(|e| Error::io("remove", &path, e))?;
+        }
+        if !stale.is_empty() {
+            storage
+                .sync_dir(&sub)
+                .map_err(|e| Error::io("fsync directory", &sub, e))?;
+        }
     }
     let directory_id =
         std::collections::hash_map::RandomState::new().hash_one(clock.wall_unix_nanos());

@@ -302,9 +302,13 @@ fn every_small_workload_at_every_sync_point_in_every_mode() {
                 let sim = SimStorage::new(seed);
                 let start = preload(&sim);
                 sim.set_crash_after(point);
-                let run = {
-                    let db = open_sim(&sim).unwrap_or_else(|e| panic!("{steps:?}: open: {e}"));
-                    run_steps(&db, &sim, steps, &start, false)
+                let run = match open_sim(&sim) {
+                    Ok(db) => run_steps(&db, &sim, steps, &start, false),
+                    // The crash hit while opening.
+                    Err(_) => Run {
+                        states: vec![start],
+                        in_flight: None,
+                    },
                 };
                 sim.crash(*mode);
                 recover_and_check(

@@ -18,5 +18,6 @@ mod support;
 
 mod basic;
 mod crash;
+mod faults;
 mod model;
 mod storage_sim;

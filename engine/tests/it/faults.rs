@@ -1,0 +1,163 @@
+//! The I/O-error countdown (as SQLite and redb do it): for k = 1, 2, …
+//! fail the k-th storage call of a workload — transient and persistent
+//! EIO, ENOSPC, short writes, fsync errors — until the workload runs past
+//! the fault. Each time: the error reaches the caller, the failed commit is
+//! not acknowledged, and reopening gives a consistent store holding every
+//! acknowledged commit (also after a crash of the faulted state).
+
+use std::collections::BTreeMap;
+
+use jubilant_engine::storage::sim::{CrashMode, Fault, FaultKind, SimStorage};
+use jubilant_engine::{Db, Error, WriteBatch};
+
+use crate::support::{assert_invariants, contents, open_sim};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The workload's commits: small puts, a rollover-sized batch of large
+/// values, deletes; with reads and checkpoints in between.
+fn batches() -> Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+    let small = (0..10u8)
+        .map(|i| (format!("a{i}").into_bytes(), Some(vec![i; 50])))
+        .collect();
+    let large = (0..40u8)
+        .map(|i| (format!("b{i:02}").into_bytes(), Some(vec![i; 1_900])))
+        .collect();
+    let deletes = (0..10u8)
+        .step_by(2)
+        .map(|i| (format!("a{i}").into_bytes(), None))
+        .collect();
+    vec![small, large, deletes]
+}
+
+struct Outcome {
+    acked: Model,
+    in_flight: Option<Model>,
+    error_seen: bool,
+}
+
+fn run_workload(sim: &SimStorage) -> Outcome {
+    let mut out = Outcome {
+        acked: Model::new(),
+        in_flight: None,
+        error_seen: false,
+    };
+    let db = match open_sim(sim) {
+        Ok(db) => db,
+        Err(_) => {
+            out.error_seen = true;
+            return out;
+        }
+    };
+    for (i, batch) in batches().into_iter().enumerate() {
+        let mut next = out.acked.clone();
+        let mut b = WriteBatch::new();
+        for (k, v) in batch {
+            match v {
+                Some(v) => {
+                    b.put(k.clone(), v.clone());
+                    next.insert(k, v);
+                }
+                None => {
+                    b.delete(k.clone());
+                    next.remove(&k);
+                }
+            }
+        }
+        match db.write(&b) {
+            Ok(_) => out.acked = next,
+            Err(e) => {
+                assert_fault_error(&e);
+                out.in_flight = Some(next);
+                out.error_seen = true;
+                return out;
+            }
+        }
+        let read = db.get(b"a1").and_then(|_| {
+            if i == 1 {
+                db.checkpoint().map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = read {
+            assert_fault_error(&e);
+            out.error_seen = true;
+            return out;
+        }
+    }
+    if let Err(e) = db.checkpoint().and_then(|_| db.close()) {
+        assert_fault_error(&e);
+        out.error_seen = true;
+    }
+    out
+}
+
+/// The error names the I/O failure (directly, or as the poisoned state it
+/// left behind).
+fn assert_fault_error(e: &Error) {
+    let text = e.to_string();
+    assert!(
+        matches!(e, Error::Io { .. } | Error::PreviousIo { .. }),
+        "unexpected error kind for an injected fault: {e:?}"
+    );
+    assert!(!text.is_empty());
+}
+
+fn check_consistent(sim: &SimStorage, outcome: &Outcome, what: &str) {
+    let db: Db = open_sim(sim).unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
+    let actual = contents(&db);
+    assert!(
+        actual == outcome.acked || outcome.in_flight.as_ref() == Some(&actual),
+        "{what}: {} keys after reopen; acknowledged state has {}",
+        actual.len(),
+        outcome.acked.len()
+    );
+    db.checkpoint()
+        .unwrap_or_else(|e| panic!("{what}: checkpoint after reopen: {e}"));
+    assert_invariants(&db);
+}
+
+#[test]
+fn every_call_of_a_workload_can_fail_in_every_way() {
+    let kinds = [
+        FaultKind::Eio,
+        FaultKind::Enospc,
+        FaultKind::ShortWrite,
+        FaultKind::FsyncError,
+    ];
+    let mut faults_fired = 0;
+    for (n, kind) in kinds.iter().enumerate() {
+        for persistent in [false, true] {
+            for k in 1u64.. {
+                assert!(k < 10_000, "the workload never ran past the fault");
+                let seed = (n as u64) << 40 | u64::from(persistent) << 32 | k;
+                let sim = SimStorage::new(seed);
+                let base = sim.call_count();
+                let fault = if persistent {
+                    Fault::persistent(base + k, *kind)
+                } else {
+                    Fault::transient(base + k, *kind)
+                };
+                sim.inject(fault);
+                let outcome = run_workload(&sim);
+                let fired = sim.call_count() >= base + k;
+                let what = format!("{kind:?} (persistent: {persistent}) at call {k}");
+                if !fired {
+                    assert!(!outcome.error_seen, "{what}: an error without a fault");
+                    break;
+                }
+                faults_fired += 1;
+                assert!(
+                    outcome.error_seen,
+                    "{what}: the fault did not reach the caller"
+                );
+                sim.clear_faults();
+                check_consistent(&sim, &outcome, &what);
+                sim.crash(CrashMode::KeepPrefix);
+                check_consistent(&sim, &outcome, &format!("{what}, then a crash"));
+            }
+        }
+    }
+    assert!(faults_fired > 200, "only {faults_fired} faults fired");
+}
