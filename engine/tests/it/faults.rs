@@ -16,7 +16,10 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// The workload's commits: small puts, a rollover-sized batch of large
 /// values, deletes; with reads and checkpoints in between.
-fn batches() -> Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+/// A change: a key and its new value, or `None` to delete it.
+type Change = (Vec<u8>, Option<Vec<u8>>);
+
+fn batches() -> Vec<Vec<Change>> {
     let small = (0..10u8)
         .map(|i| (format!("a{i}").into_bytes(), Some(vec![i; 50])))
         .collect();
