@@ -45,11 +45,7 @@ impl WriteBatch {
 
     /// Adds a put.
     pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
-        self.ops.push(BatchOp::Put {
-            key: key.into(),
-            value: value.into(),
-            expires_at_unix_ms: None,
-        });
+        self.ops.push(BatchOp::Put { key: key.into(), value: value.into(), expires_at_unix_ms: None });
         self
     }
 

@@ -79,9 +79,7 @@ pub struct PageCache {
 
 impl std::fmt::Debug for PageCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageCache")
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("PageCache").field("stats", &self.stats()).finish()
     }
 }
 
@@ -90,9 +88,7 @@ impl PageCache {
     #[must_use]
     pub fn new(budget: usize) -> PageCache {
         PageCache {
-            shards: (0..SHARDS)
-                .map(|_| std::sync::Mutex::new(Shard::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| std::sync::Mutex::new(Shard::default())).collect(),
             shard_budget: budget / SHARDS,
             budget,
             hits: AtomicU64::new(0),
@@ -144,8 +140,7 @@ impl PageCache {
         let mut evicted = 0u64;
         // CLOCK: each pass clears reference bits, so two passes evict.
         let mut budget_steps = 2 * shard.slots.len() + 1;
-        while shard.bytes + bytes > self.shard_budget && !shard.slots.is_empty() && budget_steps > 0
-        {
+        while shard.bytes + bytes > self.shard_budget && !shard.slots.is_empty() && budget_steps > 0 {
             budget_steps -= 1;
             let hand = shard.hand;
             let evict = match shard.slots.get_mut(hand) {
@@ -167,12 +162,7 @@ impl PageCache {
             }
         }
         let i = shard.slots.len();
-        shard.slots.push(Slot {
-            page,
-            node,
-            bytes,
-            referenced: false,
-        });
+        shard.slots.push(Slot { page, node, bytes, referenced: false });
         shard.index.insert(page, i);
         shard.bytes += bytes;
         drop(shard);
@@ -232,9 +222,7 @@ mod tests {
         let stats = cache.stats();
         assert!(stats.bytes <= 64 << 10, "{stats:?}");
         assert!(stats.evictions > 900, "{stats:?}");
-        let hits = (0..1_000)
-            .filter(|&i| cache.get(PageId(i)).is_some())
-            .count() as u64;
+        let hits = (0..1_000).filter(|&i| cache.get(PageId(i)).is_some()).count() as u64;
         let stats = cache.stats();
         assert_eq!(stats.hits, hits);
         assert_eq!(stats.hits + stats.misses, 1_000);
@@ -251,10 +239,7 @@ mod tests {
         let hot = *pages.last().unwrap();
         for &p in &pages[..150] {
             cache.insert(PageId(p.get() + 1_000), node(1000));
-            assert!(
-                cache.get(hot).is_some(),
-                "a node read between insertions stays cached"
-            );
+            assert!(cache.get(hot).is_some(), "a node read between insertions stays cached");
         }
     }
 
@@ -263,13 +248,8 @@ mod tests {
         let cache = PageCache::new(1 << 20);
         cache.insert(PageId(5), node(10));
         cache.insert(PageId(5), node(20));
-        let Node::Leaf(leaf) = &*cache.get(PageId(5)).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            leaf.entry(0).unwrap().value,
-            crate::btree::node::ValueView::Inline(&[0; 20])
-        );
+        let Node::Leaf(leaf) = &*cache.get(PageId(5)).unwrap() else { panic!() };
+        assert_eq!(leaf.entry(0).unwrap().value, crate::btree::node::ValueView::Inline(&[0; 20]));
         cache.remove(PageId(5));
         assert!(cache.get(PageId(5)).is_none());
         assert_eq!(cache.stats().bytes, 0);

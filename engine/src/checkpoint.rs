@@ -77,14 +77,7 @@ pub(crate) fn run(inner: &Inner) -> Result<Option<CheckpointInfo>> {
         };
         (frozen, wal.last_lsn(), commit.next_txn_id)
     };
-    let result = write_checkpoint(
-        inner,
-        &mut state,
-        &frozen,
-        checkpoint_lsn,
-        next_txn_id,
-        started,
-    );
+    let result = write_checkpoint(inner, &mut state, &frozen, checkpoint_lsn, next_txn_id, started);
     if let Err(e) = &result {
         inner.poison(e);
     }
@@ -99,9 +92,7 @@ fn write_checkpoint(
     next_txn_id: jubilant_format::TxnId,
     started: Instant,
 ) -> Result<CheckpointInfo> {
-    let Some(wal) = inner.wal.as_ref() else {
-        unreachable!("checked by run")
-    };
+    let Some(wal) = inner.wal.as_ref() else { unreachable!("checked by run") };
     // 2. The WAL never ends below a checkpoint.
     wal.sync_to(checkpoint_lsn)?;
 
@@ -111,10 +102,7 @@ fn write_checkpoint(
         .into_iter()
         .map(|e| Change {
             entry: match e.op {
-                MemOp::Put {
-                    value,
-                    expires_at_unix_ms,
-                } => Some(LeafEntry {
+                MemOp::Put { value, expires_at_unix_ms } => Some(LeafEntry {
                     key: e.key.clone(),
                     value: StoredValue::Inline(value),
                     version: e.lsn,
@@ -129,30 +117,15 @@ fn write_checkpoint(
     state.space.release_deferred(oldest_pinned);
     let old = state.superblock;
     let outcome = {
-        let mut alloc = CheckpointAllocator {
-            space: &mut state.space,
-            pager: &inner.pager,
-        };
-        apply_changes(
-            &inner.pager,
-            &mut alloc,
-            old.root_page,
-            &changes,
-            checkpoint_lsn,
-        )?
+        let mut alloc = CheckpointAllocator { space: &mut state.space, pager: &inner.pager };
+        apply_changes(&inner.pager, &mut alloc, old.root_page, &changes, checkpoint_lsn)?
     };
-    let (free_list_head, list_pages) =
-        state
-            .space
-            .write_free_list(&inner.pager, &outcome.freed, checkpoint_lsn)?;
+    let (free_list_head, list_pages) = state.space.write_free_list(&inner.pager, &outcome.freed, checkpoint_lsn)?;
     inner.pager.sync()?;
 
     // 4. The superblock flip.
     let key_count = old.key_count.checked_add_signed(outcome.key_delta);
-    assert!(
-        key_count.is_some(),
-        "key count went negative: the tree and its count disagree"
-    );
+    assert!(key_count.is_some(), "key count went negative: the tree and its count disagree");
     let sb = Superblock {
         generation: Generation(old.generation.get() + 1),
         checkpoint_lsn,

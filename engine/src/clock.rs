@@ -21,10 +21,7 @@ impl Clock for SystemClock {
     }
 
     fn monotonic_nanos(&self) -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC is
         // always available on Linux; clock_gettime writes only into it.
         #[allow(unsafe_code)]
@@ -32,9 +29,7 @@ impl Clock for SystemClock {
         if rc != 0 {
             return 0;
         }
-        (ts.tv_sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ts.tv_nsec as u64)
+        (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
     }
 }
 

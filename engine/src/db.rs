@@ -103,9 +103,7 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn check_poison(&self) -> Result<()> {
         match &*lock(&self.poison) {
-            Some(first) => Err(Error::PreviousIo {
-                first: first.clone(),
-            }),
+            Some(first) => Err(Error::PreviousIo { first: first.clone() }),
             None => Ok(()),
         }
     }
@@ -120,12 +118,8 @@ impl Inner {
 
     pub(crate) fn note_checkpoint(&self, info: &CheckpointInfo, wal_bytes: u64) {
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .last_checkpoint_us
-            .store(info.duration_us, Ordering::Relaxed);
-        self.counters
-            .wal_bytes_at_checkpoint
-            .store(wal_bytes, Ordering::Relaxed);
+        self.counters.last_checkpoint_us.store(info.duration_us, Ordering::Relaxed);
+        self.counters.wal_bytes_at_checkpoint.store(wal_bytes, Ordering::Relaxed);
         *lock(&self.last_checkpoint_at) = Instant::now();
     }
 
@@ -144,11 +138,8 @@ impl Inner {
         }
         let wal_bytes = self.wal.as_ref().map_or(0, Wal::bytes_appended);
         dirty >= self.opts.dirty_bytes_max
-            || wal_bytes.saturating_sub(
-                self.counters
-                    .wal_bytes_at_checkpoint
-                    .load(Ordering::Relaxed),
-            ) >= self.opts.checkpoint_wal_bytes
+            || wal_bytes.saturating_sub(self.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed))
+                >= self.opts.checkpoint_wal_bytes
             || lock(&self.last_checkpoint_at).elapsed() >= self.opts.checkpoint_interval
     }
 }
@@ -199,50 +190,30 @@ impl Db {
     }
 
     /// [`Db::open`] with a given clock.
-    pub fn open_with_clock(
-        dir: impl AsRef<Path>,
-        opts: Options,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Db> {
+    pub fn open_with_clock(dir: impl AsRef<Path>, opts: Options, clock: Arc<dyn Clock>) -> Result<Db> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let storage: Arc<dyn Storage> = Arc::clone(&opts.storage);
-        let exists = storage
-            .exists(&dir)
-            .map_err(|e| Error::io("stat", &dir, e))?;
+        let exists = storage.exists(&dir).map_err(|e| Error::io("stat", &dir, e))?;
         if !exists {
             if opts.read_only || !opts.create_if_missing {
-                return Err(Error::NotADatabase {
-                    path: dir,
-                    reason: "no such directory".into(),
-                });
+                return Err(Error::NotADatabase { path: dir, reason: "no such directory".into() });
             }
-            storage
-                .create_dir_all(&dir)
-                .map_err(|e| Error::io("create directory", &dir, e))?;
+            storage.create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
         let lock_guard = if opts.read_only {
             None
         } else {
             let path = layout::lock_path(&dir);
-            match storage
-                .try_lock(&path)
-                .map_err(|e| Error::io("lock", &path, e))?
-            {
+            match storage.try_lock(&path).map_err(|e| Error::io("lock", &path, e))? {
                 Some(g) => Some(g),
                 None => return Err(Error::Locked { path }),
             }
         };
         let manifest_path = layout::manifest_path(&dir);
-        if !storage
-            .exists(&manifest_path)
-            .map_err(|e| Error::io("stat", &manifest_path, e))?
-        {
+        if !storage.exists(&manifest_path).map_err(|e| Error::io("stat", &manifest_path, e))? {
             if opts.read_only {
-                return Err(Error::NotADatabase {
-                    path: dir,
-                    reason: "no MANIFEST".into(),
-                });
+                return Err(Error::NotADatabase { path: dir, reason: "no MANIFEST".into() });
             }
             layout::create(&*storage, &dir, opts.page_size, &*clock)?;
         }
@@ -250,26 +221,18 @@ impl Db {
             // An earlier open may have seen this MANIFEST before its
             // directory entry was durable (a failed fsync of the directory):
             // make sure it is, before anything is acknowledged.
-            storage
-                .sync_dir(&dir)
-                .map_err(|e| Error::io("fsync directory", &dir, e))?;
+            storage.sync_dir(&dir).map_err(|e| Error::io("fsync directory", &dir, e))?;
         }
         let (manifest, manifest_hash) = layout::read_manifest(&*storage, &dir)?;
         let page_size = manifest.page_size;
 
         let page_path = layout::page_file(&dir);
-        let file = if opts.read_only {
-            storage.open_read_only(&page_path)
-        } else {
-            storage.open(&page_path)
-        }
-        .map_err(|e| Error::io("open", &page_path, e))?;
+        let file = if opts.read_only { storage.open_read_only(&page_path) } else { storage.open(&page_path) }
+            .map_err(|e| Error::io("open", &page_path, e))?;
         let pager = Pager::new(file, &page_path, page_size, opts.cache_bytes);
         let (a, b) = pager.read_slots()?;
         let choice = select_superblock(&a, 0, &b, u64::from(page_size.get()), manifest_hash)
-            .map_err(|e| Error::NeedsRepair {
-                reason: format!("{}: {e}", page_path.display()),
-            })?;
+            .map_err(|e| Error::NeedsRepair { reason: format!("{}: {e}", page_path.display()) })?;
         if let jubilant_format::OtherSlot::Rejected { reason } = &choice.other
             && choice.superblock.generation.get() > 0
         {
@@ -291,33 +254,14 @@ impl Db {
         // Replay the WAL into the memtable.
         let active = Memtable::new();
         let wal_dir = layout::wal_dir(&dir);
-        let outcome = replay(
-            &*storage,
-            &wal_dir,
-            manifest.directory_id,
-            sb.checkpoint_lsn,
-            opts.read_only,
-            |lsn, ops| {
+        let outcome =
+            replay(&*storage, &wal_dir, manifest.directory_id, sb.checkpoint_lsn, opts.read_only, |lsn, ops| {
                 for op in ops {
                     match op {
-                        ReplayOp::Put {
-                            key,
-                            value: PutValue::Inline(value),
-                            expires_at_unix_ms,
-                        } => {
-                            active.insert(
-                                &key,
-                                lsn,
-                                MemOp::Put {
-                                    value,
-                                    expires_at_unix_ms,
-                                },
-                            );
+                        ReplayOp::Put { key, value: PutValue::Inline(value), expires_at_unix_ms } => {
+                            active.insert(&key, lsn, MemOp::Put { value, expires_at_unix_ms });
                         }
-                        ReplayOp::Put {
-                            value: PutValue::Ref(r),
-                            ..
-                        } => {
+                        ReplayOp::Put { value: PutValue::Ref(r), .. } => {
                             return Err(Error::NeedsRepair {
                                 reason: format!(
                                     "LSN {lsn}: a value-log reference ({} at {}), which this build does not read",
@@ -329,17 +273,12 @@ impl Db {
                     }
                 }
                 Ok(())
-            },
-        )?;
+            })?;
         if outcome.transactions > 0 {
             tracing::info!(transactions = outcome.transactions, dir = %dir.display(), "replayed the WAL");
         }
         let last_lsn = Lsn(outcome.position.next_lsn.get() - 1);
-        let next_txn_id = TxnId(
-            sb.next_txn_id
-                .get()
-                .max(outcome.max_txn_id.map_or(0, |t| t.get() + 1)),
-        );
+        let next_txn_id = TxnId(sb.next_txn_id.get().max(outcome.max_txn_id.map_or(0, |t| t.get() + 1)));
         let wal = if opts.read_only {
             None
         } else {
@@ -367,10 +306,7 @@ impl Db {
                 generation: sb.generation,
             }),
             visible_lsn: AtomicU64::new(last_lsn.get()),
-            checkpoint: Mutex::new(CheckpointState {
-                superblock: sb,
-                space,
-            }),
+            checkpoint: Mutex::new(CheckpointState { superblock: sb, space }),
             pins: Mutex::new(BTreeMap::new()),
             poison: Mutex::new(None),
             counters: Counters::default(),
@@ -422,14 +358,9 @@ impl Db {
         for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
             if let Some(e) = mem.get(key, snapshot) {
                 return Ok(match e.op {
-                    MemOp::Put {
-                        value,
-                        expires_at_unix_ms,
-                    } => Some(Entry {
-                        value,
-                        version: e.lsn,
-                        expires_at_unix_ms,
-                    }),
+                    MemOp::Put { value, expires_at_unix_ms } => {
+                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                    }
                     MemOp::Delete => None,
                 });
             }
@@ -457,23 +388,14 @@ impl Db {
         self.iter_inner(range, true)
     }
 
-    fn iter_inner<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        range: R,
-        reverse: bool,
-    ) -> Result<Iter> {
+    fn iter_inner<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, reverse: bool) -> Result<Iter> {
         self.inner.check_poison()?;
         let own = |b: Bound<&K>| match b {
             Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
             Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        Ok(Iter::new(
-            Arc::clone(&self.inner),
-            own(range.start_bound()),
-            own(range.end_bound()),
-            reverse,
-        ))
+        Ok(Iter::new(Arc::clone(&self.inner), own(range.start_bound()), own(range.end_bound()), reverse))
     }
 
     /// Commits `batch` atomically with the default durability; returns the
@@ -490,18 +412,12 @@ impl Db {
         let limit = inline_limit(inner.manifest.page_size);
         for op in batch.ops() {
             if op.key().len() > KEY_MAX {
-                return Err(Error::KeyTooLarge {
-                    len: op.key().len(),
-                    max: KEY_MAX,
-                });
+                return Err(Error::KeyTooLarge { len: op.key().len(), max: KEY_MAX });
             }
             if let BatchOp::Put { key, value, .. } = op
                 && key.len() + value.len() > limit
             {
-                return Err(Error::ValueTooLarge {
-                    len: key.len() + value.len(),
-                    max: limit,
-                });
+                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
             }
         }
         if batch.is_empty() {
@@ -514,20 +430,13 @@ impl Db {
             records.push(WalPayload::Begin { txn });
             for op in batch.ops() {
                 records.push(match op {
-                    BatchOp::Put {
-                        key,
-                        value,
-                        expires_at_unix_ms,
-                    } => WalPayload::Put {
+                    BatchOp::Put { key, value, expires_at_unix_ms } => WalPayload::Put {
                         txn,
                         key: key.clone(),
                         value: PutValue::Inline(value.clone()),
                         expires_at_unix_ms: *expires_at_unix_ms,
                     },
-                    BatchOp::Delete { key } => WalPayload::Delete {
-                        txn,
-                        key: key.clone(),
-                    },
+                    BatchOp::Delete { key } => WalPayload::Delete { txn, key: key.clone() },
                 });
             }
             records.push(WalPayload::Commit {
@@ -542,17 +451,10 @@ impl Db {
             let active = Arc::clone(&read(&inner.read_state).active);
             for op in batch.ops() {
                 match op {
-                    BatchOp::Put {
-                        key,
-                        value,
-                        expires_at_unix_ms,
-                    } => active.insert(
+                    BatchOp::Put { key, value, expires_at_unix_ms } => active.insert(
                         key,
                         commit_lsn,
-                        MemOp::Put {
-                            value: value.clone(),
-                            expires_at_unix_ms: *expires_at_unix_ms,
-                        },
+                        MemOp::Put { value: value.clone(), expires_at_unix_ms: *expires_at_unix_ms },
                     ),
                     BatchOp::Delete { key } => active.insert(key, commit_lsn, MemOp::Delete),
                 }
@@ -565,9 +467,7 @@ impl Db {
             inner.poison(&e);
             return Err(e);
         }
-        inner
-            .visible_lsn
-            .fetch_max(commit_lsn.get(), Ordering::AcqRel);
+        inner.visible_lsn.fetch_max(commit_lsn.get(), Ordering::AcqRel);
         inner.counters.commits.fetch_add(1, Ordering::Relaxed);
         self.after_commit()?;
         Ok(commit_lsn)
@@ -611,9 +511,7 @@ impl Db {
         let wal = self.inner.wal()?;
         let last = wal.last_lsn();
         wal.sync_to(last)?;
-        self.inner
-            .visible_lsn
-            .fetch_max(last.get(), Ordering::AcqRel);
+        self.inner.visible_lsn.fetch_max(last.get(), Ordering::AcqRel);
         Ok(())
     }
 
@@ -633,12 +531,9 @@ impl Db {
             last_checkpoint_us: inner.counters.last_checkpoint_us.load(Ordering::Relaxed),
             dirty_bytes: dirty as u64,
             superblock: lock(&inner.checkpoint).superblock,
-            wal_bytes_since_checkpoint: wal.bytes_appended.saturating_sub(
-                inner
-                    .counters
-                    .wal_bytes_at_checkpoint
-                    .load(Ordering::Relaxed),
-            ),
+            wal_bytes_since_checkpoint: wal
+                .bytes_appended
+                .saturating_sub(inner.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed)),
             wal,
         }
     }
@@ -694,21 +589,14 @@ fn value_log_unavailable(inner: &Inner, r: jubilant_format::ValueRef) -> Error {
 
 /// Flushes buffered commits and runs checkpoints when due.
 fn background_loop(inner: &Inner) {
-    let tick = inner
-        .opts
-        .buffered_flush_interval
-        .min(Duration::from_millis(100))
-        .max(Duration::from_millis(1));
+    let tick = inner.opts.buffered_flush_interval.min(Duration::from_millis(100)).max(Duration::from_millis(1));
     loop {
         {
             let stop = lock(&inner.shutdown);
             if *stop {
                 return;
             }
-            let (stop, _) = inner
-                .wake
-                .wait_timeout(stop, tick)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (stop, _) = inner.wake.wait_timeout(stop, tick).unwrap_or_else(std::sync::PoisonError::into_inner);
             if *stop {
                 return;
             }

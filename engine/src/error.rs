@@ -37,6 +37,18 @@ pub enum Error {
         source: jubilant_format::Error,
     },
 
+    /// A page failed its checks (checksum, misdirected write, …).
+    #[error("{path}: page {page}: {source}")]
+    CorruptPage {
+        /// The page file.
+        path: PathBuf,
+        /// The page that was read.
+        page: PageId,
+        /// What is wrong and where, from the format crate.
+        #[source]
+        source: jubilant_format::Error,
+    },
+
     /// A page's header is valid but its payload is not a valid node.
     #[error("{path}: page {page}: {reason}")]
     CorruptNode {
@@ -78,9 +90,7 @@ pub enum Error {
     },
 
     /// The directory is damaged in a way that opening cannot safely fix.
-    #[error(
-        "{reason}. Run `jubectl validate` and `jubectl repair` on the directory; it can still be opened read-only"
-    )]
+    #[error("{reason}. Run `jubectl validate` and `jubectl repair` on the directory; it can still be opened read-only")]
     NeedsRepair {
         /// What is wrong.
         reason: String,
@@ -112,9 +122,7 @@ pub enum Error {
     },
 
     /// A value longer than the limit for inline values.
-    #[error(
-        "key and value of {len} bytes exceed the inline limit of {max} bytes for this page size"
-    )]
+    #[error("key and value of {len} bytes exceed the inline limit of {max} bytes for this page size")]
     ValueTooLarge {
         /// Key plus value length.
         len: usize,
@@ -155,19 +163,12 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`].
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        Error::Io { op, path: path.into(), source }
     }
 
     /// Builds an [`Error::Corrupt`].
     pub(crate) fn corrupt(path: impl Into<PathBuf>, source: jubilant_format::Error) -> Error {
-        Error::Corrupt {
-            path: path.into(),
-            source,
-        }
+        Error::Corrupt { path: path.into(), source }
     }
 }
 

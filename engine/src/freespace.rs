@@ -34,25 +34,18 @@ pub struct FreeSpace {
 impl FreeSpace {
     /// Loads the free list the superblock names.
     pub fn load(pager: &Pager, sb: &Superblock) -> Result<FreeSpace> {
-        let mut space = FreeSpace {
-            page_count: sb.page_count,
-            ..FreeSpace::default()
-        };
+        let mut space = FreeSpace { page_count: sb.page_count, ..FreeSpace::default() };
         let mut next = sb.free_list_head;
         while let Some(page) = next {
             if space.list_pages.len() as u64 > sb.page_count {
-                return Err(crate::Error::NeedsRepair {
-                    reason: "the free list has a cycle".into(),
-                });
+                return Err(crate::Error::NeedsRepair { reason: "the free list has a cycle".into() });
             }
             let fl = pager.free_list_page(page)?;
             space.list_pages.push(page);
             for p in fl.pages {
                 if p.get() < 2 || p.get() >= sb.page_count {
                     return Err(crate::Error::NeedsRepair {
-                        reason: format!(
-                            "free-list page {page} lists page {p}, outside the page file"
-                        ),
+                        reason: format!("free-list page {page} lists page {p}, outside the page file"),
                     });
                 }
                 space.free.insert(p);
@@ -100,9 +93,7 @@ impl FreeSpace {
         lsn: jubilant_format::Lsn,
     ) -> Result<(Option<PageId>, Vec<PageId>)> {
         let per_page = FreeListPage::capacity(pager.page_size().payload_max());
-        let others = pending.len()
-            + self.list_pages.len()
-            + self.deferred.iter().map(|(_, p)| p.len()).sum::<usize>();
+        let others = pending.len() + self.list_pages.len() + self.deferred.iter().map(|(_, p)| p.len()).sum::<usize>();
         let mut own: Vec<PageId> = Vec::new();
         loop {
             let total = self.free.len() + others;
@@ -120,20 +111,13 @@ impl FreeSpace {
             ids.extend_from_slice(p);
         }
         ids.sort();
-        assert!(
-            ids.windows(2).all(|w| matches!(w, [a, b] if a < b)),
-            "a page is free twice"
-        );
+        assert!(ids.windows(2).all(|w| matches!(w, [a, b] if a < b)), "a page is free twice");
         let mut chunks: Vec<&[PageId]> = ids.chunks(per_page).collect();
         chunks.resize(own.len(), &[]);
         let mut payload = Vec::new();
         for (i, (&page, chunk)) in own.iter().zip(&chunks).enumerate() {
             payload.clear();
-            FreeListPage {
-                next: own.get(i + 1).copied(),
-                pages: chunk.to_vec(),
-            }
-            .encode(&mut payload);
+            FreeListPage { next: own.get(i + 1).copied(), pages: chunk.to_vec() }.encode(&mut payload);
             pager.write_page(page, jubilant_format::PageType::FreeList, lsn, &payload)?;
         }
         Ok((own.first().copied(), own))

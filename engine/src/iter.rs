@@ -55,23 +55,13 @@ struct Candidate {
 }
 
 impl Iter {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        lower: Bound<Vec<u8>>,
-        upper: Bound<Vec<u8>>,
-        reverse: bool,
-    ) -> Iter {
+    pub(crate) fn new(inner: Arc<Inner>, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Iter {
         let (active, frozen, root, generation) = {
             let rs = read(&inner.read_state);
             // Pin while holding the read lock, so no checkpoint publishes a
             // newer tree in between and frees this one's pages.
             *lock(&inner.pins).entry(rs.generation.get()).or_insert(0) += 1;
-            (
-                Arc::clone(&rs.active),
-                rs.frozen.clone(),
-                rs.root,
-                rs.generation,
-            )
+            (Arc::clone(&rs.active), rs.frozen.clone(), rs.root, rs.generation)
         };
         let snapshot = Lsn(inner.visible_lsn.load(Ordering::Acquire));
         Iter {
@@ -108,14 +98,7 @@ impl Iter {
                 more,
             ));
         }
-        let (tree, more) = crate::btree::read::chunk(
-            &self.inner.pager,
-            self.root,
-            lower,
-            upper,
-            CHUNK,
-            self.reverse,
-        )?;
+        let (tree, more) = crate::btree::read::chunk(&self.inner.pager, self.root, lower, upper, CHUNK, self.reverse)?;
         let mut tree_candidates = Vec::with_capacity(tree.len());
         for e in tree {
             let value = match e.value {
@@ -129,10 +112,7 @@ impl Iter {
                     });
                 }
             };
-            tree_candidates.push(Candidate {
-                key: e.key,
-                value: Some(value),
-            });
+            tree_candidates.push(Candidate { key: e.key, value: Some(value) });
         }
         sources.push((tree_candidates, more));
 
@@ -147,10 +127,8 @@ impl Iter {
 
         // Merge: sources are in priority order (newest first); equal keys
         // take the first source's version.
-        let mut cursors: Vec<std::iter::Peekable<std::vec::IntoIter<Candidate>>> = sources
-            .into_iter()
-            .map(|(entries, _)| entries.into_iter().peekable())
-            .collect();
+        let mut cursors: Vec<std::iter::Peekable<std::vec::IntoIter<Candidate>>> =
+            sources.into_iter().map(|(entries, _)| entries.into_iter().peekable()).collect();
         let mut last_key: Option<Vec<u8>> = None;
         loop {
             let mut best: Option<(usize, &[u8])> = None;
@@ -176,11 +154,7 @@ impl Iter {
                     chosen = chosen.or(Some(cand));
                 }
             }
-            if let Some(Candidate {
-                key,
-                value: Some(value),
-            }) = chosen
-            {
+            if let Some(Candidate { key, value: Some(value) }) = chosen {
                 self.buffer.push_back((key, value));
             }
             last_key = Some(key);

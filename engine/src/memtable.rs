@@ -25,9 +25,7 @@ pub struct MemKey {
 
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key
-            .cmp(&other.key)
-            .then_with(|| other.lsn.cmp(&self.lsn))
+        self.key.cmp(&other.key).then_with(|| other.lsn.cmp(&self.lsn))
     }
 }
 
@@ -90,13 +88,7 @@ impl Memtable {
                 MemOp::Put { value, .. } => value.len(),
                 MemOp::Delete => 0,
             };
-        self.map.insert(
-            MemKey {
-                key: key.into(),
-                lsn: lsn.get(),
-            },
-            op,
-        );
+        self.map.insert(MemKey { key: key.into(), lsn: lsn.get() }, op);
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
     }
@@ -131,10 +123,7 @@ impl Memtable {
         if self.map.is_empty() {
             return None;
         }
-        let probe = MemKey {
-            key: key.into(),
-            lsn: snapshot.get(),
-        };
+        let probe = MemKey { key: key.into(), lsn: snapshot.get() };
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
         (*entry.key().key == *key).then(|| MemEntry {
             key: key.to_vec(),
@@ -162,25 +151,13 @@ impl Memtable {
         }
         // All versions of a key lie between (key, MAX) and (key, 0).
         let lower = match from {
-            Bound::Included(k) => Bound::Included(MemKey {
-                key: k.into(),
-                lsn: u64::MAX,
-            }),
-            Bound::Excluded(k) => Bound::Excluded(MemKey {
-                key: k.into(),
-                lsn: 0,
-            }),
+            Bound::Included(k) => Bound::Included(MemKey { key: k.into(), lsn: u64::MAX }),
+            Bound::Excluded(k) => Bound::Excluded(MemKey { key: k.into(), lsn: 0 }),
             Bound::Unbounded => Bound::Unbounded,
         };
         let upper = match to {
-            Bound::Included(k) => Bound::Included(MemKey {
-                key: k.into(),
-                lsn: 0,
-            }),
-            Bound::Excluded(k) => Bound::Excluded(MemKey {
-                key: k.into(),
-                lsn: u64::MAX,
-            }),
+            Bound::Included(k) => Bound::Included(MemKey { key: k.into(), lsn: 0 }),
+            Bound::Excluded(k) => Bound::Excluded(MemKey { key: k.into(), lsn: u64::MAX }),
             Bound::Unbounded => Bound::Unbounded,
         };
         let range = self.map.range((lower, upper));
@@ -195,11 +172,7 @@ impl Memtable {
                     return (out, true);
                 }
                 last = Some(k.key.clone());
-                out.push(MemEntry {
-                    key: k.key.to_vec(),
-                    lsn: Lsn(k.lsn),
-                    op: e.value().clone(),
-                });
+                out.push(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
             }
         } else {
             // Backwards, a key's versions come oldest first: the visible one
@@ -214,11 +187,7 @@ impl Memtable {
                     out.extend(pending.take());
                 }
                 if k.lsn <= snapshot.get() {
-                    pending = Some(MemEntry {
-                        key: k.key.to_vec(),
-                        lsn: Lsn(k.lsn),
-                        op: e.value().clone(),
-                    });
+                    pending = Some(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
                 }
             }
             if let Some(p) = pending {
@@ -241,11 +210,7 @@ impl Memtable {
             if out.last().is_some_and(|last| *last.key == *k.key) {
                 continue;
             }
-            out.push(MemEntry {
-                key: k.key.to_vec(),
-                lsn: Lsn(k.lsn),
-                op: e.value().clone(),
-            });
+            out.push(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
         }
         out
     }
@@ -256,10 +221,7 @@ mod tests {
     use super::*;
 
     fn put(v: &[u8]) -> MemOp {
-        MemOp::Put {
-            value: v.to_vec(),
-            expires_at_unix_ms: None,
-        }
+        MemOp::Put { value: v.to_vec(), expires_at_unix_ms: None }
     }
 
     #[test]
@@ -283,29 +245,11 @@ mod tests {
             m.insert(*k, Lsn(i as u64 + 1), put(b"old"));
             m.insert(*k, Lsn(i as u64 + 10), put(b"new"));
         }
-        let keys = |v: Vec<MemEntry>| {
-            v.into_iter()
-                .map(|e| (e.key, e.lsn.get()))
-                .collect::<Vec<_>>()
-        };
+        let keys = |v: Vec<MemEntry>| v.into_iter().map(|e| (e.key, e.lsn.get())).collect::<Vec<_>>();
         let (all, more) = m.chunk(Bound::Unbounded, Bound::Unbounded, Lsn(100), 10, false);
         assert!(!more);
-        assert_eq!(
-            keys(all),
-            vec![
-                (b"a".to_vec(), 10),
-                (b"b".to_vec(), 11),
-                (b"c".to_vec(), 12),
-                (b"d".to_vec(), 13)
-            ]
-        );
-        let (old, _) = m.chunk(
-            Bound::Excluded(b"a"),
-            Bound::Included(b"c"),
-            Lsn(11),
-            10,
-            false,
-        );
+        assert_eq!(keys(all), vec![(b"a".to_vec(), 10), (b"b".to_vec(), 11), (b"c".to_vec(), 12), (b"d".to_vec(), 13)]);
+        let (old, _) = m.chunk(Bound::Excluded(b"a"), Bound::Included(b"c"), Lsn(11), 10, false);
         assert_eq!(keys(old), vec![(b"b".to_vec(), 11), (b"c".to_vec(), 3)]);
         let (rev, more) = m.chunk(Bound::Unbounded, Bound::Excluded(b"d"), Lsn(11), 2, true);
         assert!(more);

@@ -88,10 +88,7 @@ impl Options {
         if self.cache_bytes < 64 * self.page_size.bytes() {
             return invalid(
                 "cache_bytes",
-                format!(
-                    "must hold at least 64 pages ({} bytes)",
-                    64 * self.page_size.bytes()
-                ),
+                format!("must hold at least 64 pages ({} bytes)", 64 * self.page_size.bytes()),
             );
         }
         if self.dirty_bytes_max < 64 << 10 {

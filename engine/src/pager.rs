@@ -32,18 +32,8 @@ pub struct Pager {
 impl Pager {
     /// A pager over the open page file at `path`.
     #[must_use]
-    pub fn new(
-        file: Arc<dyn StorageFile>,
-        path: &Path,
-        page_size: PageSize,
-        cache_bytes: usize,
-    ) -> Pager {
-        Pager {
-            file,
-            path: path.to_path_buf(),
-            page_size,
-            cache: PageCache::new(cache_bytes),
-        }
+    pub fn new(file: Arc<dyn StorageFile>, path: &Path, page_size: PageSize, cache_bytes: usize) -> Pager {
+        Pager { file, path: path.to_path_buf(), page_size, cache: PageCache::new(cache_bytes) }
     }
 
     /// The page size.
@@ -75,18 +65,17 @@ impl Pager {
     /// Reads and verifies a page; returns its header and payload.
     pub fn read_verified(&self, page: PageId) -> Result<(PageHeader, Vec<u8>)> {
         let raw = self.read_raw(page)?;
-        let header = PageHeader::open(&raw, page, self.page_size)
-            .map_err(|e| Error::corrupt(&self.path, e))?;
+        let header = PageHeader::open(&raw, page, self.page_size).map_err(|source| Error::CorruptPage {
+            path: self.path.clone(),
+            page,
+            source,
+        })?;
         let payload = header.payload(&raw).to_vec();
         Ok((header, payload))
     }
 
     fn corrupt_node(&self, page: PageId, reason: String) -> Error {
-        Error::CorruptNode {
-            path: self.path.clone(),
-            page,
-            reason,
-        }
+        Error::CorruptNode { path: self.path.clone(), page, reason }
     }
 
     /// The tree node on `page`, from the cache or read and verified.
@@ -96,17 +85,10 @@ impl Pager {
         }
         let (header, payload) = self.read_verified(page)?;
         let node = match header.page_type {
-            PageType::Leaf => {
-                Node::Leaf(LeafNode::decode(&payload).map_err(|r| self.corrupt_node(page, r))?)
-            }
-            PageType::Branch => {
-                Node::Branch(BranchNode::decode(&payload).map_err(|r| self.corrupt_node(page, r))?)
-            }
+            PageType::Leaf => Node::Leaf(LeafNode::decode(&payload).map_err(|r| self.corrupt_node(page, r))?),
+            PageType::Branch => Node::Branch(BranchNode::decode(&payload).map_err(|r| self.corrupt_node(page, r))?),
             other => {
-                return Err(self.corrupt_node(
-                    page,
-                    format!("expected a tree page, found a {} page", other.name()),
-                ));
+                return Err(self.corrupt_node(page, format!("expected a tree page, found a {} page", other.name())));
             }
         };
         let node = Arc::new(node);
@@ -118,58 +100,30 @@ impl Pager {
     pub fn free_list_page(&self, page: PageId) -> Result<FreeListPage> {
         let (header, payload) = self.read_verified(page)?;
         if header.page_type != PageType::FreeList {
-            return Err(self.corrupt_node(
-                page,
-                format!(
-                    "expected a free-list page, found a {} page",
-                    header.page_type.name()
-                ),
-            ));
+            return Err(
+                self.corrupt_node(page, format!("expected a free-list page, found a {} page", header.page_type.name()))
+            );
         }
         FreeListPage::decode(&payload).map_err(|r| self.corrupt_node(page, r))
     }
 
     /// Writes a page of `page_type` with `payload`, sealed with its CRC.
-    pub fn write_page(
-        &self,
-        page: PageId,
-        page_type: PageType,
-        lsn: Lsn,
-        payload: &[u8],
-    ) -> Result<()> {
+    pub fn write_page(&self, page: PageId, page_type: PageType, lsn: Lsn, payload: &[u8]) -> Result<()> {
         assert!(page.get() >= 2, "pages 0 and 1 hold the superblocks");
-        assert!(
-            payload.len() <= self.page_size.payload_max(),
-            "payload of {} bytes",
-            payload.len()
-        );
+        assert!(payload.len() <= self.page_size.payload_max(), "payload of {} bytes", payload.len());
         let mut buf = vec![0u8; self.page_size.bytes()];
         if let Some(dst) = buf.get_mut(PAGE_HEADER_LEN..PAGE_HEADER_LEN + payload.len()) {
             dst.copy_from_slice(payload);
         }
-        PageHeader {
-            page_type,
-            page_id: page,
-            page_lsn: lsn,
-            payload_len: payload.len() as u32,
-        }
-        .seal(&mut buf);
+        PageHeader { page_type, page_id: page, page_lsn: lsn, payload_len: payload.len() as u32 }.seal(&mut buf);
         // The page gets new content: a cached node of its old content must
         // go (write_node caches the new one).
         self.cache.remove(page);
-        self.file
-            .write_at(&buf, page.offset(self.page_size))
-            .map_err(|e| Error::io("write page", &self.path, e))
+        self.file.write_at(&buf, page.offset(self.page_size)).map_err(|e| Error::io("write page", &self.path, e))
     }
 
     /// Writes a tree node and caches its decoded form.
-    pub fn write_node(
-        &self,
-        page: PageId,
-        page_type: PageType,
-        lsn: Lsn,
-        payload: &[u8],
-    ) -> Result<()> {
+    pub fn write_node(&self, page: PageId, page_type: PageType, lsn: Lsn, payload: &[u8]) -> Result<()> {
         self.write_page(page, page_type, lsn, payload)?;
         let node = match page_type {
             PageType::Leaf => LeafNode::decode(payload).map(Node::Leaf),
@@ -209,24 +163,17 @@ impl Pager {
 
     /// fdatasync of the page file.
     pub fn sync(&self) -> Result<()> {
-        self.file
-            .sync()
-            .map_err(|e| Error::io("fsync", &self.path, e))
+        self.file.sync().map_err(|e| Error::io("fsync", &self.path, e))
     }
 
     /// Grows (or shrinks) the page file to `pages` pages.
     pub fn set_page_count(&self, pages: u64) -> Result<()> {
-        self.file
-            .set_len(pages * u64::from(self.page_size.get()))
-            .map_err(|e| Error::io("resize", &self.path, e))
+        self.file.set_len(pages * u64::from(self.page_size.get())).map_err(|e| Error::io("resize", &self.path, e))
     }
 
     /// Pages in the file as it is now.
     pub fn file_page_count(&self) -> Result<u64> {
-        let len = self
-            .file
-            .len()
-            .map_err(|e| Error::io("stat", &self.path, e))?;
+        let len = self.file.len().map_err(|e| Error::io("stat", &self.path, e))?;
         Ok(len / u64::from(self.page_size.get()))
     }
 }

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use jubilant_format::{Lsn, PageId, PageType};
 
 use super::node::{
-    BRANCH_HEADER_LEN, BranchEntry, LEAF_HEADER_LEN, LeafEntry, Node, branch_entry_len,
-    encode_branch, encode_leaf,
+    BRANCH_HEADER_LEN, BranchEntry, LEAF_HEADER_LEN, LeafEntry, Node, branch_entry_len, encode_branch, encode_leaf,
 };
 use crate::error::Result;
 use crate::pager::Pager;
@@ -64,15 +63,9 @@ enum Content {
 impl Content {
     fn payload_len(&self) -> usize {
         match self {
-            Content::Leaf(e) => {
-                LEAF_HEADER_LEN + e.iter().map(LeafEntry::encoded_len).sum::<usize>()
-            }
+            Content::Leaf(e) => LEAF_HEADER_LEN + e.iter().map(LeafEntry::encoded_len).sum::<usize>(),
             Content::Branch(c) => {
-                BRANCH_HEADER_LEN
-                    + c.iter()
-                        .skip(1)
-                        .map(|e| branch_entry_len(Some(&e.low_key)))
-                        .sum::<usize>()
+                BRANCH_HEADER_LEN + c.iter().skip(1).map(|e| branch_entry_len(Some(&e.low_key))).sum::<usize>()
             }
         }
     }
@@ -102,12 +95,7 @@ impl Slot {
 /// The size of the node that merging two adjacent siblings would give.
 /// Shared with the invariant checker, so both use one rule.
 #[must_use]
-pub fn merged_payload_len(
-    left_payload: usize,
-    right_payload: usize,
-    right_low_key: &[u8],
-    leaf: bool,
-) -> usize {
+pub fn merged_payload_len(left_payload: usize, right_payload: usize, right_low_key: &[u8], leaf: bool) -> usize {
     if leaf {
         left_payload + right_payload - LEAF_HEADER_LEN
     } else {
@@ -136,21 +124,13 @@ pub fn apply_changes<A: PageAllocator>(
     changes: &[Change],
     lsn: Lsn,
 ) -> Result<ApplyOutcome> {
-    debug_assert!(
-        changes
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if a.key < b.key)),
-        "changes sorted and unique"
-    );
+    debug_assert!(changes.windows(2).all(|w| matches!(w, [a, b] if a.key < b.key)), "changes sorted and unique");
     let mut ctx = Ctx {
         pager,
         alloc,
         lsn,
         capacity: pager.page_size().payload_max(),
-        out: ApplyOutcome {
-            root,
-            ..ApplyOutcome::default()
-        },
+        out: ApplyOutcome { root, ..ApplyOutcome::default() },
         scratch: Vec::new(),
     };
     if changes.is_empty() {
@@ -188,9 +168,7 @@ pub fn apply_changes<A: PageAllocator>(
             loop {
                 match content {
                     Content::Branch(children) if children.len() == 1 => {
-                        let Some(only) = children.into_iter().next() else {
-                            unreachable!("one child")
-                        };
+                        let Some(only) = children.into_iter().next() else { unreachable!("one child") };
                         let node = ctx.pager.node(only.child)?;
                         match &*node {
                             Node::Branch(b) if b.len() == 1 => {
@@ -235,21 +213,13 @@ fn rebuild<A: PageAllocator>(
             let mut rest = changes;
             for (i, child) in children.iter().enumerate() {
                 let upper = children.get(i + 1).map(|c| c.low_key.as_slice());
-                let n = upper.map_or(rest.len(), |u| {
-                    rest.partition_point(|c| c.key.as_slice() < u)
-                });
+                let n = upper.map_or(rest.len(), |u| rest.partition_point(|c| c.key.as_slice() < u));
                 let (mine, after) = rest.split_at(n);
                 rest = after;
-                let replaced = if mine.is_empty() {
-                    None
-                } else {
-                    rebuild(ctx, child.child, child.low_key.clone(), mine)?
-                };
+                let replaced =
+                    if mine.is_empty() { None } else { rebuild(ctx, child.child, child.low_key.clone(), mine)? };
                 match replaced {
-                    None => slots.push(Slot::Kept {
-                        low_key: child.low_key.clone(),
-                        page: child.child,
-                    }),
+                    None => slots.push(Slot::Kept { low_key: child.low_key.clone(), page: child.child }),
                     Some(new) => {
                         changed = true;
                         slots.extend(new);
@@ -331,40 +301,25 @@ fn split(low_key: Vec<u8>, content: Content, capacity: usize) -> Vec<Slot> {
                     (Some(l), Some(r)) => shortest_separator(&l.key, &r.key),
                     _ => unreachable!("cut points lie strictly inside"),
                 };
-                slots.push(Slot::New {
-                    low_key: sep,
-                    content: Content::Leaf(tail),
-                });
+                slots.push(Slot::New { low_key: sep, content: Content::Leaf(tail) });
             }
-            slots.push(Slot::New {
-                low_key: std::mem::take(&mut low),
-                content: Content::Leaf(rest),
-            });
+            slots.push(Slot::New { low_key: std::mem::take(&mut low), content: Content::Leaf(rest) });
             slots.reverse();
             slots
         }
         Content::Branch(children) => {
             // Each child but the first of a part costs its separator; count
             // it for every child, which over-estimates by one separator.
-            let sizes: Vec<usize> = children
-                .iter()
-                .map(|c| branch_entry_len(Some(&c.low_key)))
-                .collect();
+            let sizes: Vec<usize> = children.iter().map(|c| branch_entry_len(Some(&c.low_key))).collect();
             let cuts = cut_points(&sizes, BRANCH_HEADER_LEN, capacity);
             let mut slots = Vec::with_capacity(cuts.len() + 1);
             let mut rest = children;
             for &cut in cuts.iter().rev() {
                 let tail = rest.split_off(cut);
                 let low = tail.first().map(|c| c.low_key.clone()).unwrap_or_default();
-                slots.push(Slot::New {
-                    low_key: low,
-                    content: Content::Branch(tail),
-                });
+                slots.push(Slot::New { low_key: low, content: Content::Branch(tail) });
             }
-            slots.push(Slot::New {
-                low_key,
-                content: Content::Branch(rest),
-            });
+            slots.push(Slot::New { low_key, content: Content::Branch(rest) });
             slots.reverse();
             slots
         }
@@ -375,10 +330,7 @@ fn split(low_key: Vec<u8>, content: Content, capacity: usize) -> Vec<Slot> {
 /// `capacity - header` bytes each. Invariant: every single item fits.
 fn cut_points(sizes: &[usize], header: usize, capacity: usize) -> Vec<usize> {
     let room = capacity - header;
-    assert!(
-        sizes.iter().all(|&s| s <= room),
-        "an entry larger than a page"
-    );
+    assert!(sizes.iter().all(|&s| s <= room), "an entry larger than a page");
     let total: usize = sizes.iter().sum();
     let parts = total.div_ceil(room).max(1);
     let target = total.div_ceil(parts);
@@ -444,13 +396,7 @@ fn merge_adjacent<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: &mut Vec<Slot>)
             }
             _ => unreachable!("siblings are at the same level"),
         };
-        slots.insert(
-            i,
-            Slot::New {
-                low_key: a_low,
-                content: merged,
-            },
-        );
+        slots.insert(i, Slot::New { low_key: a_low, content: merged });
     }
     Ok(())
 }
@@ -481,23 +427,14 @@ fn into_content<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slot: Slot) -> Result<(V
 }
 
 /// Writes the new nodes of a level; returns the parent's child entries.
-fn write_level<A: PageAllocator>(
-    ctx: &mut Ctx<'_, A>,
-    slots: Vec<Slot>,
-) -> Result<Vec<BranchEntry>> {
+fn write_level<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: Vec<Slot>) -> Result<Vec<BranchEntry>> {
     let mut children = Vec::with_capacity(slots.len());
     for slot in slots {
         match slot {
-            Slot::Kept { low_key, page } => children.push(BranchEntry {
-                low_key,
-                child: page,
-            }),
+            Slot::Kept { low_key, page } => children.push(BranchEntry { low_key, child: page }),
             Slot::New { low_key, content } => {
                 let page = write_node(ctx, &content)?;
-                children.push(BranchEntry {
-                    low_key,
-                    child: page,
-                });
+                children.push(BranchEntry { low_key, child: page });
             }
         }
     }
@@ -517,13 +454,8 @@ fn write_node<A: PageAllocator>(ctx: &mut Ctx<'_, A>, content: &Content) -> Resu
             PageType::Branch
         }
     };
-    assert!(
-        ctx.scratch.len() <= ctx.capacity,
-        "node of {} bytes exceeds the page",
-        ctx.scratch.len()
-    );
-    ctx.pager
-        .write_node(page, page_type, ctx.lsn, &ctx.scratch)?;
+    assert!(ctx.scratch.len() <= ctx.capacity, "node of {} bytes exceeds the page", ctx.scratch.len());
+    ctx.pager.write_node(page, page_type, ctx.lsn, &ctx.scratch)?;
     ctx.out.written += 1;
     Ok(page)
 }

@@ -61,10 +61,8 @@ pub fn check_tree(pager: &Pager, sb: &Superblock) -> Result<Result<TreeReport, V
     }
     walk.report.depth = walk.leaf_depth.unwrap_or(0);
     if walk.report.keys != sb.key_count {
-        walk.problems.push(format!(
-            "superblock key_count {} but the tree holds {} keys",
-            sb.key_count, walk.report.keys
-        ));
+        walk.problems
+            .push(format!("superblock key_count {} but the tree holds {} keys", sb.key_count, walk.report.keys));
     }
 
     // The free list.
@@ -78,66 +76,45 @@ pub fn check_tree(pager: &Pager, sb: &Superblock) -> Result<Result<TreeReport, V
             break;
         }
         if !walk.seen.insert(page) {
-            walk.problems
-                .push(format!("free-list page {page} is also reachable elsewhere"));
+            walk.problems.push(format!("free-list page {page} is also reachable elsewhere"));
             break;
         }
         walk.report.free_list_pages += 1;
         let fl = pager.free_list_page(page)?;
         for p in fl.pages {
             if p.get() < 2 || p.get() >= sb.page_count {
-                walk.problems.push(format!(
-                    "free-list page {page} lists page {p}, outside 2..{}",
-                    sb.page_count
-                ));
+                walk.problems.push(format!("free-list page {page} lists page {p}, outside 2..{}", sb.page_count));
             } else if !free.insert(p) {
-                walk.problems
-                    .push(format!("page {p} is on the free list twice"));
+                walk.problems.push(format!("page {p} is on the free list twice"));
             }
         }
         next = fl.next;
     }
     for p in &free {
         if walk.seen.contains(p) {
-            walk.problems
-                .push(format!("page {p} is both free and in use"));
+            walk.problems.push(format!("page {p} is both free and in use"));
         }
     }
     walk.report.free_pages = free.len() as u64;
     for id in 2..sb.page_count {
         let p = PageId(id);
         if !walk.seen.contains(&p) && !free.contains(&p) {
-            walk.problems
-                .push(format!("page {p} is leaked: neither in the tree nor free"));
+            walk.problems.push(format!("page {p} is leaked: neither in the tree nor free"));
         }
     }
-    Ok(if walk.problems.is_empty() {
-        Ok(walk.report)
-    } else {
-        Err(walk.problems)
-    })
+    Ok(if walk.problems.is_empty() { Ok(walk.report) } else { Err(walk.problems) })
 }
 
 impl Walk<'_> {
     /// Checks the subtree at `page` whose keys must lie in `[low, high)`;
     /// returns its payload size and whether it is a leaf.
-    fn node(
-        &mut self,
-        page: PageId,
-        low: &[u8],
-        high: Option<&[u8]>,
-        depth: usize,
-    ) -> Result<(usize, bool)> {
+    fn node(&mut self, page: PageId, low: &[u8], high: Option<&[u8]>, depth: usize) -> Result<(usize, bool)> {
         if !self.seen.insert(page) {
-            self.problems
-                .push(format!("page {page} is reachable twice"));
+            self.problems.push(format!("page {page} is reachable twice"));
             return Ok((0, true));
         }
         if depth > super::read::MAX_DEPTH {
-            self.problems.push(format!(
-                "page {page}: deeper than {} levels",
-                super::read::MAX_DEPTH
-            ));
+            self.problems.push(format!("page {page}: deeper than {} levels", super::read::MAX_DEPTH));
             return Ok((0, true));
         }
         let node = self.pager.node(page)?;
@@ -148,9 +125,9 @@ impl Walk<'_> {
                 self.report.keys += l.len() as u64;
                 match self.leaf_depth {
                     None => self.leaf_depth = Some(depth),
-                    Some(d) if d != depth => self.problems.push(format!(
-                        "leaf {page} at depth {depth}, other leaves at depth {d}"
-                    )),
+                    Some(d) if d != depth => {
+                        self.problems.push(format!("leaf {page} at depth {depth}, other leaves at depth {d}"))
+                    }
                     Some(_) => {}
                 }
                 if l.is_empty() {
@@ -158,9 +135,7 @@ impl Walk<'_> {
                 }
                 for i in 0..l.len() {
                     if !in_fences(l.key(i)) {
-                        self.problems.push(format!(
-                            "leaf {page}: key {i} lies outside the fences its parent gives"
-                        ));
+                        self.problems.push(format!("leaf {page}: key {i} lies outside the fences its parent gives"));
                     }
                 }
                 Ok((l.payload_len(), true))
@@ -169,38 +144,27 @@ impl Walk<'_> {
                 self.report.branches += 1;
                 for i in 0..b.len().saturating_sub(1) {
                     if !in_fences(b.separator(i)) || b.separator(i) <= low {
-                        self.problems.push(format!(
-                            "branch {page}: separator {i} lies outside its fences"
-                        ));
+                        self.problems.push(format!("branch {page}: separator {i} lies outside its fences"));
                     }
                 }
                 let mut previous: Option<(usize, bool)> = None;
                 for i in 0..b.len() {
-                    let child_low = if i == 0 {
-                        low.to_vec()
-                    } else {
-                        b.separator(i - 1).to_vec()
-                    };
-                    let child_high = if i + 1 < b.len() {
-                        Some(b.separator(i).to_vec())
-                    } else {
-                        high.map(<[u8]>::to_vec)
-                    };
+                    let child_low = if i == 0 { low.to_vec() } else { b.separator(i - 1).to_vec() };
+                    let child_high =
+                        if i + 1 < b.len() { Some(b.separator(i).to_vec()) } else { high.map(<[u8]>::to_vec) };
                     let Some(child) = b.child(i) else { continue };
-                    let (size, leaf) =
-                        self.node(child, &child_low, child_high.as_deref(), depth + 1)?;
+                    let (size, leaf) = self.node(child, &child_low, child_high.as_deref(), depth + 1)?;
                     if size > self.capacity {
-                        self.problems
-                            .push(format!("page {child} holds {size} bytes, more than a page"));
+                        self.problems.push(format!("page {child} holds {size} bytes, more than a page"));
                     }
                     if let Some((prev_size, prev_leaf)) = previous
                         && prev_leaf == leaf
                         && merged_payload_len(prev_size, size, &child_low, leaf) <= self.capacity
                     {
                         self.problems.push(format!(
-                                "branch {page}: children {} and {i} would fit together in one page (underfull)",
-                                i - 1
-                            ));
+                            "branch {page}: children {} and {i} would fit together in one page (underfull)",
+                            i - 1
+                        ));
                     }
                     previous = Some((size, leaf));
                 }

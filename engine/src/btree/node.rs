@@ -66,11 +66,7 @@ impl LeafEntry {
     #[must_use]
     pub fn encoded_len(&self) -> usize {
         ENTRY_FIXED
-            + if self.expires_at_unix_ms.is_some() {
-                8
-            } else {
-                0
-            }
+            + if self.expires_at_unix_ms.is_some() { 8 } else { 0 }
             + match &self.value {
                 StoredValue::Inline(v) => 4 + v.len(),
                 StoredValue::Ref(_) => 24,
@@ -96,11 +92,7 @@ pub fn branch_entry_len(separator: Option<&[u8]>) -> usize {
 
 /// Appends the payload of a leaf holding `entries` to `out`.
 pub fn encode_leaf(entries: &[LeafEntry], out: &mut Vec<u8>) {
-    assert!(
-        entries.len() <= u16::MAX as usize,
-        "leaf of {} entries",
-        entries.len()
-    );
+    assert!(entries.len() <= u16::MAX as usize, "leaf of {} entries", entries.len());
     out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
     for e in entries {
         assert!(e.key.len() <= KEY_MAX, "key of {} bytes", e.key.len());
@@ -110,11 +102,7 @@ pub fn encode_leaf(entries: &[LeafEntry], out: &mut Vec<u8>) {
                 StoredValue::Inline(_) => VALUE_INLINE,
                 StoredValue::Ref(_) => VALUE_REF,
             },
-            if e.expires_at_unix_ms.is_some() {
-                FLAG_EXPIRES
-            } else {
-                0
-            },
+            if e.expires_at_unix_ms.is_some() { FLAG_EXPIRES } else { 0 },
         );
         out.push(kind);
         out.push(flags);
@@ -146,19 +134,11 @@ pub struct BranchEntry {
 /// Appends the payload of a branch with `children` (at least one) to `out`.
 pub fn encode_branch(children: &[BranchEntry], out: &mut Vec<u8>) {
     assert!(!children.is_empty(), "a branch has at least one child");
-    assert!(
-        children.len() <= u16::MAX as usize,
-        "branch of {} children",
-        children.len()
-    );
+    assert!(children.len() <= u16::MAX as usize, "branch of {} children", children.len());
     out.extend_from_slice(&(children.len() as u16).to_le_bytes());
     for (i, c) in children.iter().enumerate() {
         if i > 0 {
-            assert!(
-                c.low_key.len() <= KEY_MAX,
-                "separator of {} bytes",
-                c.low_key.len()
-            );
+            assert!(c.low_key.len() <= KEY_MAX, "separator of {} bytes", c.low_key.len());
             out.extend_from_slice(&(c.low_key.len() as u16).to_le_bytes());
             out.extend_from_slice(&c.low_key);
         }
@@ -175,16 +155,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or_else(|| format!("{what}: length overflow"))?;
+        let end = self.pos.checked_add(n).ok_or_else(|| format!("{what}: length overflow"))?;
         let bytes = self.buf.get(self.pos..end).ok_or_else(|| {
-            format!(
-                "{what} at payload offset {} runs past the payload ({} bytes)",
-                self.pos,
-                self.buf.len()
-            )
+            format!("{what} at payload offset {} runs past the payload ({} bytes)", self.pos, self.buf.len())
         })?;
         self.pos = end;
         Ok(bytes)
@@ -278,19 +251,14 @@ impl LeafNode {
     /// Decodes a leaf payload, checking every length and that keys are
     /// strictly ascending.
     pub fn decode(payload: &[u8]) -> Result<LeafNode, String> {
-        let mut r = Reader {
-            buf: payload,
-            pos: 0,
-        };
+        let mut r = Reader { buf: payload, pos: 0 };
         let count = r.u16("entry count")? as usize;
         let mut entries = Vec::with_capacity(count);
         for i in 0..count {
             let what = |f: &str| format!("entry {i} {f}");
             let key_len = r.u16(&what("key_len"))?;
             if key_len as usize > KEY_MAX {
-                return Err(format!(
-                    "entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"
-                ));
+                return Err(format!("entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"));
             }
             let kind = r.u8(&what("value_kind"))?;
             let flags = r.u8(&what("flags"))?;
@@ -298,21 +266,13 @@ impl LeafNode {
                 return Err(format!("entry {i}: unknown flags {flags:#04x}"));
             }
             let version = r.u64(&what("version"))?;
-            let expires = if flags & FLAG_EXPIRES != 0 {
-                Some(r.u64(&what("expires_at"))?)
-            } else {
-                None
-            };
+            let expires = if flags & FLAG_EXPIRES != 0 { Some(r.u64(&what("expires_at"))?) } else { None };
             let value_len = match kind {
                 VALUE_INLINE => Some(r.u32(&what("value_len"))?),
                 VALUE_REF => None,
                 other => return Err(format!("entry {i}: unknown value kind {other}")),
             };
-            let ref_bytes = if value_len.is_none() {
-                Some(r.take(24, &what("value_ref"))?)
-            } else {
-                None
-            };
+            let ref_bytes = if value_len.is_none() { Some(r.take(24, &what("value_ref"))?) } else { None };
             let key_start = r.pos as u32;
             r.take(key_len as usize, &what("key"))?;
             let value = match (value_len, ref_bytes) {
@@ -321,35 +281,20 @@ impl LeafNode {
                     r.take(len as usize, &what("value"))?;
                     ValueMeta::Inline { start, len }
                 }
-                (None, Some(bytes)) => ValueMeta::Ref(
-                    ValueRef::decode(bytes, 0).map_err(|e| format!("entry {i}: {e}"))?,
-                ),
+                (None, Some(bytes)) => {
+                    ValueMeta::Ref(ValueRef::decode(bytes, 0).map_err(|e| format!("entry {i}: {e}"))?)
+                }
                 (None, None) => unreachable!("a reference entry read its reference above"),
             };
-            entries.push(EntryMeta {
-                key_start,
-                key_len,
-                version,
-                expires,
-                value,
-            });
+            entries.push(EntryMeta { key_start, key_len, version, expires, value });
         }
         if r.pos != payload.len() {
-            return Err(format!(
-                "{} bytes after the last entry",
-                payload.len() - r.pos
-            ));
+            return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
         }
-        let node = LeafNode {
-            payload: payload.into(),
-            entries,
-        };
+        let node = LeafNode { payload: payload.into(), entries };
         for i in 1..node.len() {
             if node.key(i - 1) >= node.key(i) {
-                return Err(format!(
-                    "keys of entries {} and {i} are not strictly ascending",
-                    i - 1
-                ));
+                return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
             }
         }
         Ok(node)
@@ -372,10 +317,7 @@ impl LeafNode {
     pub fn key(&self, i: usize) -> &[u8] {
         self.entries
             .get(i)
-            .and_then(|e| {
-                self.payload
-                    .get(e.key_start as usize..e.key_start as usize + e.key_len as usize)
-            })
+            .and_then(|e| self.payload.get(e.key_start as usize..e.key_start as usize + e.key_len as usize))
             .unwrap_or_default()
     }
 
@@ -384,18 +326,12 @@ impl LeafNode {
     pub fn entry(&self, i: usize) -> Option<EntryRef<'_>> {
         let e = self.entries.get(i)?;
         let value = match e.value {
-            ValueMeta::Inline { start, len } => ValueView::Inline(
-                self.payload
-                    .get(start as usize..start as usize + len as usize)?,
-            ),
+            ValueMeta::Inline { start, len } => {
+                ValueView::Inline(self.payload.get(start as usize..start as usize + len as usize)?)
+            }
             ValueMeta::Ref(r) => ValueView::Ref(r),
         };
-        Some(EntryRef {
-            key: self.key(i),
-            value,
-            version: Lsn(e.version),
-            expires_at_unix_ms: e.expires,
-        })
+        Some(EntryRef { key: self.key(i), value, version: Lsn(e.version), expires_at_unix_ms: e.expires })
     }
 
     /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
@@ -417,10 +353,7 @@ impl LeafNode {
     /// All entries, owned.
     #[must_use]
     pub fn to_entries(&self) -> Vec<LeafEntry> {
-        (0..self.len())
-            .filter_map(|i| self.entry(i))
-            .map(|e| e.to_owned())
-            .collect()
+        (0..self.len()).filter_map(|i| self.entry(i)).map(|e| e.to_owned()).collect()
     }
 
     /// The payload's length.
@@ -450,10 +383,7 @@ pub struct BranchNode {
 impl BranchNode {
     /// Decodes a branch payload, checking lengths and separator order.
     pub fn decode(payload: &[u8]) -> Result<BranchNode, String> {
-        let mut r = Reader {
-            buf: payload,
-            pos: 0,
-        };
+        let mut r = Reader { buf: payload, pos: 0 };
         let count = r.u16("child count")? as usize;
         if count == 0 {
             return Err("branch with no children".into());
@@ -472,23 +402,12 @@ impl BranchNode {
             children.push(PageId(r.u64(&format!("child {i}"))?));
         }
         if r.pos != payload.len() {
-            return Err(format!(
-                "{} bytes after the last child",
-                payload.len() - r.pos
-            ));
+            return Err(format!("{} bytes after the last child", payload.len() - r.pos));
         }
-        let node = BranchNode {
-            payload: payload.into(),
-            children,
-            separators,
-        };
+        let node = BranchNode { payload: payload.into(), children, separators };
         for i in 1..node.separators.len() {
             if node.separator(i - 1) >= node.separator(i) {
-                return Err(format!(
-                    "separators {} and {} are not strictly ascending",
-                    i - 1,
-                    i
-                ));
+                return Err(format!("separators {} and {} are not strictly ascending", i - 1, i));
             }
         }
         Ok(node)
@@ -551,11 +470,7 @@ impl BranchNode {
             .iter()
             .enumerate()
             .map(|(i, &child)| BranchEntry {
-                low_key: if i == 0 {
-                    low_fence.to_vec()
-                } else {
-                    self.separator(i - 1).to_vec()
-                },
+                low_key: if i == 0 { low_fence.to_vec() } else { self.separator(i - 1).to_vec() },
                 child,
             })
             .collect()
@@ -582,9 +497,7 @@ impl Node {
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         match self {
-            Node::Leaf(l) => {
-                l.payload.len() + l.entries.len() * std::mem::size_of::<EntryMeta>() + 64
-            }
+            Node::Leaf(l) => l.payload.len() + l.entries.len() * std::mem::size_of::<EntryMeta>() + 64,
             Node::Branch(b) => b.payload.len() + b.children.len() * 16 + 64,
         }
     }
@@ -620,10 +533,7 @@ impl FreeListPage {
 
     /// Decodes a payload.
     pub fn decode(payload: &[u8]) -> Result<FreeListPage, String> {
-        let mut r = Reader {
-            buf: payload,
-            pos: 0,
-        };
+        let mut r = Reader { buf: payload, pos: 0 };
         let next = r.u64("next")?;
         let count = r.u32("count")? as usize;
         if count > payload.len() / 8 {
@@ -634,15 +544,9 @@ impl FreeListPage {
             pages.push(PageId(r.u64(&format!("page id {i}"))?));
         }
         if r.pos != payload.len() {
-            return Err(format!(
-                "{} bytes after the last page id",
-                payload.len() - r.pos
-            ));
+            return Err(format!("{} bytes after the last page id", payload.len() - r.pos));
         }
-        Ok(FreeListPage {
-            next: (next != 0).then_some(PageId(next)),
-            pages,
-        })
+        Ok(FreeListPage { next: (next != 0).then_some(PageId(next)), pages })
     }
 }
 
@@ -652,12 +556,7 @@ mod tests {
     use jubilant_format::SegmentId;
 
     fn example_value_ref() -> ValueRef {
-        ValueRef {
-            segment: SegmentId(1),
-            offset: 40,
-            length: 64,
-            crc: 0,
-        }
+        ValueRef { segment: SegmentId(1), offset: 40, length: 64, crc: 0 }
     }
 
     fn entry(key: &[u8], value: &[u8], version: u64, expires: Option<u64>) -> LeafEntry {
@@ -683,10 +582,7 @@ mod tests {
         ];
         let mut payload = Vec::new();
         encode_leaf(&entries, &mut payload);
-        assert_eq!(
-            payload.len(),
-            LEAF_HEADER_LEN + entries.iter().map(LeafEntry::encoded_len).sum::<usize>()
-        );
+        assert_eq!(payload.len(), LEAF_HEADER_LEN + entries.iter().map(LeafEntry::encoded_len).sum::<usize>());
         let leaf = LeafNode::decode(&payload).unwrap();
         assert_eq!(leaf.to_entries(), entries);
         assert_eq!(leaf.search(b"b"), Ok(1));
@@ -697,15 +593,8 @@ mod tests {
     #[test]
     fn leaf_decode_rejects_bad_payloads() {
         let mut payload = Vec::new();
-        encode_leaf(
-            &[entry(b"b", b"1", 1, None), entry(b"a", b"2", 1, None)],
-            &mut payload,
-        );
-        assert!(
-            LeafNode::decode(&payload)
-                .unwrap_err()
-                .contains("ascending")
-        );
+        encode_leaf(&[entry(b"b", b"1", 1, None), entry(b"a", b"2", 1, None)], &mut payload);
+        assert!(LeafNode::decode(&payload).unwrap_err().contains("ascending"));
         let mut payload = Vec::new();
         encode_leaf(&[entry(b"a", b"1", 1, None)], &mut payload);
         for cut in 0..payload.len() {
@@ -718,18 +607,9 @@ mod tests {
     #[test]
     fn branch_roundtrip_and_child_index() {
         let children = vec![
-            BranchEntry {
-                low_key: b"".to_vec(),
-                child: PageId(2),
-            },
-            BranchEntry {
-                low_key: b"g".to_vec(),
-                child: PageId(3),
-            },
-            BranchEntry {
-                low_key: b"p".to_vec(),
-                child: PageId(4),
-            },
+            BranchEntry { low_key: b"".to_vec(), child: PageId(2) },
+            BranchEntry { low_key: b"g".to_vec(), child: PageId(3) },
+            BranchEntry { low_key: b"p".to_vec(), child: PageId(4) },
         ];
         let mut payload = Vec::new();
         encode_branch(&children, &mut payload);
@@ -744,10 +624,7 @@ mod tests {
 
     #[test]
     fn free_list_roundtrip() {
-        let page = FreeListPage {
-            next: Some(PageId(9)),
-            pages: vec![PageId(3), PageId(4)],
-        };
+        let page = FreeListPage { next: Some(PageId(9)), pages: vec![PageId(3), PageId(4)] };
         let mut payload = Vec::new();
         page.encode(&mut payload);
         assert_eq!(FreeListPage::decode(&payload).unwrap(), page);

@@ -23,11 +23,7 @@ pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<Lea
                 None => return Ok(None),
             },
             Node::Leaf(l) => {
-                return Ok(l
-                    .search(key)
-                    .ok()
-                    .and_then(|i| l.entry(i))
-                    .map(|e| e.to_owned()));
+                return Ok(l.search(key).ok().and_then(|i| l.entry(i)).map(|e| e.to_owned()));
             }
         }
     }
@@ -100,11 +96,8 @@ fn visit(
     let node = pager.node(page)?;
     match &*node {
         Node::Leaf(l) => {
-            let indices: Box<dyn Iterator<Item = usize>> = if reverse {
-                Box::new((0..l.len()).rev())
-            } else {
-                Box::new(0..l.len())
-            };
+            let indices: Box<dyn Iterator<Item = usize>> =
+                if reverse { Box::new((0..l.len()).rev()) } else { Box::new(0..l.len()) };
             for i in indices {
                 let key = l.key(i);
                 let (past_start, past_end) = if reverse {
@@ -140,11 +133,8 @@ fn visit(
                     Bound::Unbounded => 0,
                 }
             };
-            let order: Box<dyn Iterator<Item = usize>> = if reverse {
-                Box::new((0..=start).rev())
-            } else {
-                Box::new(start..b.len())
-            };
+            let order: Box<dyn Iterator<Item = usize>> =
+                if reverse { Box::new((0..=start).rev()) } else { Box::new(start..b.len()) };
             for i in order {
                 // Stop at a child wholly past the end of the range.
                 if !reverse && i > 0 && !in_upper(b.separator(i - 1), to) {

@@ -41,14 +41,7 @@ impl FsFile {
 
 impl Storage for FsStorage {
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
-        FsFile::open(
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true),
-            path,
-        )
+        FsFile::open(OpenOptions::new().read(true).write(true).create(true).truncate(true), path)
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
@@ -69,11 +62,7 @@ impl Storage for FsStorage {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         // An empty parent (of a bare file name) means the working directory.
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
         File::open(dir)?.sync_all()
     }
 
@@ -101,12 +90,7 @@ impl Storage for FsStorage {
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         match file.try_lock() {
             // The open `File` is the lock: closing it releases the lock.
             Ok(()) => Ok(Some(LockGuard::new(Box::new(file)))),

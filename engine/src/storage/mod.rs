@@ -138,9 +138,9 @@ pub fn read_exact_at(file: &dyn StorageFile, buf: &mut [u8], offset: u64) -> io:
         let Some(rest) = buf.get_mut(done..) else {
             break;
         };
-        let position = offset.checked_add(done as u64).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "read offset overflows u64")
-        })?;
+        let position = offset
+            .checked_add(done as u64)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "read offset overflows u64"))?;
         match file.read_at(rest, position) {
             Ok(0) => {
                 return Err(io::Error::new(
@@ -152,10 +152,7 @@ pub fn read_exact_at(file: &dyn StorageFile, buf: &mut [u8], offset: u64) -> io:
                 ));
             }
             Ok(read) => {
-                assert!(
-                    read <= rest.len(),
-                    "read_at returned more bytes than asked for"
-                );
+                assert!(read <= rest.len(), "read_at returned more bytes than asked for");
                 done += read;
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

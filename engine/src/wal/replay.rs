@@ -66,12 +66,8 @@ fn segment_path(dir: &Path, segment: SegmentId) -> PathBuf {
 }
 
 fn read_file(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
-    let file = storage
-        .open_read_only(path)
-        .map_err(|e| Error::io("open WAL segment", path, e))?;
-    let len = file
-        .len()
-        .map_err(|e| Error::io("stat WAL segment", path, e))?;
+    let file = storage.open_read_only(path).map_err(|e| Error::io("open WAL segment", path, e))?;
+    let len = file.len().map_err(|e| Error::io("stat WAL segment", path, e))?;
     let mut buf = vec![0u8; len as usize];
     read_exact_at(&*file, &mut buf, 0).map_err(|e| Error::io("read WAL segment", path, e))?;
     Ok(buf)
@@ -125,19 +121,12 @@ pub fn replay(
                 }
                 segments.push((id, h.first_lsn));
             }
-            Err(e)
-                if i + 1 == ids.len()
-                    && resync_wal(&bytes, 0, 0, Lsn(checkpoint_lsn.get() + 1)).is_none() =>
-            {
+            Err(e) if i + 1 == ids.len() && resync_wal(&bytes, 0, 0, Lsn(checkpoint_lsn.get() + 1)).is_none() => {
                 tracing::warn!(file = %path.display(), error = %e, "WAL segment with a torn header and no records: removing it");
                 torn_tail_bytes += bytes.len() as u64;
                 if !read_only {
-                    storage
-                        .remove(&path)
-                        .map_err(|e| Error::io("remove WAL segment", &path, e))?;
-                    storage
-                        .sync_dir(dir)
-                        .map_err(|e| Error::io("fsync directory", dir, e))?;
+                    storage.remove(&path).map_err(|e| Error::io("remove WAL segment", &path, e))?;
+                    storage.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
                 }
             }
             Err(e) => return Err(Error::corrupt(path, e)),
@@ -152,11 +141,7 @@ pub fn replay(
         (Some(i), _) => i,
         (None, None) => {
             return Ok(ReplayOutcome {
-                position: WalPosition {
-                    segments: Vec::new(),
-                    end_offset: SEGMENT_HEADER_LEN as u64,
-                    next_lsn: wanted,
-                },
+                position: WalPosition { segments: Vec::new(), end_offset: SEGMENT_HEADER_LEN as u64, next_lsn: wanted },
                 transactions: 0,
                 max_txn_id: None,
                 torn_tail_bytes,
@@ -186,9 +171,7 @@ pub fn replay(
         if first != expected {
             return Err(Error::WalGap {
                 path,
-                reason: format!(
-                    "segment starts at LSN {first} but the previous segment ended before LSN {expected}"
-                ),
+                reason: format!("segment starts at LSN {first} but the previous segment ended before LSN {expected}"),
             });
         }
         live.push((id, first));
@@ -202,8 +185,8 @@ pub fn replay(
                     if record.lsn <= checkpoint_lsn {
                         continue;
                     }
-                    let payload = WalPayload::decode(record.payload, record.offset)
-                        .map_err(|e| Error::corrupt(&path, e))?;
+                    let payload =
+                        WalPayload::decode(record.payload, record.offset).map_err(|e| Error::corrupt(&path, e))?;
                     if let Some(txn) = payload.txn() {
                         max_txn = max_txn.max(Some(txn));
                     }
@@ -211,22 +194,15 @@ pub fn replay(
                         WalPayload::Begin { txn } => {
                             open.insert(txn, Vec::new());
                         }
-                        WalPayload::Put {
-                            txn,
-                            key,
-                            value,
-                            expires_at_unix_ms,
-                        } => {
+                        WalPayload::Put { txn, key, value, expires_at_unix_ms } => {
                             txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Put {
                                 key,
                                 value,
                                 expires_at_unix_ms,
                             });
                         }
-                        WalPayload::Delete { txn, key }
-                        | WalPayload::TtlTombstone { txn, key, .. } => {
-                            txn_ops(&mut open, txn, &path, record.lsn)?
-                                .push(ReplayOp::Delete { key });
+                        WalPayload::Delete { txn, key } | WalPayload::TtlTombstone { txn, key, .. } => {
+                            txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Delete { key });
                         }
                         WalPayload::Commit { txn, .. } => {
                             let ops = open.remove(&txn).ok_or_else(|| Error::NeedsRepair {
@@ -293,13 +269,9 @@ pub fn replay(
                 );
                 torn_tail_bytes += dropped_bytes;
                 if !read_only {
-                    let file = storage
-                        .open(&path)
-                        .map_err(|e| Error::io("open WAL segment", &path, e))?;
-                    file.set_len(offset)
-                        .map_err(|e| Error::io("truncate WAL segment", &path, e))?;
-                    file.sync()
-                        .map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+                    let file = storage.open(&path).map_err(|e| Error::io("open WAL segment", &path, e))?;
+                    file.set_len(offset).map_err(|e| Error::io("truncate WAL segment", &path, e))?;
+                    file.sync().map_err(|e| Error::io("fsync WAL segment", &path, e))?;
                 }
                 end_offset = offset;
                 break;
@@ -307,11 +279,7 @@ pub fn replay(
         }
     }
     Ok(ReplayOutcome {
-        position: WalPosition {
-            segments: live,
-            end_offset,
-            next_lsn: expected.max(wanted),
-        },
+        position: WalPosition { segments: live, end_offset, next_lsn: expected.max(wanted) },
         transactions,
         max_txn_id: max_txn,
         torn_tail_bytes,
@@ -325,10 +293,7 @@ fn txn_ops<'a>(
     lsn: Lsn,
 ) -> Result<&'a mut Vec<ReplayOp>> {
     open.get_mut(&txn).ok_or_else(|| Error::NeedsRepair {
-        reason: format!(
-            "{}: LSN {lsn}: change of transaction {txn}, which never began",
-            path.display()
-        ),
+        reason: format!("{}: LSN {lsn}: change of transaction {txn}, which never began", path.display()),
     })
 }
 
@@ -353,17 +318,13 @@ fn durable_evidence(body: &[u8], bad_pos: usize, expected: Lsn) -> Option<Eviden
     while let Some(r) = resync_wal(body, base, pos, expected) {
         resume.get_or_insert(r.lsn);
         last = last.max(r.lsn);
-        if let Ok(WalPayload::Commit { durable_lsn, .. }) = WalPayload::decode(r.payload, r.offset)
-        {
+        if let Ok(WalPayload::Commit { durable_lsn, .. }) = WalPayload::decode(r.payload, r.offset) {
             proven |= durable_lsn >= expected;
         }
         pos = (r.offset - base) as usize + r.encoded_len() - 1;
     }
     match (proven, resume) {
-        (true, Some(resume_lsn)) => Some(Evidence {
-            resume_lsn,
-            last_lsn: last,
-        }),
+        (true, Some(resume_lsn)) => Some(Evidence { resume_lsn, last_lsn: last }),
         _ => None,
     }
 }

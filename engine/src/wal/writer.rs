@@ -121,22 +121,13 @@ impl Wal {
         let (segment, file, path, write_offset) = match segments.back() {
             Some(&(segment, _)) => {
                 let path = segment_path(dir, segment);
-                let file = storage
-                    .open(&path)
-                    .map_err(|e| Error::io("open WAL segment", &path, e))?;
+                let file = storage.open(&path).map_err(|e| Error::io("open WAL segment", &path, e))?;
                 (segment, file, path, pos.end_offset)
             }
             None => {
                 let segment = SegmentId(1);
-                let (file, path) = create_segment(
-                    &*storage,
-                    dir,
-                    directory_id,
-                    segment,
-                    pos.next_lsn,
-                    segment_bytes,
-                    preallocate,
-                )?;
+                let (file, path) =
+                    create_segment(&*storage, dir, directory_id, segment, pos.next_lsn, segment_bytes, preallocate)?;
                 segments.push_back((segment, pos.next_lsn));
                 (segment, file, path, SEGMENT_HEADER_LEN as u64)
             }
@@ -176,9 +167,7 @@ impl Wal {
     pub fn append(&self, records: &mut [WalPayload]) -> Result<Lsn> {
         let mut g = lock(&self.inner);
         if let Some(first) = &g.poisoned {
-            return Err(Error::PreviousIo {
-                first: first.clone(),
-            });
+            return Err(Error::PreviousIo { first: first.clone() });
         }
         let inner = &mut *g;
         let mut encoded = std::mem::take(&mut inner.spare);
@@ -194,10 +183,7 @@ impl Wal {
             if payload.len() > WAL_PAYLOAD_MAX {
                 let len = payload.len();
                 inner.spare = encoded;
-                return Err(Error::BatchTooLarge {
-                    len,
-                    max: WAL_PAYLOAD_MAX,
-                });
+                return Err(Error::BatchTooLarge { len, max: WAL_PAYLOAD_MAX });
             }
             encode_envelope(lsn, Epoch::SINGLE_NODE, payload, &mut encoded);
             lsn = Lsn(lsn.get() + 1);
@@ -207,10 +193,7 @@ impl Wal {
             // Roll over first; wait for an in-flight group sync so that the
             // old segment's bytes are all written before it is closed.
             while g.syncing {
-                g = self
-                    .synced
-                    .wait(g)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g = self.synced.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
             if let Err(e) = self.roll_over(&mut g) {
                 g.poisoned = Some(e.to_string());
@@ -235,13 +218,9 @@ impl Wal {
         assert!(!g.syncing, "roll over with a sync in flight");
         let buf = std::mem::take(&mut g.buffer);
         if !buf.is_empty() {
-            g.file
-                .write_at(&buf, g.write_offset)
-                .map_err(|e| Error::io("write WAL", &g.path, e))?;
+            g.file.write_at(&buf, g.write_offset).map_err(|e| Error::io("write WAL", &g.path, e))?;
         }
-        g.file
-            .sync()
-            .map_err(|e| Error::io("fsync WAL", &g.path, e))?;
+        g.file.sync().map_err(|e| Error::io("fsync WAL", &g.path, e))?;
         g.fsyncs += 1;
         g.durable_lsn = g.last_lsn;
         let next = SegmentId(g.segment.get() + 1);
@@ -268,18 +247,13 @@ impl Wal {
         let mut g = lock(&self.inner);
         loop {
             if let Some(first) = &g.poisoned {
-                return Err(Error::PreviousIo {
-                    first: first.clone(),
-                });
+                return Err(Error::PreviousIo { first: first.clone() });
             }
             if g.durable_lsn >= lsn {
                 return Ok(());
             }
             if g.syncing {
-                g = self
-                    .synced
-                    .wait(g)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g = self.synced.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
             // Lead: take everything appended so far.
@@ -295,8 +269,7 @@ impl Wal {
             let result = if buf.is_empty() {
                 Ok(())
             } else {
-                file.write_at(&buf, offset)
-                    .map_err(|e| Error::io("write WAL", &path, e))
+                file.write_at(&buf, offset).map_err(|e| Error::io("write WAL", &path, e))
             }
             .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
             g = lock(&self.inner);
@@ -354,13 +327,9 @@ impl Wal {
         }
         for &segment in &doomed {
             let path = segment_path(&self.dir, segment);
-            self.storage
-                .remove(&path)
-                .map_err(|e| Error::io("remove WAL segment", &path, e))?;
+            self.storage.remove(&path).map_err(|e| Error::io("remove WAL segment", &path, e))?;
         }
-        self.storage
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        self.storage.sync_dir(&self.dir).map_err(|e| Error::io("fsync directory", &self.dir, e))?;
         let mut g = lock(&self.inner);
         g.segments.retain(|(s, _)| !doomed.contains(s));
         Ok(doomed.len())
@@ -397,9 +366,7 @@ pub(crate) fn create_segment(
     preallocate: bool,
 ) -> Result<(Arc<dyn StorageFile>, PathBuf)> {
     let path = segment_path(dir, segment);
-    let file = storage
-        .create(&path)
-        .map_err(|e| Error::io("create WAL segment", &path, e))?;
+    let file = storage.create(&path).map_err(|e| Error::io("create WAL segment", &path, e))?;
     if preallocate {
         const CHUNK: usize = 1 << 20;
         let zeros = vec![0u8; CHUNK];
@@ -411,18 +378,9 @@ pub(crate) fn create_segment(
             offset += n as u64;
         }
     }
-    let header = SegmentHeader {
-        kind: SegmentKind::Wal,
-        segment,
-        first_lsn,
-        directory_id,
-    };
-    file.write_at(&header.encode(), 0)
-        .map_err(|e| Error::io("write WAL segment header", &path, e))?;
-    file.sync()
-        .map_err(|e| Error::io("fsync WAL segment", &path, e))?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    let header = SegmentHeader { kind: SegmentKind::Wal, segment, first_lsn, directory_id };
+    file.write_at(&header.encode(), 0).map_err(|e| Error::io("write WAL segment header", &path, e))?;
+    file.sync().map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+    storage.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok((file, path))
 }

@@ -66,10 +66,7 @@ fn ranges_forward_and_reverse_with_bounds() {
     let mut want_rev: Vec<Vec<u8>> = (5..=15).filter(|&i| i != 11).map(key).collect();
     want_rev.reverse();
     assert_eq!(rev, want_rev);
-    assert_eq!(
-        keys(db.range(key(299)..).unwrap()),
-        vec![key(299), key(1000)]
-    );
+    assert_eq!(keys(db.range(key(299)..).unwrap()), vec![key(299), key(1000)]);
     assert_eq!(keys(db.range_rev(..key(1)).unwrap()), vec![key(0)]);
     let all = keys(db.range::<Vec<u8>, _>(..).unwrap());
     assert_eq!(all.len(), 300);
@@ -100,10 +97,7 @@ fn an_iterator_keeps_its_snapshot_across_commits_and_checkpoints() {
     let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
     assert_eq!(first.1, b"old");
     assert_eq!(rest.len(), 399);
-    assert!(
-        rest.iter().all(|(_, v)| v == b"old"),
-        "the iterator saw a later commit"
-    );
+    assert!(rest.iter().all(|(_, v)| v == b"old"), "the iterator saw a later commit");
     assert_invariants(&db);
 }
 
@@ -113,13 +107,7 @@ fn limits_are_enforced_with_typed_errors() {
     let db = open_sim(&sim).unwrap();
     let mut b = WriteBatch::new();
     b.put(vec![b'k'; 1025], "v");
-    assert!(matches!(
-        db.write(&b),
-        Err(Error::KeyTooLarge {
-            len: 1025,
-            max: 1024
-        })
-    ));
+    assert!(matches!(db.write(&b), Err(Error::KeyTooLarge { len: 1025, max: 1024 })));
     let limit = inline_limit(PageSize::DEFAULT);
     let mut b = WriteBatch::new();
     b.put("k", vec![0; limit]);
@@ -139,14 +127,7 @@ fn a_second_writer_is_refused_by_the_lock_file() {
         other => panic!("{other:?}"),
     }
     // Read-only opens take no lock.
-    let ro = Db::open(
-        dir.path(),
-        Options {
-            read_only: true,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let ro = Db::open(dir.path(), Options { read_only: true, ..Options::default() }).unwrap();
     assert_eq!(ro.get(b"x").unwrap(), None);
     drop(db);
 }
@@ -169,15 +150,7 @@ fn real_files_survive_reopen_with_background_checkpoints() {
                     for i in 0..200u32 {
                         let mut b = WriteBatch::new();
                         b.put(format!("t{t}-{i:04}"), vec![t as u8; 200]);
-                        db.write_with(
-                            &b,
-                            if i % 2 == 0 {
-                                Durability::Sync
-                            } else {
-                                Durability::Buffered
-                            },
-                        )
-                        .unwrap();
+                        db.write_with(&b, if i % 2 == 0 { Durability::Sync } else { Durability::Buffered }).unwrap();
                     }
                 })
             })

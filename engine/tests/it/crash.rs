@@ -44,14 +44,7 @@ enum Step {
     Rollover,
 }
 
-const STEPS: [Step; 6] = [
-    Step::Put,
-    Step::LargePut,
-    Step::Delete,
-    Step::Commit,
-    Step::Checkpoint,
-    Step::Rollover,
-];
+const STEPS: [Step; 6] = [Step::Put, Step::LargePut, Step::Delete, Step::Commit, Step::Checkpoint, Step::Rollover];
 
 /// What a workload did before the crash stopped it.
 struct Run {
@@ -96,17 +89,11 @@ fn preload(sim: &SimStorage) -> Model {
 /// segment, or covered by the durable superblock's checkpoint.
 fn durable_has(sim: &SimStorage, lsn: Lsn) -> bool {
     let dir = Path::new(crate::support::DIR);
-    if let (Some(manifest), Some(pages)) = (
-        sim.durable_contents(&dir.join("MANIFEST")),
-        sim.durable_contents(&dir.join("pages.jdb")),
-    ) {
+    if let (Some(manifest), Some(pages)) =
+        (sim.durable_contents(&dir.join("MANIFEST")), sim.durable_contents(&dir.join("pages.jdb")))
+    {
         let hash = manifest_hash(&manifest);
-        let slot = |i: usize| {
-            pages
-                .get(i * 4096..i * 4096 + 128)
-                .unwrap_or_default()
-                .to_vec()
-        };
+        let slot = |i: usize| pages.get(i * 4096..i * 4096 + 128).unwrap_or_default().to_vec();
         if let Ok(choice) = select_superblock(&slot(0), 0, &slot(1), 4096, hash)
             && choice.superblock.checkpoint_lsn >= lsn
         {
@@ -123,11 +110,8 @@ fn durable_has(sim: &SimStorage, lsn: Lsn) -> bool {
         let Ok(header) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else {
             continue;
         };
-        let mut reader = WalReader::new(
-            &bytes[SEGMENT_HEADER_LEN..],
-            SEGMENT_HEADER_LEN as u64,
-            Some(header.first_lsn),
-        );
+        let mut reader =
+            WalReader::new(&bytes[SEGMENT_HEADER_LEN..], SEGMENT_HEADER_LEN as u64, Some(header.first_lsn));
         while let Ok(WalStep::Record(r)) = reader.next_step() {
             if r.lsn == lsn {
                 return true;
@@ -139,60 +123,45 @@ fn durable_has(sim: &SimStorage, lsn: Lsn) -> bool {
 
 /// Runs `steps` until the end or the first error (the crash).
 fn run_steps(db: &Db, sim: &SimStorage, steps: &[Step], start: &Model, audit: bool) -> Run {
-    let mut run = Run {
-        states: vec![start.clone()],
-        in_flight: None,
-    };
+    let mut run = Run { states: vec![start.clone()], in_flight: None };
     let mut current = start.clone();
     let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let tag = i as u64;
-        let commit =
-            |pending: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>, current: &Model, run: &mut Run| {
-                let mut next = current.clone();
-                let mut batch = WriteBatch::new();
-                for (k, v) in pending.drain(..) {
-                    match v {
-                        Some(v) => {
-                            batch.put(k.clone(), v.clone());
-                            next.insert(k, v);
-                        }
-                        None => {
-                            batch.delete(k.clone());
-                            next.remove(&k);
-                        }
+        let commit = |pending: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>, current: &Model, run: &mut Run| {
+            let mut next = current.clone();
+            let mut batch = WriteBatch::new();
+            for (k, v) in pending.drain(..) {
+                match v {
+                    Some(v) => {
+                        batch.put(k.clone(), v.clone());
+                        next.insert(k, v);
+                    }
+                    None => {
+                        batch.delete(k.clone());
+                        next.remove(&k);
                     }
                 }
-                match db.write(&batch) {
-                    Ok(lsn) => {
-                        if audit && !batch.is_empty() {
-                            assert!(
-                                durable_has(sim, lsn),
-                                "commit {lsn} acknowledged but not in the durable image"
-                            );
-                        }
-                        run.states.push(next.clone());
-                        Some(next)
-                    }
-                    Err(_) => {
-                        run.in_flight = Some(next);
-                        None
-                    }
-                }
-            };
-        match step {
-            Step::Put => pending.push((
-                format!("key{tag:03}").into_bytes(),
-                Some(vec![tag as u8; 40]),
-            )),
-            Step::LargePut => {
-                pending.push((format!("big{tag:03}").into_bytes(), Some(large_value(tag))))
             }
+            match db.write(&batch) {
+                Ok(lsn) => {
+                    if audit && !batch.is_empty() {
+                        assert!(durable_has(sim, lsn), "commit {lsn} acknowledged but not in the durable image");
+                    }
+                    run.states.push(next.clone());
+                    Some(next)
+                }
+                Err(_) => {
+                    run.in_flight = Some(next);
+                    None
+                }
+            }
+        };
+        match step {
+            Step::Put => pending.push((format!("key{tag:03}").into_bytes(), Some(vec![tag as u8; 40]))),
+            Step::LargePut => pending.push((format!("big{tag:03}").into_bytes(), Some(large_value(tag)))),
             Step::Delete => {
-                let victim = current
-                    .keys()
-                    .nth(tag as usize % current.len().max(1))
-                    .cloned();
+                let victim = current.keys().nth(tag as usize % current.len().max(1)).cloned();
                 if let Some(k) = victim {
                     pending.push((k, None));
                 }
@@ -204,10 +173,7 @@ fn run_steps(db: &Db, sim: &SimStorage, steps: &[Step], start: &Model, audit: bo
             Step::Rollover => {
                 // More than one 64 KiB segment of large values.
                 for j in 0..40u64 {
-                    pending.push((
-                        format!("roll{tag:03}-{j:02}").into_bytes(),
-                        Some(large_value(j)),
-                    ));
+                    pending.push((format!("roll{tag:03}-{j:02}").into_bytes(), Some(large_value(j))));
                 }
                 match commit(&mut pending, &current, &mut run) {
                     Some(next) => current = next,
@@ -226,12 +192,7 @@ fn run_steps(db: &Db, sim: &SimStorage, steps: &[Step], start: &Model, audit: bo
 
 /// Reopens after a crash (optionally crashing again during recovery) and
 /// checks (a), (b) and (c).
-fn recover_and_check(
-    sim: &SimStorage,
-    run: &Run,
-    recovery_crash: Option<(u64, CrashMode)>,
-    what: &str,
-) {
+fn recover_and_check(sim: &SimStorage, run: &Run, recovery_crash: Option<(u64, CrashMode)>, what: &str) {
     if let Some((after, mode)) = recovery_crash {
         sim.set_crash_after_op(after);
         if let Ok(db) = open_sim(sim) {
@@ -247,11 +208,7 @@ fn recover_and_check(
     let acked = run.states.last().unwrap();
     let ok = actual == *acked || run.in_flight.as_ref() == Some(&actual);
     if !ok {
-        let missing: Vec<_> = acked
-            .keys()
-            .filter(|k| !actual.contains_key(*k))
-            .take(5)
-            .collect();
+        let missing: Vec<_> = acked.keys().filter(|k| !actual.contains_key(*k)).take(5).collect();
         panic!(
             "{what}: state after recovery is neither the last acknowledged commit nor the one in flight \
              ({} keys, acknowledged state has {}; first missing: {missing:?})",
@@ -259,8 +216,7 @@ fn recover_and_check(
             acked.len()
         );
     }
-    db.checkpoint()
-        .unwrap_or_else(|e| panic!("{what}: checkpoint after recovery failed: {e}"));
+    db.checkpoint().unwrap_or_else(|e| panic!("{what}: checkpoint after recovery failed: {e}"));
     assert_invariants(&db);
 }
 
@@ -305,18 +261,10 @@ fn every_small_workload_at_every_sync_point_in_every_mode() {
                 let run = match open_sim(&sim) {
                     Ok(db) => run_steps(&db, &sim, steps, &start, false),
                     // The crash hit while opening.
-                    Err(_) => Run {
-                        states: vec![start],
-                        in_flight: None,
-                    },
+                    Err(_) => Run { states: vec![start], in_flight: None },
                 };
                 sim.crash(*mode);
-                recover_and_check(
-                    &sim,
-                    &run,
-                    None,
-                    &format!("workload {steps:?}, sync point {point}, {mode:?}"),
-                );
+                recover_and_check(&sim, &run, None, &format!("workload {steps:?}, sync point {point}, {mode:?}"));
                 cases += 1;
             }
         }
@@ -360,34 +308,20 @@ fn random_case(seed: u64) {
     let run = match open_sim(&sim) {
         Ok(db) => run_steps(&db, &sim, &steps, &start, true),
         // The crash hit while opening.
-        Err(_) => Run {
-            states: vec![start],
-            in_flight: None,
-        },
+        Err(_) => Run { states: vec![start], in_flight: None },
     };
     let mode = sim.crash_random();
     let again = (rng.below(10) == 0).then(|| (1 + rng.below(60), CrashMode::from_rng(&mut rng)));
-    recover_and_check(
-        &sim,
-        &run,
-        again,
-        &format!("seed {seed} ({mode:?}, steps {steps:?})"),
-    );
+    recover_and_check(&sim, &run, again, &format!("seed {seed} ({mode:?}, steps {steps:?})"));
 }
 
 #[test]
 fn random_crash_points() {
-    if let Some(seed) = std::env::var("JUBILANT_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = std::env::var("JUBILANT_CRASH_SEED").ok().and_then(|s| s.parse().ok()) {
         random_case(seed);
         return;
     }
-    let points: u64 = std::env::var("JUBILANT_CRASH_POINTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2_000);
+    let points: u64 = std::env::var("JUBILANT_CRASH_POINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000);
     for seed in 0..points {
         random_case(0xC0FFEE ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }

@@ -20,16 +20,9 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 type Change = (Vec<u8>, Option<Vec<u8>>);
 
 fn batches() -> Vec<Vec<Change>> {
-    let small = (0..10u8)
-        .map(|i| (format!("a{i}").into_bytes(), Some(vec![i; 50])))
-        .collect();
-    let large = (0..40u8)
-        .map(|i| (format!("b{i:02}").into_bytes(), Some(vec![i; 1_900])))
-        .collect();
-    let deletes = (0..10u8)
-        .step_by(2)
-        .map(|i| (format!("a{i}").into_bytes(), None))
-        .collect();
+    let small = (0..10u8).map(|i| (format!("a{i}").into_bytes(), Some(vec![i; 50]))).collect();
+    let large = (0..40u8).map(|i| (format!("b{i:02}").into_bytes(), Some(vec![i; 1_900]))).collect();
+    let deletes = (0..10u8).step_by(2).map(|i| (format!("a{i}").into_bytes(), None)).collect();
     vec![small, large, deletes]
 }
 
@@ -40,11 +33,7 @@ struct Outcome {
 }
 
 fn run_workload(sim: &SimStorage) -> Outcome {
-    let mut out = Outcome {
-        acked: Model::new(),
-        in_flight: None,
-        error_seen: false,
-    };
+    let mut out = Outcome { acked: Model::new(), in_flight: None, error_seen: false };
     let db = match open_sim(sim) {
         Ok(db) => db,
         Err(_) => {
@@ -76,13 +65,7 @@ fn run_workload(sim: &SimStorage) -> Outcome {
                 return out;
             }
         }
-        let read = db.get(b"a1").and_then(|_| {
-            if i == 1 {
-                db.checkpoint().map(|_| ())
-            } else {
-                Ok(())
-            }
-        });
+        let read = db.get(b"a1").and_then(|_| if i == 1 { db.checkpoint().map(|_| ()) } else { Ok(()) });
         if let Err(e) = read {
             assert_fault_error(&e);
             out.error_seen = true;
@@ -116,19 +99,13 @@ fn check_consistent(sim: &SimStorage, outcome: &Outcome, what: &str) {
         actual.len(),
         outcome.acked.len()
     );
-    db.checkpoint()
-        .unwrap_or_else(|e| panic!("{what}: checkpoint after reopen: {e}"));
+    db.checkpoint().unwrap_or_else(|e| panic!("{what}: checkpoint after reopen: {e}"));
     assert_invariants(&db);
 }
 
 #[test]
 fn every_call_of_a_workload_can_fail_in_every_way() {
-    let kinds = [
-        FaultKind::Eio,
-        FaultKind::Enospc,
-        FaultKind::ShortWrite,
-        FaultKind::FsyncError,
-    ];
+    let kinds = [FaultKind::Eio, FaultKind::Enospc, FaultKind::ShortWrite, FaultKind::FsyncError];
     let mut faults_fired = 0;
     for (n, kind) in kinds.iter().enumerate() {
         for persistent in [false, true] {
@@ -137,11 +114,8 @@ fn every_call_of_a_workload_can_fail_in_every_way() {
                 let seed = (n as u64) << 40 | u64::from(persistent) << 32 | k;
                 let sim = SimStorage::new(seed);
                 let base = sim.call_count();
-                let fault = if persistent {
-                    Fault::persistent(base + k, *kind)
-                } else {
-                    Fault::transient(base + k, *kind)
-                };
+                let fault =
+                    if persistent { Fault::persistent(base + k, *kind) } else { Fault::transient(base + k, *kind) };
                 sim.inject(fault);
                 let outcome = run_workload(&sim);
                 let fired = sim.call_count() >= base + k;
@@ -151,10 +125,7 @@ fn every_call_of_a_workload_can_fail_in_every_way() {
                     break;
                 }
                 faults_fired += 1;
-                assert!(
-                    outcome.error_seen,
-                    "{what}: the fault did not reach the caller"
-                );
+                assert!(outcome.error_seen, "{what}: the fault did not reach the caller");
                 sim.clear_faults();
                 check_consistent(&sim, &outcome, &what);
                 sim.crash(CrashMode::KeepPrefix);

@@ -17,6 +17,7 @@
 mod support;
 
 mod basic;
+mod corruption;
 mod crash;
 mod faults;
 mod model;

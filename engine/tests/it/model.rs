@@ -49,9 +49,7 @@ fn key(k: u16) -> Vec<u8> {
 }
 
 fn value(k: u16, len: u16, salt: u64) -> Vec<u8> {
-    (0..len)
-        .map(|i| (u64::from(k) * 31 + u64::from(i) + salt) as u8)
-        .collect()
+    (0..len).map(|i| (u64::from(k) * 31 + u64::from(i) + salt) as u8).collect()
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -100,25 +98,15 @@ fn run(ops: &[Op], seed: u64) -> usize {
                 db.write(&batch).unwrap();
             }
             Op::Get { key: k } => {
-                assert_eq!(
-                    db.get(&key(*k)).unwrap(),
-                    model.get(&key(*k)).cloned(),
-                    "step {step}: get {k}"
-                );
+                assert_eq!(db.get(&key(*k)).unwrap(), model.get(&key(*k)).cloned(), "step {step}: get {k}");
             }
             Op::Range { from, to, reverse } => {
                 let (a, b) = (key(*from), key(*to));
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
                 let got: Vec<(Vec<u8>, Vec<u8>)> = if *reverse {
-                    db.range_rev(lo.clone()..hi.clone())
-                        .unwrap()
-                        .map(|r| r.unwrap())
-                        .collect()
+                    db.range_rev(lo.clone()..hi.clone()).unwrap().map(|r| r.unwrap()).collect()
                 } else {
-                    db.range(lo.clone()..hi.clone())
-                        .unwrap()
-                        .map(|r| r.unwrap())
-                        .collect()
+                    db.range(lo.clone()..hi.clone()).unwrap().map(|r| r.unwrap()).collect()
                 };
                 let mut want: Vec<(Vec<u8>, Vec<u8>)> = model
                     .range::<Vec<u8>, _>((Bound::Included(&lo), Bound::Excluded(&hi)))
@@ -144,11 +132,7 @@ fn run(ops: &[Op], seed: u64) -> usize {
             }
         }
     }
-    let all: BTreeMap<Vec<u8>, Vec<u8>> = db
-        .range::<&[u8], _>(..)
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
+    let all: BTreeMap<Vec<u8>, Vec<u8>> = db.range::<&[u8], _>(..).unwrap().map(|r| r.unwrap()).collect();
     assert_eq!(all, model);
     db.checkpoint().unwrap();
     assert_invariants(&db);
@@ -173,10 +157,7 @@ fn grow_to_three_levels_then_delete_everything() {
     let mut ops = Vec::new();
     for round in 0..6u16 {
         for k in 0..400u16 {
-            ops.push(Op::Put {
-                key: k,
-                len: 200 + round * 50,
-            });
+            ops.push(Op::Put { key: k, len: 200 + round * 50 });
             if k % 50 == 49 {
                 ops.push(Op::Commit);
             }
@@ -184,11 +165,7 @@ fn grow_to_three_levels_then_delete_everything() {
         ops.push(Op::Commit);
         ops.push(Op::Checkpoint);
     }
-    ops.push(Op::Range {
-        from: 0,
-        to: 399,
-        reverse: true,
-    });
+    ops.push(Op::Range { from: 0, to: 399, reverse: true });
     for k in (0..400u16).rev() {
         ops.push(Op::Delete { key: k });
         if k % 37 == 0 {

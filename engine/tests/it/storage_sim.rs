@@ -7,9 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use jubilant_engine::storage::fs::FsStorage;
-use jubilant_engine::storage::sim::{
-    CrashMode, Fault, FaultKind, SECTOR_BYTES, SimRng, SimStorage,
-};
+use jubilant_engine::storage::sim::{CrashMode, Fault, FaultKind, SECTOR_BYTES, SimRng, SimStorage};
 use jubilant_engine::storage::{Storage, StorageFile, read_exact_at};
 
 fn path(s: &str) -> &Path {
@@ -62,11 +60,7 @@ fn synced_writes_survive_every_mode() {
         let sim = sim(seed as u64);
         durable_file(&sim, "/db/a", &[9; 3000]);
         sim.crash(mode);
-        assert_eq!(
-            sim.contents(path("/db/a")).unwrap(),
-            vec![9; 3000],
-            "{mode:?}"
-        );
+        assert_eq!(sim.contents(path("/db/a")).unwrap(), vec![9; 3000], "{mode:?}");
         sim.check_invariants();
     }
 }
@@ -161,22 +155,10 @@ fn removed_file_stays_readable_through_open_handle() {
 #[test]
 fn namespace_calls_report_not_found_and_list_sorted() {
     let sim = sim(8);
-    assert_eq!(
-        sim.open(path("/db/missing")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
-    assert_eq!(
-        sim.create(path("/nodir/a")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
-    assert_eq!(
-        sim.list_dir(path("/nodir")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
-    assert_eq!(
-        sim.remove(path("/db/missing")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
+    assert_eq!(sim.open(path("/db/missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    assert_eq!(sim.create(path("/nodir/a")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    assert_eq!(sim.list_dir(path("/nodir")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    assert_eq!(sim.remove(path("/db/missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
     for name in ["c", "a", "b"] {
         sim.create(&Path::new("/db").join(name)).unwrap();
     }
@@ -221,10 +203,7 @@ fn random_subset_keeps_ops_independently() {
         let image = sim.contents(path("/db/f")).unwrap();
         assert_eq!(image.len(), 8);
         for (i, &byte) in image.iter().enumerate() {
-            assert!(
-                byte == 0 || usize::from(byte) == i + 1,
-                "seed {seed}: {image:?}"
-            );
+            assert!(byte == 0 || usize::from(byte) == i + 1, "seed {seed}: {image:?}");
         }
         // A gap: a later write survived while an earlier one did not.
         saw_gap |= image.windows(2).any(|pair| pair[0] == 0 && pair[1] != 0);
@@ -249,10 +228,7 @@ fn torn_write_tears_at_sector_granularity() {
     for seed in 0..64 {
         let sim = sim(seed);
         durable_file(&sim, "/db/page", &[OLD; 4096]);
-        sim.open(path("/db/page"))
-            .unwrap()
-            .write_at(&[NEW; 4096], 0)
-            .unwrap();
+        sim.open(path("/db/page")).unwrap().write_at(&[NEW; 4096], 0).unwrap();
         sim.crash(CrashMode::TornWrite);
         let image = sim.contents(path("/db/page")).unwrap();
         assert_eq!(image.len(), 4096);
@@ -282,10 +258,7 @@ fn torn_write_damages_only_the_written_range() {
     for seed in 0..32 {
         let sim = sim(seed);
         durable_file(&sim, "/db/f", &[7; 8192]);
-        sim.open(path("/db/f"))
-            .unwrap()
-            .write_at(&[1; 4096], 256)
-            .unwrap();
+        sim.open(path("/db/f")).unwrap().write_at(&[1; 4096], 256).unwrap();
         sim.crash(CrashMode::TornWrite);
         let image = sim.contents(path("/db/f")).unwrap();
         assert!(image[..256].iter().all(|&b| b == 7), "seed {seed}");
@@ -298,12 +271,8 @@ fn torn_write_damages_only_the_written_range() {
             let count = |value: u8| sector.iter().filter(|&&b| b == value).count();
             let (new, old, zero) = (count(1), count(7), count(0));
             let whole = [new, old, zero].contains(&sector.len());
-            let garbage =
-                new < sector.len() / 2 && old < sector.len() / 2 && zero < sector.len() / 2;
-            assert!(
-                whole || garbage,
-                "seed {seed}, bytes {range:?}: {new} new, {old} old, {zero} zero"
-            );
+            let garbage = new < sector.len() / 2 && old < sector.len() / 2 && zero < sector.len() / 2;
+            assert!(whole || garbage, "seed {seed}, bytes {range:?}: {new} new, {old} old, {zero} zero");
         }
     }
 }
@@ -312,10 +281,7 @@ fn torn_write_damages_only_the_written_range() {
 fn length_without_contents_gives_zeros() {
     let sim = sim(9);
     durable_file(&sim, "/db/f", &[1; 100]);
-    sim.open(path("/db/f"))
-        .unwrap()
-        .write_at(&[2; 200], 50)
-        .unwrap();
+    sim.open(path("/db/f")).unwrap().write_at(&[2; 200], 50).unwrap();
     sim.crash(CrashMode::LengthWithoutContents);
     let image = sim.contents(path("/db/f")).unwrap();
     assert_eq!(image.len(), 250);
@@ -325,9 +291,7 @@ fn length_without_contents_gives_zeros() {
 
 #[test]
 fn crash_random_picks_modes_from_the_seed() {
-    let modes: BTreeSet<String> = (0..100)
-        .map(|seed| format!("{:?}", SimStorage::new(seed).crash_random()))
-        .collect();
+    let modes: BTreeSet<String> = (0..100).map(|seed| format!("{:?}", SimStorage::new(seed).crash_random())).collect();
     assert_eq!(modes.len(), CrashMode::ALL.len());
 }
 
@@ -350,11 +314,7 @@ fn crash_after_n_sync_points_halts_at_that_call() {
     let mut buf = [0; 3];
     assert!(is_simulated_crash(&file.read_at(&mut buf, 0).unwrap_err()));
     assert!(is_simulated_crash(&sim.exists(path("/db/a")).unwrap_err()));
-    assert_eq!(
-        sim.call_count(),
-        calls,
-        "calls while halted are not counted"
-    );
+    assert_eq!(sim.call_count(), calls, "calls while halted are not counted");
 
     sim.crash(CrashMode::KeepNothing);
     assert!(!sim.is_halted());
@@ -478,10 +438,7 @@ fn transient_fault_fires_once_persistent_fault_keeps_firing() {
     for _ in 0..5 {
         assert_eq!(file.len().unwrap_err().raw_os_error(), Some(5));
     }
-    assert_eq!(
-        sim.exists(path("/db/f")).unwrap_err().raw_os_error(),
-        Some(5)
-    );
+    assert_eq!(sim.exists(path("/db/f")).unwrap_err().raw_os_error(), Some(5));
     sim.clear_faults();
     assert!(sim.exists(path("/db/f")).unwrap());
 }
@@ -500,26 +457,17 @@ fn short_write_writes_a_proper_prefix_then_fails() {
     for seed in 0..30 {
         let sim = sim(seed);
         let file = sim.create(path("/db/f")).unwrap();
-        sim.inject(Fault::transient(
-            sim.call_count() + 1,
-            FaultKind::ShortWrite,
-        ));
+        sim.inject(Fault::transient(sim.call_count() + 1, FaultKind::ShortWrite));
         let error = file.write_at(&[5; 100], 0).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WriteZero);
         let image = sim.contents(path("/db/f")).unwrap();
-        assert!(
-            image.len() < 100 && image.iter().all(|&b| b == 5),
-            "seed {seed}"
-        );
+        assert!(image.len() < 100 && image.iter().all(|&b| b == 5), "seed {seed}");
         lengths.insert(image.len());
     }
     assert!(lengths.len() > 5, "prefix lengths seen: {lengths:?}");
     // On other calls a short-write fault is plain EIO.
     let sim = sim(0);
-    sim.inject(Fault::transient(
-        sim.call_count() + 1,
-        FaultKind::ShortWrite,
-    ));
+    sim.inject(Fault::transient(sim.call_count() + 1, FaultKind::ShortWrite));
     assert_eq!(sim.exists(path("/db")).unwrap_err().raw_os_error(), Some(5));
 }
 
@@ -529,10 +477,7 @@ fn fsync_error_drops_pending_writes() {
     durable_file(&sim, "/db/f", b"durable");
     let file = sim.open(path("/db/f")).unwrap();
     file.write_at(b"volatile-and-longer", 0).unwrap();
-    sim.inject(Fault::transient(
-        sim.call_count() + 1,
-        FaultKind::FsyncError,
-    ));
+    sim.inject(Fault::transient(sim.call_count() + 1, FaultKind::FsyncError));
     assert_eq!(file.sync().unwrap_err().raw_os_error(), Some(5));
     // The writes are gone from the page cache too, and the next sync
     // "succeeds" with nothing to write (fsyncgate).
@@ -546,14 +491,8 @@ fn fsync_error_drops_pending_writes() {
 fn fsync_error_on_sync_dir_fails_and_leaves_entries_pending() {
     let sim = sim(19);
     sim.create(path("/db/f")).unwrap();
-    sim.inject(Fault::transient(
-        sim.call_count() + 1,
-        FaultKind::FsyncError,
-    ));
-    assert_eq!(
-        sim.sync_dir(path("/db")).unwrap_err().raw_os_error(),
-        Some(5)
-    );
+    sim.inject(Fault::transient(sim.call_count() + 1, FaultKind::FsyncError));
+    assert_eq!(sim.sync_dir(path("/db")).unwrap_err().raw_os_error(), Some(5));
     assert!(sim.exists(path("/db/f")).unwrap());
     sim.sync_dir(path("/db")).unwrap();
     sim.crash(CrashMode::KeepNothing);
@@ -579,10 +518,7 @@ fn scripted_run(seed: u64) -> Vec<String> {
     let mut rng = SimRng::new(seed ^ 0xDEAD_BEEF);
     let mut log = Vec::new();
     for round in 0..6 {
-        sim.inject(Fault::transient(
-            sim.call_count() + 1 + rng.below(20),
-            FaultKind::ShortWrite,
-        ));
+        sim.inject(Fault::transient(sim.call_count() + 1 + rng.below(20), FaultKind::ShortWrite));
         for i in 0..10u64 {
             let name = format!("/db/f{}", rng.below(3));
             let result = (|| -> io::Result<()> {
@@ -647,14 +583,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "jubilant-storage-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("jubilant-storage-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
@@ -697,10 +627,7 @@ fn fs_storage_round_trip() {
     assert_eq!(fs.list_dir(&dir).unwrap(), vec!["b", "c"]);
     fs.remove(&b).unwrap();
     assert_eq!(fs.open(&b).unwrap_err().kind(), io::ErrorKind::NotFound);
-    assert_eq!(
-        fs.list_dir(&dir.join("missing")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
+    assert_eq!(fs.list_dir(&dir.join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
     // create truncates an existing file.
     let c = fs.create(&dir.join("c")).unwrap();
     c.write_at(b"xyz", 0).unwrap();

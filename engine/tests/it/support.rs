@@ -31,10 +31,7 @@ pub fn open_sim(sim: &SimStorage) -> jubilant_engine::Result<Db> {
 
 /// Every pair in the database, in order.
 pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    db.range::<&[u8], _>(..)
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
+    db.range::<&[u8], _>(..).unwrap().map(|r| r.unwrap()).collect()
 }
 
 /// Asserts the durable tree's invariants.
@@ -49,11 +46,7 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "jubilant-{name}-{}-{}",
-            std::process::id(),
-            unique()
-        ));
+        let path = std::env::temp_dir().join(format!("jubilant-{name}-{}-{}", std::process::id(), unique()));
         let _ = std::fs::remove_dir_all(&path);
         TempDir(path)
     }

@@ -38,13 +38,8 @@ pub enum CrashMode {
 
 impl CrashMode {
     /// Every mode, in declaration order.
-    pub const ALL: [Self; 5] = [
-        Self::KeepNothing,
-        Self::KeepPrefix,
-        Self::RandomSubset,
-        Self::TornWrite,
-        Self::LengthWithoutContents,
-    ];
+    pub const ALL: [Self; 5] =
+        [Self::KeepNothing, Self::KeepPrefix, Self::RandomSubset, Self::TornWrite, Self::LengthWithoutContents];
 
     /// A mode chosen from `seed` (uniformly, deterministically).
     pub fn from_seed(seed: u64) -> Self {
@@ -146,10 +141,7 @@ mod tests {
     #[test]
     fn from_seed_reaches_every_mode() {
         for mode in CrashMode::ALL {
-            assert!(
-                (0..200).any(|seed| CrashMode::from_seed(seed) == mode),
-                "{mode:?} never chosen"
-            );
+            assert!((0..200).any(|seed| CrashMode::from_seed(seed) == mode), "{mode:?} never chosen");
         }
     }
 

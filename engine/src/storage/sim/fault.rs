@@ -54,20 +54,12 @@ pub struct Fault {
 impl Fault {
     /// A fault that fails call number `at_call` only.
     pub fn transient(at_call: u64, kind: FaultKind) -> Self {
-        Self {
-            at_call,
-            kind,
-            persistent: false,
-        }
+        Self { at_call, kind, persistent: false }
     }
 
     /// A fault that fails call number `at_call` and every call after it.
     pub fn persistent(at_call: u64, kind: FaultKind) -> Self {
-        Self {
-            at_call,
-            kind,
-            persistent: true,
-        }
+        Self { at_call, kind, persistent: true }
     }
 }
 
@@ -90,9 +82,8 @@ impl Faults {
     /// The fault that hits call number `call`, if any: the first armed in
     /// injection order. A transient fault is disarmed once it fires.
     pub(super) fn fire(&mut self, call: u64) -> Option<FaultKind> {
-        let index = self.armed.iter().position(|fault| {
-            fault.at_call == call || (fault.persistent && fault.at_call <= call)
-        })?;
+        let index =
+            self.armed.iter().position(|fault| fault.at_call == call || (fault.persistent && fault.at_call <= call))?;
         let fault = *self.armed.get(index)?;
         if !fault.persistent {
             self.armed.remove(index);

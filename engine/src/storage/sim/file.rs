@@ -33,11 +33,7 @@ pub(super) struct SimFile {
 impl SimFile {
     /// A file that exists only with `image` as both durable and volatile state.
     pub(super) fn with_image(image: Vec<u8>) -> Self {
-        Self {
-            durable: image.clone(),
-            volatile: image,
-            pending: Vec::new(),
-        }
+        Self { durable: image.clone(), volatile: image, pending: Vec::new() }
     }
 
     /// Reads from the volatile image; returns the bytes read.
@@ -59,10 +55,7 @@ impl SimFile {
     /// Records and applies a write of `data` at `offset`.
     pub(super) fn write(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
         let offset = checked_range(offset, data.len())?;
-        let op = FileOp::Write {
-            offset,
-            data: data.to_vec(),
-        };
+        let op = FileOp::Write { offset, data: data.to_vec() };
         apply(&mut self.volatile, &op);
         self.pending.push(op);
         Ok(())
@@ -98,14 +91,8 @@ impl SimFile {
         for op in &self.pending {
             apply(&mut replayed, op);
         }
-        assert!(
-            replayed == self.volatile,
-            "volatile image differs from durable + pending ops"
-        );
-        assert!(
-            self.volatile.len() as u64 <= SIM_FILE_BYTES_MAX,
-            "file exceeds SIM_FILE_BYTES_MAX"
-        );
+        assert!(replayed == self.volatile, "volatile image differs from durable + pending ops");
+        assert!(self.volatile.len() as u64 <= SIM_FILE_BYTES_MAX, "file exceeds SIM_FILE_BYTES_MAX");
     }
 }
 
@@ -114,8 +101,9 @@ impl SimFile {
 fn checked_range(offset: u64, len: usize) -> io::Result<usize> {
     let end = offset.checked_add(len as u64);
     match end {
-        Some(end) if end <= SIM_FILE_BYTES_MAX => usize::try_from(offset)
-            .map_err(|_| io::Error::new(io::ErrorKind::FileTooLarge, "offset exceeds usize")),
+        Some(end) if end <= SIM_FILE_BYTES_MAX => {
+            usize::try_from(offset).map_err(|_| io::Error::new(io::ErrorKind::FileTooLarge, "offset exceeds usize"))
+        }
         _ => Err(io::Error::new(
             io::ErrorKind::FileTooLarge,
             format!("simulated file would exceed {SIM_FILE_BYTES_MAX} bytes"),

@@ -117,10 +117,7 @@ fn halted_error() -> io::Error {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{}: no such simulated file", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{}: no such simulated file", path.display()))
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -138,9 +135,7 @@ impl State {
         let mut halt = self.halt_at_call.is_some_and(|target| self.calls >= target);
         if call.is_sync_point() {
             self.sync_points += 1;
-            halt |= self
-                .halt_at_sync_point
-                .is_some_and(|target| self.sync_points >= target);
+            halt |= self.halt_at_sync_point.is_some_and(|target| self.sync_points >= target);
         }
         if halt {
             self.halted = true;
@@ -174,10 +169,7 @@ impl State {
             ));
         }
         if self.namespace.is_dir(path) {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                format!("{} is a directory", path.display()),
-            ));
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, format!("{} is a directory", path.display())));
         }
         Ok(())
     }
@@ -197,10 +189,7 @@ impl State {
     fn check_invariants(&self) {
         self.namespace.check_invariants();
         for id in self.namespace.referenced() {
-            assert!(
-                self.files.contains_key(&id),
-                "name refers to missing file {id:?}"
-            );
+            assert!(self.files.contains_key(&id), "name refers to missing file {id:?}");
         }
         for file in self.files.values() {
             file.check_invariants();
@@ -231,9 +220,7 @@ impl SimStorage {
             halted: false,
             faults: fault::Faults::default(),
         };
-        Self {
-            state: Arc::new(Mutex::new(state)),
-        }
+        Self { state: Arc::new(Mutex::new(state)) }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -245,11 +232,7 @@ impl SimStorage {
     pub fn crash(&self, mode: CrashMode) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let kept_dir_ops = if mode.keeps_dir_ops() {
-            state.rng.prefix_len(state.namespace.pending_len())
-        } else {
-            0
-        };
+        let kept_dir_ops = if mode.keeps_dir_ops() { state.rng.prefix_len(state.namespace.pending_len()) } else { 0 };
         state.namespace.crash(kept_dir_ops);
         let live = state.namespace.referenced();
         let mut survivors = BTreeMap::new();
@@ -345,20 +328,8 @@ impl SimStorage {
         self.lock().check_invariants();
     }
 
-    fn handle(
-        &self,
-        state: &State,
-        id: FileId,
-        path: PathBuf,
-        writable: bool,
-    ) -> Arc<dyn StorageFile> {
-        Arc::new(SimHandle {
-            state: Arc::clone(&self.state),
-            id,
-            epoch: state.epoch,
-            writable,
-            path,
-        })
+    fn handle(&self, state: &State, id: FileId, path: PathBuf, writable: bool) -> Arc<dyn StorageFile> {
+        Arc::new(SimHandle { state: Arc::clone(&self.state), id, epoch: state.epoch, writable, path })
     }
 
     fn open_with(&self, path: &Path, writable: bool) -> io::Result<Arc<dyn StorageFile>> {
@@ -366,10 +337,7 @@ impl SimStorage {
         let mut state = self.lock();
         state.begin_plain(Call::Open)?;
         state.check_file_path(&path)?;
-        let id = state
-            .namespace
-            .lookup(&path)
-            .ok_or_else(|| not_found(&path))?;
+        let id = state.namespace.lookup(&path).ok_or_else(|| not_found(&path))?;
         Ok(self.handle(&state, id, path, writable))
     }
 }
@@ -417,10 +385,7 @@ impl Storage for SimStorage {
         let (from, to) = (normalize(from), normalize(to));
         let mut state = self.lock();
         state.begin_plain(Call::Rename)?;
-        let id = state
-            .namespace
-            .lookup(&from)
-            .ok_or_else(|| not_found(&from))?;
+        let id = state.namespace.lookup(&from).ok_or_else(|| not_found(&from))?;
         state.check_file_path(&to)?;
         if from != to {
             state.namespace.push(DirOp::rename(from, to, id));
@@ -432,10 +397,7 @@ impl Storage for SimStorage {
         let path = normalize(path);
         let mut state = self.lock();
         state.begin_plain(Call::Remove)?;
-        state
-            .namespace
-            .lookup(&path)
-            .ok_or_else(|| not_found(&path))?;
+        state.namespace.lookup(&path).ok_or_else(|| not_found(&path))?;
         state.namespace.push(DirOp::unlink(path));
         Ok(())
     }
@@ -455,14 +417,8 @@ impl Storage for SimStorage {
         let dir = normalize(dir);
         let mut state = self.lock();
         state.begin_plain(Call::CreateDirAll)?;
-        if let Some(file) = dir
-            .ancestors()
-            .find(|path| state.namespace.lookup(path).is_some())
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{} is a file", file.display()),
-            ));
+        if let Some(file) = dir.ancestors().find(|path| state.namespace.lookup(path).is_some()) {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is a file", file.display())));
         }
         state.namespace.create_dir_all(&dir);
         Ok(())
@@ -497,11 +453,7 @@ impl Storage for SimStorage {
         let id = state.next_lock_id;
         state.next_lock_id += 1;
         state.locks.insert(path.clone(), id);
-        let token = SimLockToken {
-            state: Arc::clone(&self.state),
-            path,
-            id,
-        };
+        let token = SimLockToken { state: Arc::clone(&self.state), path, id };
         Ok(Some(LockGuard::new(Box::new(token))))
     }
 }
@@ -536,10 +488,7 @@ struct SimHandle {
 
 impl fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimHandle")
-            .field("path", &self.path)
-            .field("writable", &self.writable)
-            .finish_non_exhaustive()
+        f.debug_struct("SimHandle").field("path", &self.path).field("writable", &self.writable).finish_non_exhaustive()
     }
 }
 
@@ -549,20 +498,13 @@ impl SimHandle {
         let mut state = lock(&self.state);
         let fault = state.begin(call)?;
         if state.epoch != self.epoch {
-            return Err(io::Error::other(format!(
-                "{}: handle opened before a simulated crash",
-                self.path.display()
-            )));
+            return Err(io::Error::other(format!("{}: handle opened before a simulated crash", self.path.display())));
         }
         Ok((state, fault))
     }
 
     fn check_writable(&self) -> io::Result<()> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(EBADF))
-        }
+        if self.writable { Ok(()) } else { Err(io::Error::from_raw_os_error(EBADF)) }
     }
 }
 
@@ -585,16 +527,11 @@ impl StorageFile for SimHandle {
                     0 => 0,
                     len => state.rng.below(len),
                 };
-                let prefix = buf
-                    .get(..usize::try_from(written).unwrap_or(0))
-                    .unwrap_or_default();
+                let prefix = buf.get(..usize::try_from(written).unwrap_or(0)).unwrap_or_default();
                 if !prefix.is_empty() {
                     state.file_mut(self.id).write(prefix, offset)?;
                 }
-                Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "simulated short write",
-                ))
+                Err(io::Error::new(io::ErrorKind::WriteZero, "simulated short write"))
             }
             Some(fault) => Err(fault.error()),
             None => {

@@ -27,23 +27,17 @@ pub(super) struct DirOp {
 impl DirOp {
     /// Points `path` at `file`.
     pub(super) fn link(path: PathBuf, file: FileId) -> Self {
-        Self {
-            changes: vec![(path, Some(file))],
-        }
+        Self { changes: vec![(path, Some(file))] }
     }
 
     /// Removes the entry `path`.
     pub(super) fn unlink(path: PathBuf) -> Self {
-        Self {
-            changes: vec![(path, None)],
-        }
+        Self { changes: vec![(path, None)] }
     }
 
     /// Points `to` at `file` and removes `from`, as one change.
     pub(super) fn rename(from: PathBuf, to: PathBuf, file: FileId) -> Self {
-        Self {
-            changes: vec![(to, Some(file)), (from, None)],
-        }
+        Self { changes: vec![(to, Some(file)), (from, None)] }
     }
 
     fn touches(&self, dir: &Path) -> bool {
@@ -91,11 +85,7 @@ impl Namespace {
 
     /// Every file named now or in durable state.
     pub(super) fn referenced(&self) -> BTreeSet<FileId> {
-        self.volatile
-            .values()
-            .chain(self.durable.values())
-            .copied()
-            .collect()
+        self.volatile.values().chain(self.durable.values()).copied().collect()
     }
 
     /// Whether `dir` is a directory. The root and the empty path (the
@@ -121,8 +111,7 @@ impl Namespace {
 
     /// Makes every pending change touching `dir` durable.
     pub(super) fn sync_dir(&mut self, dir: &Path) {
-        let (synced, rest): (Vec<DirOp>, Vec<DirOp>) =
-            self.pending.drain(..).partition(|op| op.touches(dir));
+        let (synced, rest): (Vec<DirOp>, Vec<DirOp>) = self.pending.drain(..).partition(|op| op.touches(dir));
         for op in &synced {
             op.apply(&mut self.durable);
         }
@@ -132,13 +121,9 @@ impl Namespace {
     /// The sorted names of the files and directories directly in `dir`.
     pub(super) fn list(&self, dir: &Path) -> Vec<String> {
         let files = self.volatile.keys();
-        let children = files
-            .chain(self.dirs.iter())
-            .filter(|path| parent(path) == dir);
-        let names: BTreeSet<String> = children
-            .filter_map(|path| path.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .collect();
+        let children = files.chain(self.dirs.iter()).filter(|path| parent(path) == dir);
+        let names: BTreeSet<String> =
+            children.filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
         names.into_iter().collect()
     }
 
@@ -163,25 +148,16 @@ impl Namespace {
         for op in &self.pending {
             op.apply(&mut replayed);
         }
-        assert!(
-            replayed == self.volatile,
-            "volatile entries differ from durable + pending"
-        );
+        assert!(replayed == self.volatile, "volatile entries differ from durable + pending");
         for path in self.volatile.keys() {
-            assert!(
-                !self.dirs.contains(path),
-                "{} is both a file and a directory",
-                path.display()
-            );
+            assert!(!self.dirs.contains(path), "{} is both a file and a directory", path.display());
         }
     }
 }
 
 /// `path` with `.` components, repeated and trailing separators removed.
 pub(super) fn normalize(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|component| *component != Component::CurDir)
-        .collect()
+    path.components().filter(|component| *component != Component::CurDir).collect()
 }
 
 /// The directory holding `path`: the empty path for a bare name.
