@@ -20,5 +20,6 @@ mod basic;
 mod corruption;
 mod crash;
 mod faults;
+mod kill9;
 mod model;
 mod storage_sim;
