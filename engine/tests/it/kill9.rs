@@ -31,10 +31,10 @@ fn run_and_kill(dir: &std::path::Path, first: u64, run_for: Duration) -> Vec<u64
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(n) = line.strip_prefix("ACK ").and_then(|n| n.parse::<u64>().ok()) {
-                if tx.send(n).is_err() {
-                    break;
-                }
+            if let Some(n) = line.strip_prefix("ACK ").and_then(|n| n.parse::<u64>().ok())
+                && tx.send(n).is_err()
+            {
+                break;
             }
         }
     });
