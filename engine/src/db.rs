@@ -94,6 +94,7 @@ pub(crate) struct Inner {
     pub pins: Mutex<BTreeMap<u64, usize>>,
     poison: Mutex<Option<String>>,
     counters: Counters,
+    txns: crate::txn::Transactions,
     last_checkpoint_at: Mutex<Instant>,
     shutdown: Mutex<bool>,
     wake: Condvar,
@@ -170,6 +171,8 @@ pub struct Stats {
     pub superblock: Superblock,
     /// WAL bytes appended since the last checkpoint.
     pub wal_bytes_since_checkpoint: u64,
+    /// Transaction and lock counters.
+    pub transactions: crate::txn::TxnStats,
 }
 
 /// A value read from the database, with its version.
@@ -310,6 +313,7 @@ impl Db {
             pins: Mutex::new(BTreeMap::new()),
             poison: Mutex::new(None),
             counters: Counters::default(),
+            txns: crate::txn::Transactions::default(),
             last_checkpoint_at: Mutex::new(Instant::now()),
             shutdown: Mutex::new(false),
             wake: Condvar::new(),
@@ -340,6 +344,24 @@ impl Db {
     #[must_use]
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
+    }
+
+    /// The options the database was opened with.
+    #[must_use]
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
+    }
+
+    /// The transaction machinery (locks and counters).
+    #[must_use]
+    pub fn transactions(&self) -> &crate::txn::Transactions {
+        &self.inner.txns
     }
 
     /// The value of `key`.
@@ -535,6 +557,7 @@ impl Db {
                 .bytes_appended
                 .saturating_sub(inner.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed)),
             wal,
+            transactions: inner.txns.stats(),
         }
     }
 

@@ -139,6 +139,13 @@ pub enum Error {
         max: usize,
     },
 
+    /// A transaction's lock was not granted in time; nothing was written.
+    #[error("lock wait timed out on key {key:?}; the transaction was aborted and may be retried")]
+    LockTimeout {
+        /// The key (or range start) waited for.
+        key: Vec<u8>,
+    },
+
     /// A write on a directory opened read-only.
     #[error("the database was opened read-only")]
     ReadOnly,

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use jubilant_format::{Generation, Lsn, PageId};
 
 use crate::btree::node::StoredValue;
-use crate::db::Inner;
+use crate::db::{Entry, Inner};
 use crate::error::{Error, Result};
 use crate::memtable::{MemOp, Memtable};
 use crate::sync::{lock, read};
@@ -35,7 +35,7 @@ pub struct Iter {
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
-    buffer: VecDeque<(Vec<u8>, Vec<u8>)>,
+    buffer: VecDeque<(Vec<u8>, Entry)>,
     done: bool,
 }
 
@@ -51,7 +51,7 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 struct Candidate {
     key: Vec<u8>,
     /// `None` for a tombstone.
-    value: Option<Vec<u8>>,
+    value: Option<Entry>,
 }
 
 impl Iter {
@@ -90,7 +90,9 @@ impl Iter {
                     .map(|e| Candidate {
                         key: e.key,
                         value: match e.op {
-                            MemOp::Put { value, .. } => Some(value),
+                            MemOp::Put { value, expires_at_unix_ms } => {
+                                Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                            }
                             MemOp::Delete => None,
                         },
                     })
@@ -112,7 +114,10 @@ impl Iter {
                     });
                 }
             };
-            tree_candidates.push(Candidate { key: e.key, value: Some(value) });
+            tree_candidates.push(Candidate {
+                key: e.key,
+                value: Some(Entry { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms }),
+            });
         }
         sources.push((tree_candidates, more));
 
@@ -173,10 +178,9 @@ impl Iter {
     }
 }
 
-impl Iterator for Iter {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Iter {
+    /// The next key with its value, version and expiry.
+    pub fn next_entry(&mut self) -> Option<Result<(Vec<u8>, Entry)>> {
         loop {
             if let Some(pair) = self.buffer.pop_front() {
                 return Some(Ok(pair));
@@ -189,6 +193,14 @@ impl Iterator for Iter {
                 return Some(Err(e));
             }
         }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entry().map(|r| r.map(|(k, e)| (k, e.value)))
     }
 }
 

@@ -31,11 +31,13 @@ pub mod error;
 pub mod freespace;
 pub mod iter;
 pub mod layout;
+pub mod lock;
 pub mod memtable;
 pub mod options;
 pub mod pager;
 pub mod storage;
 mod sync;
+pub mod txn;
 pub mod wal;
 
 pub use batch::{BatchOp, WriteBatch};
@@ -44,3 +46,4 @@ pub use db::{Db, Entry, Stats, inline_limit};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Durability, Options};
+pub use txn::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};

@@ -59,6 +59,9 @@ pub struct Options {
     pub read_only: bool,
     /// Create the directory if it does not exist.
     pub create_if_missing: bool,
+    /// How long a transaction waits for its locks before it aborts with
+    /// `LockTimeout`.
+    pub lock_timeout: Duration,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             background: true,
             read_only: false,
             create_if_missing: true,
+            lock_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -23,3 +23,4 @@ mod faults;
 mod kill9;
 mod model;
 mod storage_sim;
+mod txn;

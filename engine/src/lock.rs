@@ -1,0 +1,497 @@
+//! The lock manager: strict two-phase locking with shared and exclusive
+//! modes on keys, and shared locks on key ranges (for scans), so that a
+//! transaction's reads are serializable and a scan sees no phantoms.
+//!
+//! Point locks live in a hash-partitioned table (stripes, each with its own
+//! mutex and wait queue). Range locks and the set of exclusively locked
+//! keys live in one ordered table, because a range conflicts with any
+//! exclusive key inside it.
+//!
+//! Deadlock freedom: a transaction's whole lock set is computed up front
+//! as *disjoint* intervals (a point, or a range), each with the strongest
+//! mode the transaction needs there, and acquired in ascending order. A
+//! transaction waiting for interval I holds only intervals ending before
+//! I starts; whoever it waits for holds an interval overlapping I, so its
+//! own next request starts after I does. Along any chain of waits the
+//! requested start keys strictly increase: there can be no cycle.
+//!
+//! Fairness: waiters on a key are served first come, first served: a
+//! request is granted only when it is compatible with the holders and with
+//! every earlier waiter on that key. Exclusive requests blocked by a range
+//! are registered as pending, and new range requests over them wait, so a
+//! stream of scans cannot starve a writer. Every wait is bounded by the
+//! transaction's deadline; on timeout it fails with `LockTimeout`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use jubilant_format::TxnId;
+
+use crate::sync::lock;
+
+/// Lock modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum LockMode {
+    /// Readers: compatible with other shared locks.
+    Shared,
+    /// Writers: compatible with nothing.
+    Exclusive,
+}
+
+/// One lock request: a key or a key range, and a mode. Ranges are always
+/// shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockRequest {
+    /// A single key.
+    Key {
+        /// The key.
+        key: Vec<u8>,
+        /// The mode.
+        mode: LockMode,
+    },
+    /// All keys in `[start, end)`; `end = None` means to the last key.
+    Range {
+        /// First key of the range.
+        start: Vec<u8>,
+        /// End of the range (exclusive), if bounded.
+        end: Option<Vec<u8>>,
+    },
+}
+
+impl LockRequest {
+    fn start(&self) -> &[u8] {
+        match self {
+            LockRequest::Key { key, .. } => key,
+            LockRequest::Range { start, .. } => start,
+        }
+    }
+}
+
+/// Why a lock was not granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockError {
+    /// The deadline passed while waiting.
+    Timeout {
+        /// The key (or range start) waited for.
+        key: Vec<u8>,
+    },
+    /// The transaction holds a shared lock on the key and asked for an
+    /// exclusive one; the planner always asks for the strongest mode up
+    /// front, so this is a bug in the caller.
+    UpgradeRejected {
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+/// Counters of the lock manager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LockStats {
+    /// Requests that had to wait.
+    pub waits: u64,
+    /// Total time spent waiting, microseconds.
+    pub wait_us: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+}
+
+#[derive(Debug, Default)]
+struct KeyEntry {
+    holders: Vec<(TxnId, LockMode)>,
+    /// Waiters in arrival order.
+    queue: VecDeque<(TxnId, LockMode)>,
+}
+
+impl KeyEntry {
+    fn grantable(&self, txn: TxnId, mode: LockMode) -> bool {
+        let compatible = |other: LockMode| mode == LockMode::Shared && other == LockMode::Shared;
+        if !self.holders.iter().all(|&(t, m)| t == txn || compatible(m)) {
+            return false;
+        }
+        // First come, first served: everyone queued ahead must be
+        // compatible with this request.
+        for &(t, m) in &self.queue {
+            if t == txn {
+                return true;
+            }
+            if !compatible(m) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stripe {
+    keys: HashMap<Vec<u8>, KeyEntry>,
+}
+
+#[derive(Debug, Default)]
+struct RangeTable {
+    /// Shared range locks: (start, end, holder).
+    ranges: Vec<(Vec<u8>, Option<Vec<u8>>, TxnId)>,
+    /// Keys locked exclusively, and by whom.
+    exclusive: BTreeMap<Vec<u8>, TxnId>,
+    /// Exclusive requests waiting on a range: key and waiter count.
+    pending: BTreeMap<Vec<u8>, usize>,
+}
+
+fn in_range(key: &[u8], start: &[u8], end: Option<&[u8]>) -> bool {
+    key >= start && end.is_none_or(|e| key < e)
+}
+
+impl RangeTable {
+    fn range_blocks_key(&self, key: &[u8], txn: TxnId) -> bool {
+        self.ranges.iter().any(|(s, e, t)| *t != txn && in_range(key, s, e.as_deref()))
+    }
+
+    fn key_blocks_range(&self, start: &[u8], end: Option<&[u8]>, txn: TxnId) -> bool {
+        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+        self.exclusive.range::<[u8], _>((Bound::Included(start), upper)).any(|(_, t)| *t != txn)
+            || self.pending.range::<[u8], _>((Bound::Included(start), upper)).next().is_some()
+    }
+}
+
+const STRIPES: usize = 64;
+
+/// The lock manager.
+#[derive(Debug)]
+pub struct LockManager {
+    stripes: Vec<(Mutex<Stripe>, Condvar)>,
+    ranges: Mutex<RangeTable>,
+    ranges_changed: Condvar,
+    hasher: std::collections::hash_map::RandomState,
+    waits: AtomicU64,
+    wait_us: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Default for LockManager {
+    fn default() -> Self {
+        LockManager::new()
+    }
+}
+
+/// The locks one transaction holds; release them with
+/// [`LockManager::release`].
+#[derive(Debug, Default)]
+pub struct HeldLocks {
+    txn: TxnId,
+    keys: Vec<(Vec<u8>, LockMode)>,
+    ranges: usize,
+}
+
+impl HeldLocks {
+    /// Number of locks held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len() + self.ranges
+    }
+
+    /// Whether nothing is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl LockManager {
+    /// An empty lock table.
+    #[must_use]
+    pub fn new() -> LockManager {
+        LockManager {
+            stripes: (0..STRIPES).map(|_| (Mutex::new(Stripe::default()), Condvar::new())).collect(),
+            ranges: Mutex::new(RangeTable::default()),
+            ranges_changed: Condvar::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            waits: AtomicU64::new(0),
+            wait_us: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+        }
+    }
+
+    fn stripe(&self, key: &[u8]) -> &(Mutex<Stripe>, Condvar) {
+        let i = (self.hasher.hash_one(key) as usize) % STRIPES;
+        match self.stripes.get(i) {
+            Some(s) => s,
+            None => unreachable!("stripe index below STRIPES"),
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> LockStats {
+        LockStats {
+            waits: self.waits.load(Ordering::Relaxed),
+            wait_us: self.wait_us.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Normalises a transaction's requests into disjoint intervals with the
+    /// strongest mode each needs, sorted by start key. A key inside a
+    /// requested range that is also written gets an exclusive point lock,
+    /// and the range is split around it.
+    #[must_use]
+    pub fn plan(requests: Vec<LockRequest>) -> Vec<LockRequest> {
+        let mut keys: BTreeMap<Vec<u8>, LockMode> = BTreeMap::new();
+        let mut ranges: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for r in requests {
+            match r {
+                LockRequest::Key { key, mode } => {
+                    let m = keys.entry(key).or_insert(mode);
+                    *m = (*m).max(mode);
+                }
+                LockRequest::Range { start, end } => {
+                    if end.as_ref().is_none_or(|e| *e > start) {
+                        ranges.push((start, end));
+                    }
+                }
+            }
+        }
+        // Merge overlapping ranges.
+        ranges.sort();
+        let mut merged: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some((_, last_end)) if last_end.as_ref().is_none_or(|le| *le >= s) => {
+                    let longer = match (&*last_end, &e) {
+                        (None, _) | (_, None) => None,
+                        (Some(a), Some(b)) => Some(a.max(b).clone()),
+                    };
+                    *last_end = longer;
+                }
+                _ => merged.push((s, e)),
+            }
+        }
+        // Points inside a range: shared ones are covered by it; exclusive
+        // ones split it.
+        let mut out: Vec<LockRequest> = Vec::new();
+        for (s, e) in merged {
+            let inside: Vec<(Vec<u8>, LockMode)> = keys
+                .range::<Vec<u8>, _>((Bound::Included(&s), e.as_ref().map_or(Bound::Unbounded, Bound::Excluded)))
+                .map(|(k, m)| (k.clone(), *m))
+                .collect();
+            let mut cursor = s;
+            for (k, m) in inside {
+                keys.remove(&k);
+                if m == LockMode::Exclusive {
+                    if k > cursor {
+                        out.push(LockRequest::Range { start: cursor, end: Some(k.clone()) });
+                    }
+                    let mut after = k.clone();
+                    after.push(0);
+                    out.push(LockRequest::Key { key: k, mode: LockMode::Exclusive });
+                    cursor = after;
+                }
+            }
+            if e.as_ref().is_none_or(|e| *e > cursor) {
+                out.push(LockRequest::Range { start: cursor, end: e });
+            }
+        }
+        out.extend(keys.into_iter().map(|(key, mode)| LockRequest::Key { key, mode }));
+        out.sort_by(|a, b| a.start().cmp(b.start()));
+        out
+    }
+
+    /// Acquires `plan` (from [`LockManager::plan`]) in order for `txn`,
+    /// waiting at most until `deadline`. On failure nothing stays held.
+    pub fn acquire_all(&self, txn: TxnId, plan: &[LockRequest], deadline: Instant) -> Result<HeldLocks, LockError> {
+        let mut held = HeldLocks { txn, ..HeldLocks::default() };
+        self.acquire_more(&mut held, plan, deadline)?;
+        Ok(held)
+    }
+
+    /// Acquires more locks for a transaction that already holds `held`.
+    /// On failure every lock of the transaction is released (it aborts).
+    pub fn acquire_more(&self, held: &mut HeldLocks, plan: &[LockRequest], deadline: Instant) -> Result<(), LockError> {
+        let txn = held.txn;
+        for request in plan {
+            let result = match request {
+                LockRequest::Key { key, mode } => self.acquire_key(txn, key, *mode, deadline, held),
+                LockRequest::Range { start, end } => self.acquire_range(txn, start, end.as_deref(), deadline),
+            };
+            match result {
+                Ok(()) => match request {
+                    LockRequest::Key { key, mode } => held.keys.push((key.clone(), *mode)),
+                    LockRequest::Range { .. } => held.ranges += 1,
+                },
+                Err(e) => {
+                    if matches!(e, LockError::Timeout { .. }) {
+                        self.timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.release(std::mem::take(held));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn note_wait(&self, started: Option<Instant>) {
+        if let Some(t) = started {
+            self.waits.fetch_add(1, Ordering::Relaxed);
+            self.wait_us.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn acquire_key(
+        &self,
+        txn: TxnId,
+        key: &[u8],
+        mode: LockMode,
+        deadline: Instant,
+        held: &HeldLocks,
+    ) -> Result<(), LockError> {
+        if mode == LockMode::Exclusive && held.keys.iter().any(|(k, m)| k == key && *m == LockMode::Shared) {
+            return Err(LockError::UpgradeRejected { key: key.to_vec() });
+        }
+        let mut waited: Option<Instant> = None;
+        if mode == LockMode::Exclusive {
+            // First, no other transaction's range may cover the key.
+            let mut table = lock(&self.ranges);
+            let mut registered = false;
+            while table.range_blocks_key(key, txn) {
+                if !registered {
+                    *table.pending.entry(key.to_vec()).or_insert(0) += 1;
+                    registered = true;
+                }
+                waited.get_or_insert_with(Instant::now);
+                match wait_until(&self.ranges_changed, table, deadline) {
+                    Some(t) => table = t,
+                    None => {
+                        let mut table = lock(&self.ranges);
+                        unregister_pending(&mut table, key);
+                        drop(table);
+                        self.ranges_changed.notify_all();
+                        self.note_wait(waited);
+                        return Err(LockError::Timeout { key: key.to_vec() });
+                    }
+                }
+            }
+            // Register the exclusive key before waiting on the stripe, so no
+            // new range can slip in; an exclusive key waiting on the stripe
+            // is owned by nobody yet, so it is only "pending".
+            if registered {
+                unregister_pending(&mut table, key);
+            }
+            *table.pending.entry(key.to_vec()).or_insert(0) += 1;
+        }
+        let (stripe_lock, stripe_changed) = self.stripe(key);
+        let mut stripe = lock(stripe_lock);
+        let entry = stripe.keys.entry(key.to_vec()).or_default();
+        entry.queue.push_back((txn, mode));
+        let result = loop {
+            let entry = stripe.keys.entry(key.to_vec()).or_default();
+            if entry.grantable(txn, mode) {
+                entry.queue.retain(|&(t, _)| t != txn);
+                entry.holders.push((txn, mode));
+                break Ok(());
+            }
+            waited.get_or_insert_with(Instant::now);
+            match wait_until(stripe_changed, stripe, deadline) {
+                Some(s) => stripe = s,
+                None => {
+                    let mut s = lock(stripe_lock);
+                    if let Some(entry) = s.keys.get_mut(key) {
+                        entry.queue.retain(|&(t, _)| t != txn);
+                        if entry.holders.is_empty() && entry.queue.is_empty() {
+                            s.keys.remove(key);
+                        }
+                    }
+                    stripe = s;
+                    break Err(LockError::Timeout { key: key.to_vec() });
+                }
+            }
+        };
+        drop(stripe);
+        // Others queued behind this request may proceed now.
+        stripe_changed.notify_all();
+        if mode == LockMode::Exclusive {
+            let mut table = lock(&self.ranges);
+            unregister_pending(&mut table, key);
+            if result.is_ok() {
+                table.exclusive.insert(key.to_vec(), txn);
+            }
+            drop(table);
+            self.ranges_changed.notify_all();
+        }
+        self.note_wait(waited);
+        result
+    }
+
+    fn acquire_range(&self, txn: TxnId, start: &[u8], end: Option<&[u8]>, deadline: Instant) -> Result<(), LockError> {
+        let mut waited: Option<Instant> = None;
+        let mut table = lock(&self.ranges);
+        while table.key_blocks_range(start, end, txn) {
+            waited.get_or_insert_with(Instant::now);
+            match wait_until(&self.ranges_changed, table, deadline) {
+                Some(t) => table = t,
+                None => {
+                    self.note_wait(waited);
+                    return Err(LockError::Timeout { key: start.to_vec() });
+                }
+            }
+        }
+        table.ranges.push((start.to_vec(), end.map(<[u8]>::to_vec), txn));
+        drop(table);
+        self.note_wait(waited);
+        Ok(())
+    }
+
+    /// Releases every lock of a transaction and wakes waiters.
+    pub fn release(&self, held: HeldLocks) {
+        let txn = held.txn;
+        let mut any_exclusive = false;
+        for (key, mode) in &held.keys {
+            let (stripe_lock, changed) = self.stripe(key);
+            let mut stripe = lock(stripe_lock);
+            if let Some(entry) = stripe.keys.get_mut(key.as_slice()) {
+                entry.holders.retain(|&(t, _)| t != txn);
+                if entry.holders.is_empty() && entry.queue.is_empty() {
+                    stripe.keys.remove(key.as_slice());
+                }
+            }
+            drop(stripe);
+            changed.notify_all();
+            any_exclusive |= *mode == LockMode::Exclusive;
+        }
+        if any_exclusive || held.ranges > 0 {
+            let mut table = lock(&self.ranges);
+            table.ranges.retain(|(_, _, t)| *t != txn);
+            for (key, mode) in &held.keys {
+                if *mode == LockMode::Exclusive && table.exclusive.get(key) == Some(&txn) {
+                    table.exclusive.remove(key);
+                }
+            }
+            drop(table);
+            self.ranges_changed.notify_all();
+        }
+    }
+}
+
+fn unregister_pending(table: &mut RangeTable, key: &[u8]) {
+    if let Some(n) = table.pending.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            table.pending.remove(key);
+        }
+    }
+}
+
+/// Waits on `cv` until notified or `deadline`; `None` on timeout.
+fn wait_until<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>, deadline: Instant) -> Option<MutexGuard<'a, T>> {
+    let now = Instant::now();
+    if now >= deadline {
+        return None;
+    }
+    let (guard, _) = cv
+        .wait_timeout(guard, (deadline - now).min(Duration::from_millis(50)))
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(guard)
+}

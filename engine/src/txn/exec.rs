@@ -1,0 +1,330 @@
+//! Executing a transaction: lock set up front, operations in order on an
+//! overlay (read-your-writes), ASSERTs against the overlay, then one
+//! atomic, group-committed write — or an abort that leaves no trace.
+//!
+//! Locks are held until the commit is durable (strict two-phase locking):
+//! a transaction that acquires a lock after another released it reads that
+//! one's committed, durable writes.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use jubilant_format::{Lsn, TxnId};
+
+use super::op::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};
+use crate::batch::WriteBatch;
+use crate::clock::unix_ms;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::lock::{LockError, LockManager, LockMode, LockRequest, LockStats};
+
+/// Largest number of pairs one SCAN returns.
+pub const SCAN_LIMIT_MAX: u32 = 10_000;
+
+/// Counters of transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TxnStats {
+    /// Transactions committed (read-only ones included).
+    pub commits: u64,
+    /// Aborted because an ASSERT failed.
+    pub aborts_assert: u64,
+    /// Aborted because a lock was not granted in time.
+    pub aborts_lock_timeout: u64,
+    /// Aborted because the commit failed (I/O).
+    pub aborts_io: u64,
+    /// Aborted transactions that had buffered writes (rolled back).
+    pub rollbacks: u64,
+    /// Lock manager counters.
+    pub locks: LockStats,
+}
+
+/// The transaction machinery of a database.
+#[derive(Debug, Default)]
+pub struct Transactions {
+    locks: LockManager,
+    next_id: AtomicU64,
+    commits: AtomicU64,
+    aborts_assert: AtomicU64,
+    aborts_lock_timeout: AtomicU64,
+    aborts_io: AtomicU64,
+    rollbacks: AtomicU64,
+}
+
+impl Transactions {
+    /// The counters.
+    pub fn stats(&self) -> TxnStats {
+        TxnStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            aborts_assert: self.aborts_assert.load(Ordering::Relaxed),
+            aborts_lock_timeout: self.aborts_lock_timeout.load(Ordering::Relaxed),
+            aborts_io: self.aborts_io.load(Ordering::Relaxed),
+            rollbacks: self.rollbacks.load(Ordering::Relaxed),
+            locks: self.locks.stats(),
+        }
+    }
+
+    /// The lock manager.
+    pub fn locks(&self) -> &LockManager {
+        &self.locks
+    }
+}
+
+/// A pending write: the new value and expiry, or a deletion.
+type Pending = Option<(Vec<u8>, Option<u64>)>;
+
+fn lock_requests(ops: &[TxnOp]) -> Vec<LockRequest> {
+    ops.iter()
+        .map(|op| match op {
+            TxnOp::Get { key } | TxnOp::Assert { key, .. } => {
+                LockRequest::Key { key: key.clone(), mode: LockMode::Shared }
+            }
+            TxnOp::Set { key, .. } | TxnOp::Del { key } => {
+                LockRequest::Key { key: key.clone(), mode: LockMode::Exclusive }
+            }
+            TxnOp::Scan { start, end, .. } => {
+                LockRequest::Range { start: start.clone().unwrap_or_default(), end: end.clone() }
+            }
+        })
+        .collect()
+}
+
+impl Db {
+    /// Runs a transaction: see [`crate::txn`]. Returns the outcome (an
+    /// ASSERT failure is an `Aborted` outcome, not an error); a lock
+    /// timeout is [`Error::LockTimeout`] and an I/O failure the I/O error,
+    /// and in every failed case nothing was written.
+    pub fn transact(&self, ops: &[TxnOp]) -> Result<TxnOutcome> {
+        let txns = self.transactions();
+        let limit = crate::db::inline_limit(self.manifest().page_size);
+        for op in ops {
+            let key = match op {
+                TxnOp::Get { key } | TxnOp::Set { key, .. } | TxnOp::Del { key } | TxnOp::Assert { key, .. } => key,
+                TxnOp::Scan { .. } => continue,
+            };
+            if key.len() > crate::btree::node::KEY_MAX {
+                return Err(Error::KeyTooLarge { len: key.len(), max: crate::btree::node::KEY_MAX });
+            }
+            if let TxnOp::Set { key, value, .. } = op
+                && key.len() + value.len() > limit
+            {
+                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
+            }
+        }
+        let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let plan = LockManager::plan(lock_requests(ops));
+        let deadline = Instant::now() + self.options().lock_timeout;
+        let held = match txns.locks.acquire_all(id, &plan, deadline) {
+            Ok(held) => held,
+            Err(LockError::Timeout { key }) => {
+                txns.aborts_lock_timeout.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::LockTimeout { key });
+            }
+            Err(LockError::UpgradeRejected { key }) => {
+                unreachable!("the plan asks for the strongest mode of every key up front (key {key:?})")
+            }
+        };
+        let result = self.run_locked(ops);
+        let outcome = match result {
+            Ok(Run::Abort { op_index, reason, wrote }) => {
+                txns.aborts_assert.fetch_add(1, Ordering::Relaxed);
+                if wrote {
+                    txns.rollbacks.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(TxnOutcome::Aborted { op_index, reason })
+            }
+            Ok(Run::Commit { results, overlay }) => {
+                if overlay.is_empty() {
+                    Ok(TxnOutcome::Committed { results, commit_lsn: None })
+                } else {
+                    let mut batch = WriteBatch::new();
+                    for (key, pending) in overlay {
+                        match pending {
+                            Some((value, Some(at))) => batch.put_expiring(key, value, at),
+                            Some((value, None)) => batch.put(key, value),
+                            None => batch.delete(key),
+                        };
+                    }
+                    match self.write(&batch) {
+                        Ok(lsn) => Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }),
+                        Err(e) => {
+                            txns.aborts_io.fetch_add(1, Ordering::Relaxed);
+                            txns.rollbacks.fetch_add(1, Ordering::Relaxed);
+                            Err(e)
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        };
+        // Strict 2PL: the commit above returned once durable.
+        txns.locks.release(held);
+        if matches!(outcome, Ok(TxnOutcome::Committed { .. })) {
+            txns.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
+        let mut overlay: BTreeMap<Vec<u8>, Pending> = BTreeMap::new();
+        let mut results = Vec::with_capacity(ops.len());
+        let now_ms = unix_ms(&*self.clock());
+        for (op_index, op) in ops.iter().enumerate() {
+            let result = match op {
+                TxnOp::Get { key } => OpResult::Get(self.read_through(&overlay, key)?),
+                TxnOp::Set { key, value, ttl_ms } => {
+                    let expires = ttl_ms.filter(|&t| t > 0).map(|t| now_ms.saturating_add(t));
+                    overlay.insert(key.clone(), Some((value.clone(), expires)));
+                    OpResult::Set
+                }
+                TxnOp::Del { key } => {
+                    let existed = self.read_through(&overlay, key)?.is_some();
+                    overlay.insert(key.clone(), None);
+                    OpResult::Del { existed }
+                }
+                TxnOp::Scan { start, end, limit, reverse } => {
+                    let limit = if *limit == 0 { SCAN_LIMIT_MAX } else { (*limit).min(SCAN_LIMIT_MAX) };
+                    let (items, truncated) =
+                        self.scan_through(&overlay, start.as_deref(), end.as_deref(), limit, *reverse)?;
+                    OpResult::Scan { items, truncated }
+                }
+                TxnOp::Assert { key, condition } => {
+                    let item = self.read_through(&overlay, key)?;
+                    let holds = match (condition, &item) {
+                        (Condition::Exists, found) => found.is_some(),
+                        (Condition::Absent, found) => found.is_none(),
+                        (Condition::ValueEquals(v), Some(found)) => found.value == *v,
+                        (Condition::ValueEquals(_), None) => false,
+                        (Condition::VersionEquals(v), None) => v.get() == 0,
+                        // A key written earlier in this transaction has no
+                        // committed version yet.
+                        (Condition::VersionEquals(v), Some(found)) => found.version == Some(*v),
+                    };
+                    if !holds {
+                        return Ok(Run::Abort {
+                            op_index,
+                            reason: AbortReason::AssertFailed {
+                                key: key.clone(),
+                                condition: condition.clone(),
+                                found_version: item.as_ref().and_then(|i| i.version).unwrap_or(Lsn::ZERO),
+                                found_exists: item.is_some(),
+                            },
+                            wrote: !overlay.is_empty(),
+                        });
+                    }
+                    OpResult::Assert
+                }
+            };
+            results.push(result);
+        }
+        Ok(Run::Commit { results, overlay })
+    }
+
+    fn read_through(&self, overlay: &BTreeMap<Vec<u8>, Pending>, key: &[u8]) -> Result<Option<ReadItem>> {
+        if let Some(pending) = overlay.get(key) {
+            return Ok(pending.as_ref().map(|(value, expires)| ReadItem {
+                key: key.to_vec(),
+                value: value.clone(),
+                version: None,
+                expires_at_unix_ms: *expires,
+            }));
+        }
+        Ok(self.get_entry(key)?.map(|e| ReadItem {
+            key: key.to_vec(),
+            value: e.value,
+            version: Some(e.version),
+            expires_at_unix_ms: e.expires_at_unix_ms,
+        }))
+    }
+
+    fn scan_through(
+        &self,
+        overlay: &BTreeMap<Vec<u8>, Pending>,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        limit: u32,
+        reverse: bool,
+    ) -> Result<(Vec<ReadItem>, bool)> {
+        let lower = start.map_or(Bound::Unbounded, |s| Bound::Included(s.to_vec()));
+        let upper = end.map_or(Bound::Unbounded, |e| Bound::Excluded(e.to_vec()));
+        if let (Some(s), Some(e)) = (start, end)
+            && s >= e
+        {
+            return Ok((Vec::new(), false));
+        }
+        let mut base = if reverse {
+            self.range_rev((lower.clone(), upper.clone()))?
+        } else {
+            self.range((lower.clone(), upper.clone()))?
+        };
+        let mut base_peek: Option<Result<(Vec<u8>, crate::db::Entry)>> = base.next_entry();
+        let mut mine: Box<dyn Iterator<Item = (&Vec<u8>, &Pending)>> = if reverse {
+            Box::new(overlay.range((lower.clone(), upper.clone())).rev())
+        } else {
+            Box::new(overlay.range((lower, upper)))
+        };
+        let mut mine_next = mine.next();
+        let before = |a: &[u8], b: &[u8]| if reverse { a > b } else { a < b };
+        let mut items = Vec::new();
+        loop {
+            let base_key = match &base_peek {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = base_peek.take() {
+                        return Err(e);
+                    }
+                    None
+                }
+                None => None,
+            };
+            let take_mine = match (&mine_next, &base_key) {
+                (Some((mk, _)), Some(bk)) => !before(bk, mk),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let item = if take_mine {
+                let Some((mk, pending)) = mine_next.take() else { break };
+                if base_key.as_deref() == Some(mk.as_slice()) {
+                    base_peek = base.next_entry();
+                }
+                mine_next = mine.next();
+                pending.as_ref().map(|(value, expires)| ReadItem {
+                    key: mk.clone(),
+                    value: value.clone(),
+                    version: None,
+                    expires_at_unix_ms: *expires,
+                })
+            } else {
+                let current = std::mem::replace(&mut base_peek, base.next_entry());
+                match current {
+                    Some(Ok((key, e))) => Some(ReadItem {
+                        key,
+                        value: e.value,
+                        version: Some(e.version),
+                        expires_at_unix_ms: e.expires_at_unix_ms,
+                    }),
+                    Some(Err(e)) => return Err(e),
+                    None => None,
+                }
+            };
+            if let Some(item) = item {
+                if items.len() == limit as usize {
+                    return Ok((items, true));
+                }
+                items.push(item);
+            }
+        }
+        Ok((items, false))
+    }
+}
+
+/// The result of running the operations under locks.
+enum Run {
+    Commit { results: Vec<OpResult>, overlay: BTreeMap<Vec<u8>, Pending> },
+    Abort { op_index: usize, reason: AbortReason, wrote: bool },
+}

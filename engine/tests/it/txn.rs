@@ -1,0 +1,515 @@
+//! Transactions: overlay semantics, every abort path, locks (upgrade,
+//! timeouts, ranges, fairness), serializability with a history checker,
+//! and crashes in the middle of concurrent transactions.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jubilant_engine::lock::{LockError, LockManager, LockMode, LockRequest};
+use jubilant_engine::storage::sim::{CrashMode, Fault, FaultKind, SimStorage};
+use jubilant_engine::{AbortReason, Condition, Db, Error, OpResult, Options, TxnOp, TxnOutcome, WriteBatch};
+use jubilant_format::{Lsn, TxnId};
+
+use crate::support::{assert_invariants, contents, open_sim, sim_options};
+
+fn get(key: &str) -> TxnOp {
+    TxnOp::Get { key: key.into() }
+}
+
+fn set(key: &str, value: &str) -> TxnOp {
+    TxnOp::Set { key: key.into(), value: value.into(), ttl_ms: None }
+}
+
+fn assert_op(key: &str, condition: Condition) -> TxnOp {
+    TxnOp::Assert { key: key.into(), condition }
+}
+
+fn committed(outcome: TxnOutcome) -> (Vec<OpResult>, Option<Lsn>) {
+    match outcome {
+        TxnOutcome::Committed { results, commit_lsn } => (results, commit_lsn),
+        other => panic!("expected a commit, got {other:?}"),
+    }
+}
+
+#[test]
+fn operations_run_in_order_on_an_overlay() {
+    let sim = SimStorage::new(21);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    b.put("a", "1").put("c", "3").put("e", "5");
+    let v0 = db.write(&b).unwrap();
+    let ops = vec![
+        get("a"),
+        set("a", "10"),
+        get("a"),
+        TxnOp::Del { key: "c".into() },
+        TxnOp::Del { key: "zz".into() },
+        set("d", "4"),
+        TxnOp::Scan { start: Some(b"a".to_vec()), end: None, limit: 0, reverse: false },
+        TxnOp::Scan { start: None, end: Some(b"e".to_vec()), limit: 1, reverse: true },
+        assert_op("a", Condition::ValueEquals(b"10".to_vec())),
+        assert_op("c", Condition::Absent),
+        assert_op("e", Condition::VersionEquals(v0)),
+    ];
+    let (results, lsn) = committed(db.transact(&ops).unwrap());
+    let lsn = lsn.unwrap();
+    let OpResult::Get(Some(first)) = &results[0] else { panic!("{:?}", results[0]) };
+    assert_eq!((first.value.as_slice(), first.version), (b"1".as_slice(), Some(v0)));
+    let OpResult::Get(Some(second)) = &results[2] else { panic!() };
+    assert_eq!((second.value.as_slice(), second.version), (b"10".as_slice(), None), "read your own write");
+    assert_eq!(results[3], OpResult::Del { existed: true });
+    assert_eq!(results[4], OpResult::Del { existed: false });
+    let OpResult::Scan { items, truncated: false } = &results[6] else { panic!("{:?}", results[6]) };
+    let keys: Vec<&[u8]> = items.iter().map(|i| i.key.as_slice()).collect();
+    assert_eq!(keys, vec![b"a".as_slice(), b"d", b"e"]);
+    let OpResult::Scan { items, truncated: true } = &results[7] else { panic!("{:?}", results[7]) };
+    assert_eq!(items[0].key, b"d");
+    assert_eq!(
+        contents(&db).into_iter().collect::<Vec<_>>(),
+        vec![(b"a".to_vec(), b"10".to_vec()), (b"d".to_vec(), b"4".to_vec()), (b"e".to_vec(), b"5".to_vec()),]
+    );
+    assert_eq!(db.get_entry(b"a").unwrap().unwrap().version, lsn);
+    assert_eq!(db.get_entry(b"e").unwrap().unwrap().version, v0, "untouched keys keep their version");
+    // A read-only transaction commits without writing.
+    let (_, none) = committed(db.transact(&[get("a")]).unwrap());
+    assert_eq!(none, None);
+    assert_eq!(db.stats().transactions.commits, 2);
+}
+
+#[test]
+fn every_failing_assert_aborts_with_its_index_and_leaves_no_trace() {
+    let sim = SimStorage::new(22);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    b.put("k", "v");
+    let v = db.write(&b).unwrap();
+    let before = contents(&db);
+    let failing = [
+        Condition::Exists,
+        Condition::Absent,
+        Condition::ValueEquals(b"other".to_vec()),
+        Condition::VersionEquals(Lsn(v.get() + 1)),
+    ];
+    for (i, condition) in failing.into_iter().enumerate() {
+        let key = if i == 0 { "missing" } else { "k" };
+        // A write before the failing assert and writes after it: none stays.
+        let ops = vec![set("x", "1"), assert_op(key, condition.clone()), TxnOp::Del { key: "k".into() }, set("y", "2")];
+        match db.transact(&ops).unwrap() {
+            TxnOutcome::Aborted { op_index: 1, reason: AbortReason::AssertFailed { condition: c, .. } } => {
+                assert_eq!(c, condition);
+            }
+            other => panic!("{condition:?}: {other:?}"),
+        }
+        assert_eq!(contents(&db), before, "{condition:?} left a trace");
+    }
+    let stats = db.stats().transactions;
+    assert_eq!((stats.aborts_assert, stats.rollbacks, stats.commits), (4, 4, 0));
+    // Version 0 asserts absence.
+    committed(db.transact(&[assert_op("missing", Condition::VersionEquals(Lsn(0)))]).unwrap());
+}
+
+#[test]
+fn a_lock_timeout_aborts_with_a_typed_error_and_changes_nothing() {
+    let sim = SimStorage::new(23);
+    let db = Db::open(crate::support::DIR, Options { lock_timeout: Duration::from_millis(50), ..sim_options(&sim) })
+        .unwrap();
+    let blocker = db
+        .transactions()
+        .locks()
+        .acquire_all(
+            TxnId(u64::MAX),
+            &[LockRequest::Key { key: b"hot".to_vec(), mode: LockMode::Exclusive }],
+            Instant::now() + Duration::from_secs(1),
+        )
+        .unwrap();
+    match db.transact(&[set("other", "1"), get("hot")]) {
+        Err(Error::LockTimeout { key }) => assert_eq!(key, b"hot"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.get(b"other").unwrap(), None);
+    assert_eq!(db.stats().transactions.aborts_lock_timeout, 1);
+    db.transactions().locks().release(blocker);
+    committed(db.transact(&[set("other", "1"), get("hot")]).unwrap());
+}
+
+#[test]
+fn an_io_error_at_commit_aborts_and_the_store_stays_as_before() {
+    let sim = SimStorage::new(24);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    b.put("a", "1");
+    db.write(&b).unwrap();
+    let before = contents(&db);
+    sim.inject(Fault::persistent(sim.call_count() + 1, FaultKind::Eio));
+    assert!(matches!(db.transact(&[set("a", "2"), set("b", "3")]), Err(Error::Io { .. })));
+    let stats = db.stats().transactions;
+    assert_eq!((stats.aborts_io, stats.commits), (1, 0));
+    drop(db);
+    sim.clear_faults();
+    sim.crash(CrashMode::KeepNothing);
+    let db = open_sim(&sim).unwrap();
+    assert_eq!(contents(&db), before);
+}
+
+#[test]
+fn shared_to_exclusive_upgrade_is_rejected_and_releases_everything() {
+    let locks = LockManager::new();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut held = locks
+        .acquire_all(TxnId(1), &[LockRequest::Key { key: b"k".to_vec(), mode: LockMode::Shared }], deadline)
+        .unwrap();
+    let err =
+        locks.acquire_more(&mut held, &[LockRequest::Key { key: b"k".to_vec(), mode: LockMode::Exclusive }], deadline);
+    assert_eq!(err, Err(LockError::UpgradeRejected { key: b"k".to_vec() }));
+    assert!(held.is_empty());
+    // Everything was released: another transaction gets it at once.
+    let other = locks
+        .acquire_all(TxnId(2), &[LockRequest::Key { key: b"k".to_vec(), mode: LockMode::Exclusive }], Instant::now())
+        .unwrap();
+    locks.release(other);
+}
+
+#[test]
+fn the_plan_takes_the_strongest_mode_and_splits_ranges_around_writes() {
+    let plan = LockManager::plan(vec![
+        LockRequest::Key { key: b"m".to_vec(), mode: LockMode::Shared },
+        LockRequest::Range { start: b"a".to_vec(), end: Some(b"f".to_vec()) },
+        LockRequest::Key { key: b"c".to_vec(), mode: LockMode::Exclusive },
+        LockRequest::Key { key: b"m".to_vec(), mode: LockMode::Exclusive },
+        LockRequest::Range { start: b"e".to_vec(), end: Some(b"h".to_vec()) },
+        LockRequest::Key { key: b"b".to_vec(), mode: LockMode::Shared },
+    ]);
+    assert_eq!(
+        plan,
+        vec![
+            LockRequest::Range { start: b"a".to_vec(), end: Some(b"c".to_vec()) },
+            LockRequest::Key { key: b"c".to_vec(), mode: LockMode::Exclusive },
+            LockRequest::Range { start: b"c\0".to_vec(), end: Some(b"h".to_vec()) },
+            LockRequest::Key { key: b"m".to_vec(), mode: LockMode::Exclusive },
+        ]
+    );
+}
+
+/// A scan's range lock keeps inserts out of its range (no phantoms), and
+/// lets inserts elsewhere through.
+#[test]
+fn a_range_lock_blocks_inserts_into_its_range_only() {
+    let locks = LockManager::new();
+    let long = Instant::now() + Duration::from_secs(5);
+    let scan = locks
+        .acquire_all(TxnId(1), &[LockRequest::Range { start: b"a".to_vec(), end: Some(b"c".to_vec()) }], long)
+        .unwrap();
+    let x = |k: &[u8]| vec![LockRequest::Key { key: k.to_vec(), mode: LockMode::Exclusive }];
+    assert!(matches!(
+        locks.acquire_all(TxnId(2), &x(b"b"), Instant::now() + Duration::from_millis(30)),
+        Err(LockError::Timeout { .. })
+    ));
+    let outside = locks.acquire_all(TxnId(3), &x(b"c"), Instant::now() + Duration::from_millis(30)).unwrap();
+    locks.release(outside);
+    // A writer waiting for the range gets the key once the scan ends.
+    let waiter = std::thread::scope(|s| {
+        let h = s.spawn(|| locks.acquire_all(TxnId(4), &x(b"b"), long));
+        std::thread::sleep(Duration::from_millis(20));
+        locks.release(scan);
+        h.join().unwrap()
+    });
+    let held = waiter.unwrap();
+    // And while it holds "b", a new scan over it waits.
+    assert!(matches!(
+        locks.acquire_all(
+            TxnId(5),
+            &[LockRequest::Range { start: b"a".to_vec(), end: None }],
+            Instant::now() + Duration::from_millis(30)
+        ),
+        Err(LockError::Timeout { .. })
+    ));
+    locks.release(held);
+    assert!(locks.stats().waits >= 2);
+}
+
+/// Under contention on one key, waiters are served in arrival order: no
+/// request is bypassed by more than the number of other threads.
+#[test]
+fn waiters_on_a_hot_key_do_not_starve() {
+    let locks = Arc::new(LockManager::new());
+    let grants = Arc::new(AtomicU64::new(0));
+    let threads = 8u64;
+    let per_thread = 200u64;
+    let worst = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (locks, grants, worst) = (Arc::clone(&locks), Arc::clone(&grants), Arc::clone(&worst));
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let asked_at = grants.load(Ordering::SeqCst);
+                    let held = locks
+                        .acquire_all(
+                            TxnId(t * 1_000_000 + i + 1),
+                            &[LockRequest::Key { key: b"hot".to_vec(), mode: LockMode::Exclusive }],
+                            Instant::now() + Duration::from_secs(30),
+                        )
+                        .unwrap();
+                    let granted_at = grants.fetch_add(1, Ordering::SeqCst);
+                    worst.fetch_max(granted_at - asked_at, Ordering::SeqCst);
+                    std::hint::spin_loop();
+                    locks.release(held);
+                }
+            });
+        }
+    });
+    assert_eq!(grants.load(Ordering::SeqCst), threads * per_thread);
+    // Each request can be overtaken at most once by each other thread that
+    // was already queued, plus the holder at the time it arrived.
+    let bypass = worst.load(Ordering::SeqCst);
+    assert!(bypass <= 2 * threads, "a waiter was bypassed by {bypass} grants");
+}
+
+/// What one committed transaction read and wrote.
+#[derive(Debug, Clone)]
+struct Record {
+    reads: Vec<(Vec<u8>, Lsn)>,
+    writes: Vec<Vec<u8>>,
+    commit: Option<Lsn>,
+}
+
+/// Checks that the committed transactions are conflict-serializable: the
+/// precedence graph (write→read, write→write, read→next write) is acyclic.
+fn assert_serializable(history: &[Record]) {
+    // Versions of each key, in commit order, and who wrote them.
+    let mut writers: BTreeMap<Vec<u8>, Vec<(Lsn, usize)>> = BTreeMap::new();
+    for (i, r) in history.iter().enumerate() {
+        if let Some(lsn) = r.commit {
+            for k in &r.writes {
+                writers.entry(k.clone()).or_default().push((lsn, i));
+            }
+        }
+    }
+    for v in writers.values_mut() {
+        v.sort();
+    }
+    let mut edges: HashMap<usize, HashSet<usize>> = HashMap::new();
+    let mut edge = |a: usize, b: usize| {
+        if a != b {
+            edges.entry(a).or_default().insert(b);
+        }
+    };
+    for list in writers.values() {
+        for w in list.windows(2) {
+            edge(w[0].1, w[1].1);
+        }
+    }
+    for (i, r) in history.iter().enumerate() {
+        for (k, version) in &r.reads {
+            let list = writers.get(k).map(Vec::as_slice).unwrap_or_default();
+            // Who wrote the version read (none for the initial state).
+            if let Some(&(_, w)) = list.iter().find(|(lsn, _)| lsn == version) {
+                edge(w, i);
+            } else {
+                assert!(version.get() <= 1_000_000, "read a version nobody wrote");
+            }
+            // The next writer after the version read depends on this read.
+            if let Some(&(_, next)) = list.iter().find(|(lsn, _)| lsn > version) {
+                edge(i, next);
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    let mut state = vec![0u8; history.len()];
+    fn visit(n: usize, edges: &HashMap<usize, HashSet<usize>>, state: &mut [u8]) -> bool {
+        state[n] = 1;
+        for &m in edges.get(&n).into_iter().flatten() {
+            if state[m] == 1 || (state[m] == 0 && visit(m, edges, state)) {
+                return true;
+            }
+        }
+        state[n] = 2;
+        false
+    }
+    for n in 0..history.len() {
+        assert!(state[n] != 0 || !visit(n, &edges, &mut state), "the precedence graph has a cycle");
+    }
+}
+
+const ACCOUNTS: u64 = 8;
+const START: i64 = 1_000;
+
+fn account(i: u64) -> String {
+    format!("acct{i}")
+}
+
+fn balance(item: &Option<jubilant_engine::ReadItem>) -> (i64, Lsn) {
+    let item = item.as_ref().unwrap();
+    (String::from_utf8(item.value.clone()).unwrap().parse().unwrap(), item.version.unwrap())
+}
+
+/// Transfers guarded by version ASSERTs, counter increments, and
+/// read-only audits, from many threads; the total is conserved, every
+/// audit sees it, the counter equals the committed increments, and the
+/// history is serializable.
+#[test]
+fn concurrent_transfers_are_serializable() {
+    let dir = crate::support::TempDir::new("txn-bank");
+    let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+    let mut b = WriteBatch::new();
+    for i in 0..ACCOUNTS {
+        b.put(account(i), START.to_string());
+    }
+    b.put("counter", "0");
+    db.write(&b).unwrap();
+    let history = Arc::new(Mutex::new(Vec::<Record>::new()));
+    let increments = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for t in 0..6u64 {
+            let (db, history, increments) = (Arc::clone(&db), Arc::clone(&history), Arc::clone(&increments));
+            s.spawn(move || {
+                let mut seed = t * 7 + 1;
+                let mut next = || {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    seed >> 33
+                };
+                for _ in 0..150 {
+                    match next() % 3 {
+                        0 => {
+                            // Transfer: read both, then write guarded by versions.
+                            let (a, c) = (next() % ACCOUNTS, next() % ACCOUNTS);
+                            if a == c {
+                                continue;
+                            }
+                            let (results, _) = committed(db.transact(&[get(&account(a)), get(&account(c))]).unwrap());
+                            let (OpResult::Get(ra), OpResult::Get(rc)) = (&results[0], &results[1]) else { panic!() };
+                            let ((ba, va), (bc, vc)) = (balance(ra), balance(rc));
+                            let amount = (next() % 50) as i64;
+                            let ops = vec![
+                                assert_op(&account(a), Condition::VersionEquals(va)),
+                                assert_op(&account(c), Condition::VersionEquals(vc)),
+                                set(&account(a), &(ba - amount).to_string()),
+                                set(&account(c), &(bc + amount).to_string()),
+                            ];
+                            if let TxnOutcome::Committed { commit_lsn, .. } = db.transact(&ops).unwrap() {
+                                history.lock().unwrap().push(Record {
+                                    reads: vec![(account(a).into_bytes(), va), (account(c).into_bytes(), vc)],
+                                    writes: vec![account(a).into_bytes(), account(c).into_bytes()],
+                                    commit: commit_lsn,
+                                });
+                            }
+                        }
+                        1 => {
+                            // Read-modify-write counter.
+                            let (results, _) = committed(db.transact(&[get("counter")]).unwrap());
+                            let OpResult::Get(r) = &results[0] else { panic!() };
+                            let (n, v) = balance(r);
+                            let ops = vec![
+                                assert_op("counter", Condition::VersionEquals(v)),
+                                set("counter", &(n + 1).to_string()),
+                            ];
+                            if let TxnOutcome::Committed { commit_lsn, .. } = db.transact(&ops).unwrap() {
+                                increments.fetch_add(1, Ordering::SeqCst);
+                                history.lock().unwrap().push(Record {
+                                    reads: vec![(b"counter".to_vec(), v)],
+                                    writes: vec![b"counter".to_vec()],
+                                    commit: commit_lsn,
+                                });
+                            }
+                        }
+                        _ => {
+                            // Audit: a scan of every account sees the total.
+                            let scan = TxnOp::Scan {
+                                start: Some(b"acct".to_vec()),
+                                end: Some(b"acctz".to_vec()),
+                                limit: 0,
+                                reverse: false,
+                            };
+                            let (results, _) = committed(db.transact(&[scan]).unwrap());
+                            let OpResult::Scan { items, .. } = &results[0] else { panic!() };
+                            let total: i64 = items
+                                .iter()
+                                .map(|i| String::from_utf8(i.value.clone()).unwrap().parse::<i64>().unwrap())
+                                .sum();
+                            assert_eq!(total, START * ACCOUNTS as i64, "an audit saw a partial transfer");
+                            history.lock().unwrap().push(Record {
+                                reads: items.iter().map(|i| (i.key.clone(), i.version.unwrap())).collect(),
+                                writes: Vec::new(),
+                                commit: None,
+                            });
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let final_total: i64 = (0..ACCOUNTS)
+        .map(|i| String::from_utf8(db.get(account(i).as_bytes()).unwrap().unwrap()).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(final_total, START * ACCOUNTS as i64);
+    let counter: u64 = String::from_utf8(db.get(b"counter").unwrap().unwrap()).unwrap().parse().unwrap();
+    assert_eq!(counter, increments.load(Ordering::SeqCst));
+    let history = history.lock().unwrap();
+    assert!(history.len() > 300, "only {} transactions committed", history.len());
+    assert_serializable(&history);
+    assert!(db.stats().transactions.aborts_assert > 0, "the test had no contention");
+}
+
+/// A crash in the middle of many concurrent transactions never leaves a
+/// transfer half applied.
+#[test]
+fn a_crash_during_concurrent_transactions_exposes_no_partial_transaction() {
+    for seed in 0..30u64 {
+        let sim = SimStorage::new(seed);
+        {
+            let db = open_sim(&sim).unwrap();
+            let mut b = WriteBatch::new();
+            for i in 0..ACCOUNTS {
+                b.put(account(i), START.to_string());
+            }
+            db.write(&b).unwrap();
+        }
+        sim.set_crash_after_op(50 + seed * 37);
+        if let Ok(db) = open_sim(&sim) {
+            let db = Arc::new(db);
+            std::thread::scope(|s| {
+                for t in 0..4u64 {
+                    let db = Arc::clone(&db);
+                    s.spawn(move || {
+                        for i in 0..100u64 {
+                            let (a, c) = ((t + i) % ACCOUNTS, (t + 3 * i + 1) % ACCOUNTS);
+                            if a == c {
+                                continue;
+                            }
+                            let Ok(TxnOutcome::Committed { results, .. }) =
+                                db.transact(&[get(&account(a)), get(&account(c))])
+                            else {
+                                return;
+                            };
+                            let (OpResult::Get(ra), OpResult::Get(rc)) = (&results[0], &results[1]) else { return };
+                            let ((ba, va), (bc, vc)) = (balance(ra), balance(rc));
+                            let ops = vec![
+                                assert_op(&account(a), Condition::VersionEquals(va)),
+                                assert_op(&account(c), Condition::VersionEquals(vc)),
+                                set(&account(a), &(ba - 7).to_string()),
+                                set(&account(c), &(bc + 7).to_string()),
+                            ];
+                            if db.transact(&ops).is_err() {
+                                return;
+                            }
+                            if i % 25 == 0 && db.checkpoint().is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        sim.crash(CrashMode::from_seed(seed));
+        let db = open_sim(&sim).unwrap();
+        let total: i64 = (0..ACCOUNTS)
+            .map(|i| {
+                String::from_utf8(db.get(account(i).as_bytes()).unwrap().unwrap()).unwrap().parse::<i64>().unwrap()
+            })
+            .sum();
+        assert_eq!(total, START * ACCOUNTS as i64, "seed {seed}: a transfer is half applied");
+        db.checkpoint().unwrap();
+        assert_invariants(&db);
+    }
+}
