@@ -9,13 +9,37 @@
 //! not re-verified on every read (the CRC was checked when they were read).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use jubilant_format::PageId;
 
 use crate::btree::node::Node;
-use crate::sync::lock;
+use crate::sync::{read, write};
+
+/// Hashes page ids (already well spread by `shard`) with one multiply,
+/// not SipHash: cache lookups are on every read's path.
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PageMap<V> = HashMap<PageId, V, BuildHasherDefault<PageHasher>>;
 
 const SHARDS: usize = 16;
 
@@ -23,12 +47,22 @@ struct Slot {
     page: PageId,
     node: Arc<Node>,
     bytes: usize,
-    referenced: bool,
+    /// Set by readers under the shard's read lock.
+    referenced: AtomicBool,
+}
+
+/// Counters of one shard, on their own cache line so that threads reading
+/// different shards do not contend.
+#[derive(Default)]
+#[repr(align(64))]
+struct ShardCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 #[derive(Default)]
 struct Shard {
-    index: HashMap<PageId, usize>,
+    index: PageMap<usize>,
     slots: Vec<Slot>,
     hand: usize,
     bytes: usize,
@@ -69,11 +103,10 @@ pub struct CacheStats {
 
 /// The page cache.
 pub struct PageCache {
-    shards: Vec<std::sync::Mutex<Shard>>,
+    shards: Vec<RwLock<Shard>>,
+    counters: Vec<ShardCounters>,
     shard_budget: usize,
     budget: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
     evictions: AtomicU64,
 }
 
@@ -88,49 +121,82 @@ impl PageCache {
     #[must_use]
     pub fn new(budget: usize) -> PageCache {
         PageCache {
-            shards: (0..SHARDS).map(|_| std::sync::Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            counters: (0..SHARDS).map(|_| ShardCounters::default()).collect(),
             shard_budget: budget / SHARDS,
             budget,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
     }
 
-    fn shard(&self, page: PageId) -> &std::sync::Mutex<Shard> {
+    fn shard_index(page: PageId) -> usize {
         // Fibonacci hashing spreads consecutive page ids over the shards.
         let h = page.get().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60;
-        let i = h as usize % SHARDS;
-        match self.shards.get(i) {
+        h as usize % SHARDS
+    }
+
+    fn shard(&self, page: PageId) -> &RwLock<Shard> {
+        match self.shards.get(Self::shard_index(page)) {
             Some(s) => s,
             None => unreachable!("shard index below SHARDS"),
         }
     }
 
+    fn count(&self, page: PageId, hit: bool) {
+        // Counters are striped by thread as well as by shard, so that two
+        // threads reading the same hot page do not share a cache line.
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) as usize
+            };
+        }
+        let stripe = STRIPE.with(|s| *s);
+        let i = (Self::shard_index(page) + stripe * 7) % self.counters.len().max(1);
+        if let Some(c) = self.counters.get(i) {
+            if hit {
+                c.hits.fetch_add(1, Ordering::Relaxed);
+            } else {
+                c.misses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// The cached node of `page`, if any.
     pub fn get(&self, page: PageId) -> Option<Arc<Node>> {
-        let mut shard = lock(self.shard(page));
-        let found = match shard.index.get(&page).copied() {
-            Some(i) => shard.slots.get_mut(i).map(|slot| {
-                slot.referenced = true;
+        let found = {
+            let shard = read(self.shard(page));
+            shard.index.get(&page).and_then(|&i| shard.slots.get(i)).map(|slot| {
+                slot.referenced.store(true, Ordering::Relaxed);
                 Arc::clone(&slot.node)
-            }),
-            None => None,
+            })
         };
-        drop(shard);
-        if found.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-        }
+        self.count(page, found.is_some());
         found
+    }
+
+    /// Runs `f` on the cached node of `page` without taking a reference
+    /// to it (no reference-count traffic on hot pages); `None` on a miss.
+    /// `f` runs under the shard's read lock: it must not use the cache.
+    pub fn with<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Option<T> {
+        let result = {
+            let shard = read(self.shard(page));
+            shard.index.get(&page).and_then(|&i| shard.slots.get(i)).map(|slot| {
+                if !slot.referenced.load(Ordering::Relaxed) {
+                    slot.referenced.store(true, Ordering::Relaxed);
+                }
+                f(&slot.node)
+            })
+        };
+        self.count(page, result.is_some());
+        result
     }
 
     /// Caches `node` as the content of `page`, replacing any older entry
     /// (a page id reused by a checkpoint gets its new content).
     pub fn insert(&self, page: PageId, node: Arc<Node>) {
         let bytes = node.memory_bytes();
-        let mut shard = lock(self.shard(page));
+        let mut shard = write(self.shard(page));
         if let Some(i) = shard.index.get(&page).copied() {
             shard.remove_at(i);
         }
@@ -144,8 +210,8 @@ impl PageCache {
             budget_steps -= 1;
             let hand = shard.hand;
             let evict = match shard.slots.get_mut(hand) {
-                Some(slot) if slot.referenced => {
-                    slot.referenced = false;
+                Some(slot) if slot.referenced.load(Ordering::Relaxed) => {
+                    slot.referenced.store(false, Ordering::Relaxed);
                     false
                 }
                 Some(_) => true,
@@ -162,7 +228,7 @@ impl PageCache {
             }
         }
         let i = shard.slots.len();
-        shard.slots.push(Slot { page, node, bytes, referenced: false });
+        shard.slots.push(Slot { page, node, bytes, referenced: AtomicBool::new(false) });
         shard.index.insert(page, i);
         shard.bytes += bytes;
         drop(shard);
@@ -173,7 +239,7 @@ impl PageCache {
 
     /// Drops `page` from the cache (its page was freed).
     pub fn remove(&self, page: PageId) {
-        let mut shard = lock(self.shard(page));
+        let mut shard = write(self.shard(page));
         if let Some(i) = shard.index.get(&page).copied() {
             shard.remove_at(i);
         }
@@ -182,10 +248,10 @@ impl PageCache {
     /// The counters.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
-        let bytes = self.shards.iter().map(|s| lock(s).bytes as u64).sum();
+        let bytes = self.shards.iter().map(|s| read(s).bytes as u64).sum();
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits: self.counters.iter().map(|c| c.hits.load(Ordering::Relaxed)).sum(),
+            misses: self.counters.iter().map(|c| c.misses.load(Ordering::Relaxed)).sum(),
             evictions: self.evictions.load(Ordering::Relaxed),
             bytes,
             budget_bytes: self.budget as u64,

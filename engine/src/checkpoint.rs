@@ -97,22 +97,18 @@ fn write_checkpoint(
     wal.sync_to(checkpoint_lsn)?;
 
     // 3. The tree, copy-on-write.
-    let changes: Vec<Change> = frozen
-        .latest()
-        .into_iter()
-        .map(|e| Change {
-            entry: match e.op {
-                MemOp::Put { value, expires_at_unix_ms } => Some(LeafEntry {
-                    key: e.key.clone(),
-                    value: StoredValue::Inline(value),
-                    version: e.lsn,
-                    expires_at_unix_ms,
-                }),
-                MemOp::Delete => None,
-            },
-            key: e.key,
-        })
-        .collect();
+    let changes: Vec<Change> = frozen.latest_map(|key, lsn, op| Change {
+        key: key.to_vec(),
+        entry: match op {
+            MemOp::Put { value, expires_at_unix_ms } => Some(LeafEntry {
+                key: key.to_vec(),
+                value: StoredValue::Inline(value.clone()),
+                version: lsn,
+                expires_at_unix_ms: *expires_at_unix_ms,
+            }),
+            MemOp::Delete => None,
+        },
+    });
     let oldest_pinned = lock(&inner.pins).keys().next().copied().map(Generation);
     state.space.release_deferred(oldest_pinned);
     let old = state.superblock;
@@ -143,8 +139,13 @@ fn write_checkpoint(
     inner.pager.sync()?;
 
     // 5. Publish, then reclaim.
+    let root_node = match sb.root_page {
+        Some(root) => Some(inner.pager.node(root)?),
+        None => None,
+    };
     {
         let mut rs = write(&inner.read_state);
+        rs.root_node = root_node;
         rs.frozen = None;
         rs.root = sb.root_page;
         rs.generation = sb.generation;

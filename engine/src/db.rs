@@ -22,7 +22,7 @@ use jubilant_format::{Generation, Lsn, Manifest, PageId, Superblock, TxnId};
 
 use crate::batch::{BatchOp, WriteBatch};
 use crate::btree::check::{TreeReport, check_tree};
-use crate::btree::node::{KEY_MAX, LEAF_HEADER_LEN, StoredValue};
+use crate::btree::node::{KEY_MAX, LEAF_HEADER_LEN};
 use crate::cache::CacheStats;
 use crate::checkpoint::{self, CheckpointInfo};
 use crate::clock::{Clock, SystemClock, unix_ms};
@@ -53,6 +53,9 @@ pub(crate) struct ReadState {
     pub active: Arc<Memtable>,
     pub frozen: Option<Arc<Memtable>>,
     pub root: Option<PageId>,
+    /// The root's node, kept here so lookups skip the cache for the one
+    /// page every lookup reads.
+    pub root_node: Option<Arc<crate::btree::node::Node>>,
     pub generation: Generation,
 }
 
@@ -93,6 +96,8 @@ pub(crate) struct Inner {
     pub checkpoint: Mutex<CheckpointState>,
     pub pins: Mutex<BTreeMap<u64, usize>>,
     poison: Mutex<Option<String>>,
+    /// Mirrors `poison.is_some()`, so the hot path checks an atomic.
+    poisoned: std::sync::atomic::AtomicBool,
     counters: Counters,
     txns: crate::txn::Transactions,
     last_checkpoint_at: Mutex<Instant>,
@@ -103,6 +108,9 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub(crate) fn check_poison(&self) -> Result<()> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &*lock(&self.poison) {
             Some(first) => Err(Error::PreviousIo { first: first.clone() }),
             None => Ok(()),
@@ -114,6 +122,7 @@ impl Inner {
         if p.is_none() {
             tracing::error!(error = %e, "the database stops accepting operations until it is reopened");
             *p = Some(e.to_string());
+            self.poisoned.store(true, Ordering::Release);
         }
     }
 
@@ -138,7 +147,7 @@ impl Inner {
             return false;
         }
         let wal_bytes = self.wal.as_ref().map_or(0, Wal::bytes_appended);
-        dirty >= self.opts.dirty_bytes_max
+        dirty >= self.opts.dirty_bytes_max / 2
             || wal_bytes.saturating_sub(self.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed))
                 >= self.opts.checkpoint_wal_bytes
             || lock(&self.last_checkpoint_at).elapsed() >= self.opts.checkpoint_interval
@@ -253,6 +262,13 @@ impl Db {
             });
         }
         let space = FreeSpace::load(&pager, &sb)?;
+        let root_node = match sb.root_page {
+            // A read-only open (for inspection) tolerates a damaged root:
+            // lookups then report the damage.
+            Some(root) if opts.read_only => pager.node(root).ok(),
+            Some(root) => Some(pager.node(root)?),
+            None => None,
+        };
 
         // Replay the WAL into the memtable.
         let active = Memtable::new();
@@ -306,12 +322,14 @@ impl Db {
                 active: Arc::new(active),
                 frozen: None,
                 root: sb.root_page,
+                root_node,
                 generation: sb.generation,
             }),
             visible_lsn: AtomicU64::new(last_lsn.get()),
             checkpoint: Mutex::new(CheckpointState { superblock: sb, space }),
             pins: Mutex::new(BTreeMap::new()),
             poison: Mutex::new(None),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
             counters: Counters::default(),
             txns: crate::txn::Transactions::default(),
             last_checkpoint_at: Mutex::new(Instant::now()),
@@ -387,16 +405,22 @@ impl Db {
                 });
             }
         }
-        match crate::btree::read::get(&self.inner.pager, rs.root, key)? {
+        let Some(root) = rs.root else { return Ok(None) };
+        let map = |e: crate::btree::node::EntryRef<'_>| {
+            let value = match e.value {
+                crate::btree::node::ValueView::Inline(v) => Ok(v.to_vec()),
+                crate::btree::node::ValueView::Ref(r) => Err(r),
+            };
+            (value, e.version, e.expires_at_unix_ms)
+        };
+        let found = match &rs.root_node {
+            Some(node) => crate::btree::read::get_from(&self.inner.pager, root, node, key, map)?,
+            None => crate::btree::read::get_from(&self.inner.pager, root, &self.inner.pager.node(root)?, key, map)?,
+        };
+        match found {
             None => Ok(None),
-            Some(e) => Ok(Some(Entry {
-                value: match e.value {
-                    StoredValue::Inline(v) => v,
-                    StoredValue::Ref(r) => return Err(value_log_unavailable(&self.inner, r)),
-                },
-                version: e.version,
-                expires_at_unix_ms: e.expires_at_unix_ms,
-            })),
+            Some((Err(r), _, _)) => Err(value_log_unavailable(&self.inner, r)),
+            Some((Ok(value), version, expires_at_unix_ms)) => Ok(Some(Entry { value, version, expires_at_unix_ms })),
         }
     }
 
@@ -495,16 +519,17 @@ impl Db {
         Ok(commit_lsn)
     }
 
-    /// Starts a checkpoint when one is due, and keeps memory bounded:
-    /// a writer waits while the memtable is over twice its budget and a
-    /// checkpoint is writing the previous one.
+    /// Starts a checkpoint when one is due, and keeps memory bounded: a
+    /// checkpoint starts once the active memtable holds half of
+    /// `dirty_bytes_max`, and a writer waits while the active and frozen
+    /// memtables together hold more than `dirty_bytes_max`.
     fn after_commit(&self) -> Result<()> {
         let inner = &*self.inner;
-        let (dirty, frozen) = {
+        let (active, frozen) = {
             let rs = read(&inner.read_state);
-            (rs.active.bytes(), rs.frozen.is_some())
+            (rs.active.bytes(), rs.frozen.as_ref().map(|f| f.bytes()))
         };
-        if dirty < inner.opts.dirty_bytes_max {
+        if active < inner.opts.dirty_bytes_max / 2 {
             return Ok(());
         }
         if self.background.is_none() {
@@ -512,7 +537,9 @@ impl Db {
             return Ok(());
         }
         inner.wake.notify_all();
-        if frozen && dirty >= 2 * inner.opts.dirty_bytes_max {
+        if let Some(frozen) = frozen
+            && active + frozen >= inner.opts.dirty_bytes_max
+        {
             // The running checkpoint holds this lock: taking it waits for
             // the checkpoint to finish and free its memtable.
             drop(lock(&inner.checkpoint));

@@ -204,13 +204,23 @@ impl Memtable {
     /// writes into the tree.
     #[must_use]
     pub fn latest(&self) -> Vec<MemEntry> {
-        let mut out: Vec<MemEntry> = Vec::new();
-        for e in &self.map {
+        self.latest_map(|key, lsn, op| MemEntry { key: key.to_vec(), lsn, op: op.clone() })
+    }
+
+    /// `f` applied to the newest version of every key, in key order
+    /// (one pass, one copy: a checkpoint builds its changes this way).
+    pub fn latest_map<T>(&self, mut f: impl FnMut(&[u8], Lsn, &MemOp) -> T) -> Vec<T> {
+        let mut out = Vec::new();
+        let mut last: Option<&[u8]> = None;
+        // The entries borrow from the map; keep them alive for `last`.
+        let entries: Vec<_> = self.map.iter().collect();
+        for e in &entries {
             let k = e.key();
-            if out.last().is_some_and(|last| *last.key == *k.key) {
+            if last == Some(&*k.key) {
                 continue;
             }
-            out.push(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
+            last = Some(&k.key);
+            out.push(f(&k.key, Lsn(k.lsn), e.value()));
         }
         out
     }

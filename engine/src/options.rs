@@ -32,9 +32,10 @@ pub struct Options {
     pub page_size: PageSize,
     /// Byte budget of the page cache.
     pub cache_bytes: usize,
-    /// Bytes of changes held in memory (in the memtable) before a
-    /// checkpoint is started; writers stall when twice this is reached
-    /// while a checkpoint runs, so memory stays bounded.
+    /// Most bytes of changes held in memory (memtables) waiting for a
+    /// checkpoint: one starts at half of this, and writers stall while a
+    /// checkpoint runs and the memtables hold this much, so memory stays
+    /// bounded.
     pub dirty_bytes_max: usize,
     /// Size of one WAL segment file.
     pub wal_segment_bytes: u64,
@@ -70,7 +71,7 @@ impl Default for Options {
             storage: Arc::new(FsStorage),
             page_size: PageSize::DEFAULT,
             cache_bytes: 256 << 20,
-            dirty_bytes_max: 64 << 20,
+            dirty_bytes_max: 128 << 20,
             wal_segment_bytes: 64 << 20,
             wal_preallocate: true,
             durability: Durability::Sync,

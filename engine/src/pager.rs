@@ -96,6 +96,20 @@ impl Pager {
         Ok(node)
     }
 
+    /// Runs `f` on the node of `page`: in place for a cached node, else
+    /// after reading and caching it. `f` must not use the pager.
+    pub fn with_node<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Result<T> {
+        let mut f = Some(f);
+        if let Some(Some(result)) = self.cache.with(page, |node| f.take().map(|f| f(node))) {
+            return Ok(result);
+        }
+        let node = self.node(page)?;
+        match f.take() {
+            Some(f) => Ok(f(&node)),
+            None => unreachable!("f runs at most once"),
+        }
+    }
+
     /// Reads a free-list page.
     pub fn free_list_page(&self, page: PageId) -> Result<FreeListPage> {
         let (header, payload) = self.read_verified(page)?;

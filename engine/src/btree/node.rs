@@ -194,6 +194,9 @@ enum ValueMeta {
 
 #[derive(Debug, Clone, Copy)]
 struct EntryMeta {
+    /// The key's first 8 bytes, big-endian, zero-padded: most comparisons
+    /// in a search end here, without touching the payload.
+    prefix: u64,
     key_start: u32,
     key_len: u16,
     version: u64,
@@ -286,7 +289,8 @@ impl LeafNode {
                 }
                 (None, None) => unreachable!("a reference entry read its reference above"),
             };
-            entries.push(EntryMeta { key_start, key_len, version, expires, value });
+            let key = payload.get(key_start as usize..key_start as usize + key_len as usize).unwrap_or_default();
+            entries.push(EntryMeta { prefix: key_prefix(key), key_start, key_len, version, expires, value });
         }
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
@@ -337,11 +341,14 @@ impl LeafNode {
     /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
     /// it would be inserted.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        let probe = key_prefix(key);
         let mut lo = 0;
         let mut hi = self.len();
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid).cmp(key) {
+            let prefix = self.entries.get(mid).map_or(0, |e| e.prefix);
+            let order = prefix.cmp(&probe).then_with(|| self.key(mid).cmp(key));
+            match order {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Ok(mid),
@@ -371,6 +378,21 @@ impl LeafNode {
     }
 }
 
+/// The first 8 bytes of `key` as a big-endian integer, zero-padded.
+/// Ordering by it agrees with ordering by key wherever two prefixes
+/// differ: a shorter key's padding zero sorts below any byte, as the
+/// shorter key itself does.
+#[must_use]
+pub fn key_prefix(key: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = key.len().min(8);
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), key.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    // Big-endian, so that integer order is byte order.
+    u64::from_le_bytes(buf).swap_bytes()
+}
+
 /// A decoded branch.
 #[derive(Debug)]
 pub struct BranchNode {
@@ -378,6 +400,8 @@ pub struct BranchNode {
     children: Vec<PageId>,
     /// `(start, len)` in the payload of the separator before child i + 1.
     separators: Vec<(u32, u16)>,
+    /// Each separator's [`key_prefix`].
+    prefixes: Vec<u64>,
 }
 
 impl BranchNode {
@@ -404,7 +428,11 @@ impl BranchNode {
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last child", payload.len() - r.pos));
         }
-        let node = BranchNode { payload: payload.into(), children, separators };
+        let prefixes = separators
+            .iter()
+            .map(|&(s, l)| key_prefix(payload.get(s as usize..s as usize + l as usize).unwrap_or_default()))
+            .collect();
+        let node = BranchNode { payload: payload.into(), children, separators, prefixes };
         for i in 1..node.separators.len() {
             if node.separator(i - 1) >= node.separator(i) {
                 return Err(format!("separators {} and {} are not strictly ascending", i - 1, i));
@@ -449,12 +477,19 @@ impl BranchNode {
     /// The child whose range holds `key`.
     #[must_use]
     pub fn child_index(&self, key: &[u8]) -> usize {
+        let probe = key_prefix(key);
         let mut lo = 0;
         let mut hi = self.separators.len();
         // Number of separators <= key.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.separator(mid) <= key {
+            let prefix = self.prefixes.get(mid).copied().unwrap_or(0);
+            let le = match prefix.cmp(&probe) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => self.separator(mid) <= key,
+            };
+            if le {
                 lo = mid + 1;
             } else {
                 hi = mid;

@@ -10,21 +10,46 @@ use crate::pager::Pager;
 
 /// The entry for `key` in the tree rooted at `root`.
 pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry>> {
-    let Some(mut page) = root else {
-        return Ok(None);
+    let Some(root) = root else { return Ok(None) };
+    let node = pager.node(root)?;
+    get_from(pager, root, &node, key, |e| e.to_owned())
+}
+
+/// Looks `key` up starting at `node` (the node of page `page`, e.g. a
+/// root the caller keeps), and maps the entry found with `f` without
+/// copying anything `f` does not take.
+pub fn get_from<T>(
+    pager: &Pager,
+    page: PageId,
+    node: &std::sync::Arc<Node>,
+    key: &[u8],
+    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
+) -> Result<Option<T>> {
+    /// One step of the descent: go down to a child, or stop at a leaf.
+    enum Step<T> {
+        Down(PageId),
+        Found(Option<T>),
+    }
+    let mut f = Some(f);
+    let mut step = |node: &Node| match node {
+        Node::Branch(b) => match b.child(b.child_index(key)) {
+            Some(child) => Step::Down(child),
+            None => Step::Found(None),
+        },
+        Node::Leaf(l) => Step::Found(l.search(key).ok().and_then(|i| l.entry(i)).and_then(|e| f.take().map(|f| f(e)))),
     };
+    let mut next = match step(node) {
+        Step::Found(found) => return Ok(found),
+        Step::Down(child) => child,
+    };
+    let mut page = page;
     // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
     // the depth limit.
     for _ in 0..MAX_DEPTH {
-        let node = pager.node(page)?;
-        match &*node {
-            Node::Branch(b) => match b.child(b.child_index(key)) {
-                Some(child) => page = child,
-                None => return Ok(None),
-            },
-            Node::Leaf(l) => {
-                return Ok(l.search(key).ok().and_then(|i| l.entry(i)).map(|e| e.to_owned()));
-            }
+        page = next;
+        match pager.with_node(page, &mut step)? {
+            Step::Found(found) => return Ok(found),
+            Step::Down(child) => next = child,
         }
     }
     Err(depth_error(pager, page))

@@ -1,0 +1,72 @@
+//! How a run ends: the failure kinds and the one mapping from them to exit
+//! codes (kept in one place so the codes can change together).
+
+use std::process::ExitCode;
+
+use jubilant_client::ClientError;
+
+/// How a run ended, for [`exit_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The command did what it was asked.
+    Success,
+    /// The server, the network or a local file failed.
+    Failed,
+    /// The command line or an input file is invalid.
+    Usage,
+}
+
+/// The exit code of each [`Status`]: 0, 1 and 2 (clap's usage code).
+#[must_use]
+pub fn exit_code(status: Status) -> u8 {
+    match status {
+        Status::Success => 0,
+        Status::Failed => 1,
+        Status::Usage => 2,
+    }
+}
+
+/// [`exit_code`] as the process's `ExitCode`.
+#[must_use]
+pub fn exit(status: Status) -> ExitCode {
+    ExitCode::from(exit_code(status))
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// An input (an argument or the transaction file) is invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// Talking to the server failed, or the server refused.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A local file could not be read.
+    #[error("{0:#}")]
+    Local(anyhow::Error),
+}
+
+impl Failure {
+    /// The status this failure ends the run with.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        match self {
+            Failure::Usage(_) => Status::Usage,
+            Failure::Client(_) | Failure::Local(_) => Status::Failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_zero_one_two() {
+        assert_eq!(exit_code(Status::Success), 0);
+        assert_eq!(exit_code(Status::Failed), 1);
+        assert_eq!(exit_code(Status::Usage), 2);
+        assert_eq!(Failure::Usage("x".into()).status(), Status::Usage);
+        assert_eq!(Failure::Client(ClientError::Closed("x".into())).status(), Status::Failed);
+    }
+}
