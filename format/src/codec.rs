@@ -52,10 +52,7 @@ impl<'a> FieldReader<'a> {
     /// zero.
     pub(crate) fn reserved(&mut self, at: usize, len: usize) -> bool {
         assert_eq!(at, self.pos, "layout table and field order disagree");
-        let zero = self
-            .buf
-            .get(at..at + len)
-            .is_some_and(|b| b.iter().all(|&x| x == 0));
+        let zero = self.buf.get(at..at + len).is_some_and(|b| b.iter().all(|&x| x == 0));
         self.pos = at + len;
         zero
     }

@@ -91,9 +91,7 @@ pub enum Error {
     },
 
     /// The magic number does not identify this structure.
-    #[error(
-        "{structure} at offset {offset}: bad magic: expected {expected:#010x}, found {found:#010x}"
-    )]
+    #[error("{structure} at offset {offset}: bad magic: expected {expected:#010x}, found {found:#010x}")]
     BadMagic {
         /// What was being decoded.
         structure: Structure,
@@ -106,9 +104,7 @@ pub enum Error {
     },
 
     /// The stored CRC32C does not match the bytes it covers.
-    #[error(
-        "{structure} at offset {offset}: checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
-    )]
+    #[error("{structure} at offset {offset}: checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     ChecksumMismatch {
         /// What was being decoded.
         structure: Structure,
@@ -152,9 +148,7 @@ pub enum Error {
 
     /// A page with a valid checksum sits at another page's offset: a
     /// misdirected write (or a page copied over another).
-    #[error(
-        "page at offset {offset}: expected page {expected}, found page {found} (misdirected write)"
-    )]
+    #[error("page at offset {offset}: expected page {expected}, found page {found} (misdirected write)")]
     MisdirectedPage {
         /// Offset of the page in the page file.
         offset: u64,
@@ -215,9 +209,7 @@ pub enum Error {
 
     /// A valid WAL record whose LSN is not the next one: records are
     /// missing between the previous record and this one.
-    #[error(
-        "WAL record at offset {offset}: LSN discontinuity: expected LSN {expected}, found {found}"
-    )]
+    #[error("WAL record at offset {offset}: LSN discontinuity: expected LSN {expected}, found {found}")]
     WalLsnDiscontinuity {
         /// Where the record starts.
         offset: u64,
@@ -285,9 +277,7 @@ pub enum Error {
     },
 
     /// A value-log record does not match the reference that points at it.
-    #[error(
-        "value-log segment {segment} offset {offset}: record does not match its reference: {reason}"
-    )]
+    #[error("value-log segment {segment} offset {offset}: record does not match its reference: {reason}")]
     ValueRefMismatch {
         /// The segment the reference names.
         segment: u64,

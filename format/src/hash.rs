@@ -18,9 +18,7 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 /// CRC32C of several byte ranges, as if they were concatenated.
 #[must_use]
 pub fn crc32c_parts(parts: &[&[u8]]) -> u32 {
-    parts
-        .iter()
-        .fold(0, |crc, part| crc32c::crc32c_append(crc, part))
+    parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part))
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

@@ -34,10 +34,7 @@ pub struct Layout {
 impl Layout {
     /// Checks at compile time that the fields are contiguous and add up to
     /// `len`; use it in a `const _: () = ...;` next to each layout.
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "const fn cannot use iterators; the loop bounds i below len"
-    )]
+    #[expect(clippy::indexing_slicing, reason = "const fn cannot use iterators; the loop bounds i below len")]
     pub const fn check(&self) {
         let mut next = 0;
         let mut i = 0;
@@ -47,10 +44,7 @@ impl Layout {
             next += field.size;
             i += 1;
         }
-        assert!(
-            next == self.len,
-            "layout fields do not add up to its length"
-        );
+        assert!(next == self.len, "layout fields do not add up to its length");
     }
 }
 

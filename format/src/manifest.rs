@@ -44,36 +44,11 @@ const _: () = assert!(MANIFEST_HEADER_LEN == 16);
 pub const ENVELOPE_LAYOUT: Layout = Layout {
     name: "manifest_envelope",
     fields: &[
-        Field {
-            name: "magic",
-            offset: MAGIC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "version",
-            offset: VERSION_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "flags",
-            offset: FLAGS_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "body_len",
-            offset: BODY_LEN_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "magic", offset: MAGIC_AT, size: 4, ty: "u32" },
+        Field { name: "version", offset: VERSION_AT, size: 2, ty: "u16" },
+        Field { name: "flags", offset: FLAGS_AT, size: 2, ty: "u16" },
+        Field { name: "body_len", offset: BODY_LEN_AT, size: 4, ty: "u32" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
     ],
     len: MANIFEST_HEADER_LEN,
 };
@@ -161,11 +136,7 @@ impl Manifest {
         );
         fbb.finish_minimal(root);
         let body = fbb.finished_data();
-        assert!(
-            body.len() <= MANIFEST_BODY_MAX,
-            "manifest body of {} bytes",
-            body.len()
-        );
+        assert!(body.len() <= MANIFEST_BODY_MAX, "manifest body of {} bytes", body.len());
 
         let mut header = [0u8; MANIFEST_HEADER_LEN];
         let mut w = FieldWriter::new(&mut header);
@@ -176,10 +147,7 @@ impl Manifest {
         w.u32(CRC_AT, 0);
         w.finish(MANIFEST_HEADER_LEN);
         let crc = crc32c_parts(&[header.get(..CRC_AT).unwrap_or_default(), body]);
-        header
-            .get_mut(CRC_AT..)
-            .unwrap_or_default()
-            .copy_from_slice(&crc.to_le_bytes());
+        header.get_mut(CRC_AT..).unwrap_or_default().copy_from_slice(&crc.to_le_bytes());
         let mut out = Vec::with_capacity(MANIFEST_HEADER_LEN + body.len());
         out.extend_from_slice(&header);
         out.extend_from_slice(body);
@@ -207,11 +175,7 @@ impl Manifest {
             });
         };
         if all_zero(bytes) {
-            return Err(Error::Zeroed {
-                structure,
-                offset: 0,
-                len: bytes.len() as u64,
-            });
+            return Err(Error::Zeroed { structure, offset: 0, len: bytes.len() as u64 });
         }
         let mut r = FieldReader::new(&header);
         let magic = r.u32(MAGIC_AT);
@@ -221,12 +185,7 @@ impl Manifest {
         let stored = r.u32(CRC_AT);
         r.finish(MANIFEST_HEADER_LEN);
         if magic != MANIFEST_MAGIC {
-            return Err(Error::BadMagic {
-                structure,
-                offset: 0,
-                expected: MANIFEST_MAGIC,
-                found: magic,
-            });
+            return Err(Error::BadMagic { structure, offset: 0, expected: MANIFEST_MAGIC, found: magic });
         }
         if body_len > MANIFEST_BODY_MAX {
             return Err(Error::InvalidField {
@@ -257,20 +216,10 @@ impl Manifest {
         }
         let computed = crc32c_parts(&[header.get(..CRC_AT).unwrap_or_default(), body]);
         if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                structure,
-                offset: 0,
-                stored,
-                computed,
-            });
+            return Err(Error::ChecksumMismatch { structure, offset: 0, stored, computed });
         }
         if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                structure,
-                offset: 0,
-                found: version,
-                supported: FORMAT_VERSION,
-            });
+            return Err(Error::UnsupportedVersion { structure, offset: 0, found: version, supported: FORMAT_VERSION });
         }
         if flags != 0 {
             return Err(Error::InvalidField {
@@ -281,32 +230,20 @@ impl Manifest {
                 expected: "0 (no flags are defined)",
             });
         }
-        let table = flatbuffers::root_with_opts::<fb::Manifest>(&verifier_options(), body)
-            .map_err(|e| Error::InvalidFlatbuffer {
-                structure,
-                offset: MANIFEST_HEADER_LEN as u64,
-                reason: e.to_string(),
-            })?;
-        let missing = |field: &str| Error::InvalidContent {
-            structure,
-            reason: format!("field `{field}` is missing"),
-        };
+        let table = flatbuffers::root_with_opts::<fb::Manifest>(&verifier_options(), body).map_err(|e| {
+            Error::InvalidFlatbuffer { structure, offset: MANIFEST_HEADER_LEN as u64, reason: e.to_string() }
+        })?;
+        let missing = |field: &str| Error::InvalidContent { structure, reason: format!("field `{field}` is missing") };
         Ok(Manifest {
             format_version: table.format_version(),
             schema_hash: table.schema_hash(),
-            checksum_algorithm: table
-                .checksum_algorithm()
-                .ok_or_else(|| missing("checksum_algorithm"))?
-                .to_owned(),
+            checksum_algorithm: table.checksum_algorithm().ok_or_else(|| missing("checksum_algorithm"))?.to_owned(),
             page_size: PageSize::new(table.page_size().into())?,
             clock: ClockCalibration {
                 wall_unix_nanos: table.clock_wall_unix_nanos(),
                 monotonic_nanos: table.clock_monotonic_nanos(),
             },
-            created_by: table
-                .created_by()
-                .ok_or_else(|| missing("created_by"))?
-                .to_owned(),
+            created_by: table.created_by().ok_or_else(|| missing("created_by"))?.to_owned(),
             directory_id: table.directory_id(),
         })
     }
@@ -322,15 +259,10 @@ impl Manifest {
             });
         }
         if self.schema_hash != SCHEMA_HASH {
-            return Err(Error::SchemaHashMismatch {
-                expected: SCHEMA_HASH,
-                found: self.schema_hash,
-            });
+            return Err(Error::SchemaHashMismatch { expected: SCHEMA_HASH, found: self.schema_hash });
         }
         if self.checksum_algorithm != CHECKSUM_ALGORITHM {
-            return Err(Error::UnsupportedChecksum {
-                found: self.checksum_algorithm.clone(),
-            });
+            return Err(Error::UnsupportedChecksum { found: self.checksum_algorithm.clone() });
         }
         Ok(())
     }

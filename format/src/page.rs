@@ -45,54 +45,14 @@ const _: () = assert!(PAGE_HEADER_LEN == 32);
 pub const LAYOUT: Layout = Layout {
     name: "page_header",
     fields: &[
-        Field {
-            name: "magic",
-            offset: MAGIC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "version",
-            offset: VERSION_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "page_type",
-            offset: PAGE_TYPE_AT,
-            size: 1,
-            ty: "u8",
-        },
-        Field {
-            name: "flags",
-            offset: FLAGS_AT,
-            size: 1,
-            ty: "u8",
-        },
-        Field {
-            name: "page_id",
-            offset: PAGE_ID_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "page_lsn",
-            offset: PAGE_LSN_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "payload_len",
-            offset: PAYLOAD_LEN_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "magic", offset: MAGIC_AT, size: 4, ty: "u32" },
+        Field { name: "version", offset: VERSION_AT, size: 2, ty: "u16" },
+        Field { name: "page_type", offset: PAGE_TYPE_AT, size: 1, ty: "u8" },
+        Field { name: "flags", offset: FLAGS_AT, size: 1, ty: "u8" },
+        Field { name: "page_id", offset: PAGE_ID_AT, size: 8, ty: "u64" },
+        Field { name: "page_lsn", offset: PAGE_LSN_AT, size: 8, ty: "u64" },
+        Field { name: "payload_len", offset: PAYLOAD_LEN_AT, size: 4, ty: "u32" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
     ],
     len: PAGE_HEADER_LEN,
 };
@@ -118,9 +78,7 @@ impl PageSize {
     /// Validates a page size.
     pub fn new(bytes: u64) -> Result<PageSize> {
         match u32::try_from(bytes) {
-            Ok(v) if v.is_power_of_two() && (Self::MIN.0..=Self::MAX.0).contains(&v) => {
-                Ok(PageSize(v))
-            }
+            Ok(v) if v.is_power_of_two() && (Self::MIN.0..=Self::MAX.0).contains(&v) => Ok(PageSize(v)),
             _ => Err(Error::InvalidPageSize { found: bytes }),
         }
     }
@@ -160,12 +118,7 @@ pub enum PageType {
 
 impl PageType {
     /// Every page type, in tag order.
-    pub const ALL: [PageType; 4] = [
-        PageType::Branch,
-        PageType::Leaf,
-        PageType::Overflow,
-        PageType::FreeList,
-    ];
+    pub const ALL: [PageType; 4] = [PageType::Branch, PageType::Leaf, PageType::Overflow, PageType::FreeList];
 
     /// The on-disk tag.
     #[must_use]
@@ -250,13 +203,8 @@ impl PageHeader {
     /// is the one expected (else [`Error::MisdirectedPage`]).
     pub fn open(page: &[u8], expected: PageId, page_size: PageSize) -> Result<PageHeader> {
         let offset = expected.offset(page_size);
-        let err_field = |field, found, expected| Error::InvalidField {
-            structure: Structure::Page,
-            offset,
-            field,
-            found,
-            expected,
-        };
+        let err_field =
+            |field, found, expected| Error::InvalidField { structure: Structure::Page, offset, field, found, expected };
         if page.len() != page_size.bytes() {
             return Err(Error::Truncated {
                 structure: Structure::Page,
@@ -269,11 +217,7 @@ impl PageHeader {
             unreachable!("a valid page size exceeds the header length");
         };
         if all_zero(page) {
-            return Err(Error::Zeroed {
-                structure: Structure::Page,
-                offset,
-                len: page.len() as u64,
-            });
+            return Err(Error::Zeroed { structure: Structure::Page, offset, len: page.len() as u64 });
         }
         let mut r = FieldReader::new(&fixed);
         let magic = r.u32(MAGIC_AT);
@@ -287,21 +231,11 @@ impl PageHeader {
         r.finish(PAGE_HEADER_LEN);
 
         if magic != PAGE_MAGIC {
-            return Err(Error::BadMagic {
-                structure: Structure::Page,
-                offset,
-                expected: PAGE_MAGIC,
-                found: magic,
-            });
+            return Err(Error::BadMagic { structure: Structure::Page, offset, expected: PAGE_MAGIC, found: magic });
         }
         let computed = page_crc(page);
         if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                structure: Structure::Page,
-                offset,
-                stored,
-                computed,
-            });
+            return Err(Error::ChecksumMismatch { structure: Structure::Page, offset, stored, computed });
         }
         if version != FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
@@ -312,42 +246,24 @@ impl PageHeader {
             });
         }
         let Some(page_type) = PageType::from_tag(type_tag) else {
-            return Err(err_field(
-                "page_type",
-                type_tag.into(),
-                "1 (branch), 2 (leaf), 3 (overflow) or 4 (free_list)",
-            ));
+            return Err(err_field("page_type", type_tag.into(), "1 (branch), 2 (leaf), 3 (overflow) or 4 (free_list)"));
         };
         if flags != 0 {
             return Err(err_field("flags", flags.into(), "0 (no flags are defined)"));
         }
         if payload_len as usize > page_size.payload_max() {
-            return Err(err_field(
-                "payload_len",
-                payload_len.into(),
-                "at most page size - 32",
-            ));
+            return Err(err_field("payload_len", payload_len.into(), "at most page size - 32"));
         }
         if page_id != expected {
-            return Err(Error::MisdirectedPage {
-                offset,
-                expected,
-                found: page_id,
-            });
+            return Err(Error::MisdirectedPage { offset, expected, found: page_id });
         }
-        Ok(PageHeader {
-            page_type,
-            page_id,
-            page_lsn,
-            payload_len,
-        })
+        Ok(PageHeader { page_type, page_id, page_lsn, payload_len })
     }
 
     /// The payload of a page whose header [`PageHeader::open`] accepted.
     #[must_use]
     pub fn payload<'a>(&self, page: &'a [u8]) -> &'a [u8] {
-        page.get(PAGE_HEADER_LEN..PAGE_HEADER_LEN + self.payload_len as usize)
-            .unwrap_or_default()
+        page.get(PAGE_HEADER_LEN..PAGE_HEADER_LEN + self.payload_len as usize).unwrap_or_default()
     }
 }
 

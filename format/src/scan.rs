@@ -71,11 +71,7 @@ pub(crate) fn rest_is_zero(buf: &[u8], pos: usize) -> bool {
 ///
 /// `probe` must reject cheaply: callers check the LSN range before the
 /// checksum, so that garbage is rejected without hashing.
-pub(crate) fn resync<T>(
-    buf: &[u8],
-    from: usize,
-    mut probe: impl FnMut(usize) -> Option<T>,
-) -> Option<(usize, T)> {
+pub(crate) fn resync<T>(buf: &[u8], from: usize, mut probe: impl FnMut(usize) -> Option<T>) -> Option<(usize, T)> {
     let start = from.checked_add(1)?;
     (start..buf.len()).find_map(|pos| probe(pos).map(|found| (pos, found)))
 }

@@ -94,9 +94,6 @@ mod tests {
 
     #[test]
     fn moving_text_between_sources_changes_the_hash() {
-        assert_ne!(
-            schema_hash(&[b"table A {}", b"table B {}"]),
-            schema_hash(&[b"table A {} table B {}", b""])
-        );
+        assert_ne!(schema_hash(&[b"table A {}", b"table B {}"]), schema_hash(&[b"table A {} table B {}", b""]));
     }
 }

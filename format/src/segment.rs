@@ -46,54 +46,14 @@ const _: () = assert!(SEGMENT_HEADER_LEN == 40);
 pub const LAYOUT: Layout = Layout {
     name: "segment_header",
     fields: &[
-        Field {
-            name: "magic",
-            offset: MAGIC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "version",
-            offset: VERSION_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "flags",
-            offset: FLAGS_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "segment",
-            offset: SEGMENT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "first_lsn",
-            offset: FIRST_LSN_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "directory_id",
-            offset: DIRECTORY_ID_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "reserved",
-            offset: RESERVED_AT,
-            size: RESERVED_LEN,
-            ty: "bytes",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "magic", offset: MAGIC_AT, size: 4, ty: "u32" },
+        Field { name: "version", offset: VERSION_AT, size: 2, ty: "u16" },
+        Field { name: "flags", offset: FLAGS_AT, size: 2, ty: "u16" },
+        Field { name: "segment", offset: SEGMENT_AT, size: 8, ty: "u64" },
+        Field { name: "first_lsn", offset: FIRST_LSN_AT, size: 8, ty: "u64" },
+        Field { name: "directory_id", offset: DIRECTORY_ID_AT, size: 8, ty: "u64" },
+        Field { name: "reserved", offset: RESERVED_AT, size: RESERVED_LEN, ty: "bytes" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
     ],
     len: SEGMENT_HEADER_LEN,
 };
@@ -204,13 +164,7 @@ impl SegmentHeader {
     /// `bytes` may be the whole file; only the first 40 bytes are read.
     pub fn decode(bytes: &[u8], kind: SegmentKind) -> Result<SegmentHeader> {
         let structure = kind.structure();
-        let invalid = |field, found, expected| Error::InvalidField {
-            structure,
-            offset: 0,
-            field,
-            found,
-            expected,
-        };
+        let invalid = |field, found, expected| Error::InvalidField { structure, offset: 0, field, found, expected };
         let Some(fixed) = prefix::<SEGMENT_HEADER_LEN>(bytes) else {
             return Err(Error::Truncated {
                 structure,
@@ -220,11 +174,7 @@ impl SegmentHeader {
             });
         };
         if all_zero(&fixed) {
-            return Err(Error::Zeroed {
-                structure,
-                offset: 0,
-                len: SEGMENT_HEADER_LEN as u64,
-            });
+            return Err(Error::Zeroed { structure, offset: 0, len: SEGMENT_HEADER_LEN as u64 });
         }
         let mut r = FieldReader::new(&fixed);
         let magic = r.u32(MAGIC_AT);
@@ -238,29 +188,14 @@ impl SegmentHeader {
         r.finish(SEGMENT_HEADER_LEN);
 
         if magic != kind.magic() {
-            return Err(Error::BadMagic {
-                structure,
-                offset: 0,
-                expected: kind.magic(),
-                found: magic,
-            });
+            return Err(Error::BadMagic { structure, offset: 0, expected: kind.magic(), found: magic });
         }
         let computed = crc32c(fixed.get(..CRC_AT).unwrap_or_default());
         if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                structure,
-                offset: 0,
-                stored,
-                computed,
-            });
+            return Err(Error::ChecksumMismatch { structure, offset: 0, stored, computed });
         }
         if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                structure,
-                offset: 0,
-                found: version,
-                supported: FORMAT_VERSION,
-            });
+            return Err(Error::UnsupportedVersion { structure, offset: 0, found: version, supported: FORMAT_VERSION });
         }
         if flags != 0 {
             return Err(invalid("flags", flags.into(), "0 (no flags are defined)"));
@@ -268,11 +203,6 @@ impl SegmentHeader {
         if !reserved_zero {
             return Err(invalid("reserved", 1, "all zero"));
         }
-        Ok(SegmentHeader {
-            kind,
-            segment,
-            first_lsn,
-            directory_id,
-        })
+        Ok(SegmentHeader { kind, segment, first_lsn, directory_id })
     }
 }

@@ -73,120 +73,25 @@ const _: () = assert!(SUPERBLOCK_LEN == 128);
 pub const LAYOUT: Layout = Layout {
     name: "superblock",
     fields: &[
-        Field {
-            name: "magic",
-            offset: MAGIC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "version",
-            offset: VERSION_AT,
-            size: 2,
-            ty: "u16",
-        },
-        Field {
-            name: "slot",
-            offset: SLOT_AT,
-            size: 1,
-            ty: "u8",
-        },
-        Field {
-            name: "flags",
-            offset: FLAGS_AT,
-            size: 1,
-            ty: "u8",
-        },
-        Field {
-            name: "generation",
-            offset: GENERATION_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "checkpoint_lsn",
-            offset: CHECKPOINT_LSN_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "checkpoint_epoch",
-            offset: CHECKPOINT_EPOCH_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "root_page",
-            offset: ROOT_PAGE_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "free_list_head",
-            offset: FREE_LIST_HEAD_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "page_count",
-            offset: PAGE_COUNT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "manifest_hash",
-            offset: MANIFEST_HASH_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "vlog_head_segment",
-            offset: VLOG_HEAD_SEGMENT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "vlog_head_offset",
-            offset: VLOG_HEAD_OFFSET_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "vlog_tail_segment",
-            offset: VLOG_TAIL_SEGMENT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "vlog_tail_offset",
-            offset: VLOG_TAIL_OFFSET_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "next_txn_id",
-            offset: NEXT_TXN_ID_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "key_count",
-            offset: KEY_COUNT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "reserved",
-            offset: RESERVED_AT,
-            size: RESERVED_LEN,
-            ty: "bytes",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "magic", offset: MAGIC_AT, size: 4, ty: "u32" },
+        Field { name: "version", offset: VERSION_AT, size: 2, ty: "u16" },
+        Field { name: "slot", offset: SLOT_AT, size: 1, ty: "u8" },
+        Field { name: "flags", offset: FLAGS_AT, size: 1, ty: "u8" },
+        Field { name: "generation", offset: GENERATION_AT, size: 8, ty: "u64" },
+        Field { name: "checkpoint_lsn", offset: CHECKPOINT_LSN_AT, size: 8, ty: "u64" },
+        Field { name: "checkpoint_epoch", offset: CHECKPOINT_EPOCH_AT, size: 8, ty: "u64" },
+        Field { name: "root_page", offset: ROOT_PAGE_AT, size: 8, ty: "u64" },
+        Field { name: "free_list_head", offset: FREE_LIST_HEAD_AT, size: 8, ty: "u64" },
+        Field { name: "page_count", offset: PAGE_COUNT_AT, size: 8, ty: "u64" },
+        Field { name: "manifest_hash", offset: MANIFEST_HASH_AT, size: 8, ty: "u64" },
+        Field { name: "vlog_head_segment", offset: VLOG_HEAD_SEGMENT_AT, size: 8, ty: "u64" },
+        Field { name: "vlog_head_offset", offset: VLOG_HEAD_OFFSET_AT, size: 8, ty: "u64" },
+        Field { name: "vlog_tail_segment", offset: VLOG_TAIL_SEGMENT_AT, size: 8, ty: "u64" },
+        Field { name: "vlog_tail_offset", offset: VLOG_TAIL_OFFSET_AT, size: 8, ty: "u64" },
+        Field { name: "next_txn_id", offset: NEXT_TXN_ID_AT, size: 8, ty: "u64" },
+        Field { name: "key_count", offset: KEY_COUNT_AT, size: 8, ty: "u64" },
+        Field { name: "reserved", offset: RESERVED_AT, size: RESERVED_LEN, ty: "bytes" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
     ],
     len: SUPERBLOCK_LEN,
 };
@@ -205,11 +110,7 @@ impl Slot {
     /// The slot a generation is written to.
     #[must_use]
     pub const fn for_generation(generation: Generation) -> Slot {
-        if generation.0.is_multiple_of(2) {
-            Slot::A
-        } else {
-            Slot::B
-        }
+        if generation.0.is_multiple_of(2) { Slot::A } else { Slot::B }
     }
 
     /// The other slot.
@@ -313,10 +214,7 @@ impl Superblock {
         w.u64(CHECKPOINT_LSN_AT, self.checkpoint_lsn.get());
         w.u64(CHECKPOINT_EPOCH_AT, self.checkpoint_epoch.get());
         w.u64(ROOT_PAGE_AT, self.root_page.map_or(0, PageId::get));
-        w.u64(
-            FREE_LIST_HEAD_AT,
-            self.free_list_head.map_or(0, PageId::get),
-        );
+        w.u64(FREE_LIST_HEAD_AT, self.free_list_head.map_or(0, PageId::get));
         w.u64(PAGE_COUNT_AT, self.page_count);
         w.u64(MANIFEST_HASH_AT, self.manifest_hash);
         w.u64(VLOG_HEAD_SEGMENT_AT, self.vlog_head.segment.get());
@@ -352,11 +250,7 @@ impl Superblock {
             });
         };
         if all_zero(&fixed) {
-            return Err(Error::Zeroed {
-                structure: Structure::Superblock,
-                offset,
-                len: SUPERBLOCK_LEN as u64,
-            });
+            return Err(Error::Zeroed { structure: Structure::Superblock, offset, len: SUPERBLOCK_LEN as u64 });
         }
         let mut r = FieldReader::new(&fixed);
         let magic = r.u32(MAGIC_AT);
@@ -370,14 +264,10 @@ impl Superblock {
         let free_list_head = page_or_none(r.u64(FREE_LIST_HEAD_AT));
         let page_count = r.u64(PAGE_COUNT_AT);
         let manifest_hash = r.u64(MANIFEST_HASH_AT);
-        let vlog_head = VlogCursor {
-            segment: SegmentId(r.u64(VLOG_HEAD_SEGMENT_AT)),
-            offset: r.u64(VLOG_HEAD_OFFSET_AT),
-        };
-        let vlog_tail = VlogCursor {
-            segment: SegmentId(r.u64(VLOG_TAIL_SEGMENT_AT)),
-            offset: r.u64(VLOG_TAIL_OFFSET_AT),
-        };
+        let vlog_head =
+            VlogCursor { segment: SegmentId(r.u64(VLOG_HEAD_SEGMENT_AT)), offset: r.u64(VLOG_HEAD_OFFSET_AT) };
+        let vlog_tail =
+            VlogCursor { segment: SegmentId(r.u64(VLOG_TAIL_SEGMENT_AT)), offset: r.u64(VLOG_TAIL_OFFSET_AT) };
         let next_txn_id = TxnId(r.u64(NEXT_TXN_ID_AT));
         let key_count = r.u64(KEY_COUNT_AT);
         let reserved_zero = r.reserved(RESERVED_AT, RESERVED_LEN);
@@ -394,12 +284,7 @@ impl Superblock {
         }
         let computed = crc32c(fixed.get(..CRC_AT).unwrap_or_default());
         if stored != computed {
-            return Err(Error::ChecksumMismatch {
-                structure: Structure::Superblock,
-                offset,
-                stored,
-                computed,
-            });
+            return Err(Error::ChecksumMismatch { structure: Structure::Superblock, offset, stored, computed });
         }
         if version != FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
@@ -416,11 +301,7 @@ impl Superblock {
             return Err(invalid("reserved", 1, "all zero"));
         }
         if slot_tag != slot.tag() {
-            return Err(invalid(
-                "slot",
-                slot_tag.into(),
-                "the tag of the slot it was read from (0 = A, 1 = B)",
-            ));
+            return Err(invalid("slot", slot_tag.into(), "the tag of the slot it was read from (0 = A, 1 = B)"));
         }
         let belongs = Slot::for_generation(generation);
         if belongs != slot {
@@ -432,21 +313,13 @@ impl Superblock {
             });
         }
         if page_count < 2 {
-            return Err(invalid(
-                "page_count",
-                page_count,
-                "at least 2 (the superblock pages)",
-            ));
+            return Err(invalid("page_count", page_count, "at least 2 (the superblock pages)"));
         }
         for (field, page) in [("root_page", root_page), ("free_list_head", free_list_head)] {
             if let Some(page) = page
                 && (page.get() < 2 || page.get() >= page_count)
             {
-                return Err(invalid(
-                    field,
-                    page.get(),
-                    "0 or a page id from 2 to page_count - 1",
-                ));
+                return Err(invalid(field, page.get(), "0 or a page id from 2 to page_count - 1"));
             }
         }
         Ok(Superblock {
@@ -511,11 +384,7 @@ pub fn select_superblock(
     let check = |bytes: &[u8], slot: Slot, offset: u64| {
         let sb = Superblock::decode(bytes, slot, offset)?;
         if sb.manifest_hash != manifest_hash {
-            return Err(Error::ForeignSuperblock {
-                offset,
-                expected: manifest_hash,
-                found: sb.manifest_hash,
-            });
+            return Err(Error::ForeignSuperblock { offset, expected: manifest_hash, found: sb.manifest_hash });
         }
         Ok(sb)
     };
@@ -523,34 +392,17 @@ pub fn select_superblock(
         (Ok(sa), Ok(sb)) => {
             // Equal generations cannot both be valid: the generation fixes
             // the slot, and each slot is checked against it.
-            assert_ne!(
-                sa.generation, sb.generation,
-                "generation parity fixes the slot"
-            );
-            let (slot, current, older) = if sa.generation > sb.generation {
-                (Slot::A, sa, sb)
-            } else {
-                (Slot::B, sb, sa)
-            };
-            Ok(SuperblockChoice {
-                slot,
-                superblock: current,
-                other: OtherSlot::Older { superblock: older },
-            })
+            assert_ne!(sa.generation, sb.generation, "generation parity fixes the slot");
+            let (slot, current, older) =
+                if sa.generation > sb.generation { (Slot::A, sa, sb) } else { (Slot::B, sb, sa) };
+            Ok(SuperblockChoice { slot, superblock: current, other: OtherSlot::Older { superblock: older } })
         }
-        (Ok(sa), Err(reason)) => Ok(SuperblockChoice {
-            slot: Slot::A,
-            superblock: sa,
-            other: OtherSlot::Rejected { reason },
-        }),
-        (Err(reason), Ok(sb)) => Ok(SuperblockChoice {
-            slot: Slot::B,
-            superblock: sb,
-            other: OtherSlot::Rejected { reason },
-        }),
-        (Err(a), Err(b)) => Err(Error::NoValidSuperblock {
-            a: Box::new(a),
-            b: Box::new(b),
-        }),
+        (Ok(sa), Err(reason)) => {
+            Ok(SuperblockChoice { slot: Slot::A, superblock: sa, other: OtherSlot::Rejected { reason } })
+        }
+        (Err(reason), Ok(sb)) => {
+            Ok(SuperblockChoice { slot: Slot::B, superblock: sb, other: OtherSlot::Rejected { reason } })
+        }
+        (Err(a), Err(b)) => Err(Error::NoValidSuperblock { a: Box::new(a), b: Box::new(b) }),
     }
 }

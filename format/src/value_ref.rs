@@ -30,30 +30,10 @@ const _: () = assert!(VALUE_REF_LEN == 24);
 pub const LAYOUT: Layout = Layout {
     name: "value_ref",
     fields: &[
-        Field {
-            name: "segment",
-            offset: SEGMENT_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "offset",
-            offset: OFFSET_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "length",
-            offset: LENGTH_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "segment", offset: SEGMENT_AT, size: 8, ty: "u64" },
+        Field { name: "offset", offset: OFFSET_AT, size: 8, ty: "u64" },
+        Field { name: "length", offset: LENGTH_AT, size: 4, ty: "u32" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
     ],
     len: VALUE_REF_LEN,
 };
@@ -112,11 +92,6 @@ impl ValueRef {
                 expected: "at least the 24-byte record header",
             });
         }
-        Ok(ValueRef {
-            segment,
-            offset: record_offset,
-            length,
-            crc,
-        })
+        Ok(ValueRef { segment, offset: record_offset, length, crc })
     }
 }

@@ -42,36 +42,11 @@ const PREFIX_LEN: usize = CRC_AT + 4;
 pub const LAYOUT: Layout = Layout {
     name: "vlog_record",
     fields: &[
-        Field {
-            name: "len",
-            offset: LEN_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "lsn",
-            offset: LSN_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "key_len",
-            offset: KEY_LEN_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "flags",
-            offset: FLAGS_AT,
-            size: 4,
-            ty: "u32",
-        },
+        Field { name: "len", offset: LEN_AT, size: 4, ty: "u32" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
+        Field { name: "lsn", offset: LSN_AT, size: 8, ty: "u64" },
+        Field { name: "key_len", offset: KEY_LEN_AT, size: 4, ty: "u32" },
+        Field { name: "flags", offset: FLAGS_AT, size: 4, ty: "u32" },
     ],
     len: VLOG_RECORD_HEADER_LEN,
 };
@@ -94,10 +69,7 @@ pub fn encode_vlog_record(
     out: &mut Vec<u8>,
 ) -> ValueRef {
     let total = VLOG_RECORD_HEADER_LEN + key.len() + value.len();
-    assert!(
-        total <= VLOG_RECORD_MAX,
-        "value-log record of {total} bytes"
-    );
+    assert!(total <= VLOG_RECORD_MAX, "value-log record of {total} bytes");
     let offset = out_base + out.len() as u64;
     let mut header = [0u8; VLOG_RECORD_HEADER_LEN];
     let mut w = FieldWriter::new(&mut header);
@@ -108,19 +80,11 @@ pub fn encode_vlog_record(
     w.u32(FLAGS_AT, 0);
     w.finish(VLOG_RECORD_HEADER_LEN);
     let crc = record_crc(&header, key, value);
-    header
-        .get_mut(CRC_AT..CRC_AT + 4)
-        .unwrap_or_default()
-        .copy_from_slice(&crc.to_le_bytes());
+    header.get_mut(CRC_AT..CRC_AT + 4).unwrap_or_default().copy_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&header);
     out.extend_from_slice(key);
     out.extend_from_slice(value);
-    ValueRef {
-        segment,
-        offset,
-        length: total as u32,
-        crc,
-    }
+    ValueRef { segment, offset, length: total as u32, crc }
 }
 
 fn record_crc(header: &[u8; VLOG_RECORD_HEADER_LEN], key: &[u8], value: &[u8]) -> u32 {
@@ -152,12 +116,7 @@ impl VlogRecordRef<'_> {
     /// The reference that points at this record.
     #[must_use]
     pub fn value_ref(&self, segment: SegmentId) -> ValueRef {
-        ValueRef {
-            segment,
-            offset: self.offset,
-            length: self.length,
-            crc: self.crc,
-        }
+        ValueRef { segment, offset: self.offset, length: self.length, crc: self.crc }
     }
 }
 
@@ -176,11 +135,7 @@ pub fn decode_vlog_record_at(buf: &[u8], pos: usize, base: u64) -> Result<VlogRe
         return Err(truncated(VLOG_RECORD_HEADER_LEN));
     };
     if all_zero(&header) {
-        return Err(Error::Zeroed {
-            structure: Structure::VlogRecord,
-            offset,
-            len: VLOG_RECORD_HEADER_LEN as u64,
-        });
+        return Err(Error::Zeroed { structure: Structure::VlogRecord, offset, len: VLOG_RECORD_HEADER_LEN as u64 });
     }
     let mut r = FieldReader::new(&header);
     let len = r.u32(LEN_AT) as usize;
@@ -203,18 +158,10 @@ pub fn decode_vlog_record_at(buf: &[u8], pos: usize, base: u64) -> Result<VlogRe
         return Err(truncated(total));
     };
     let body = record.get(VLOG_RECORD_HEADER_LEN..).unwrap_or_default();
-    let computed = crc32c_parts(&[
-        header.get(LEN_AT..CRC_AT).unwrap_or_default(),
-        header.get(LSN_AT..).unwrap_or_default(),
-        body,
-    ]);
+    let computed =
+        crc32c_parts(&[header.get(LEN_AT..CRC_AT).unwrap_or_default(), header.get(LSN_AT..).unwrap_or_default(), body]);
     if stored != computed {
-        return Err(Error::ChecksumMismatch {
-            structure: Structure::VlogRecord,
-            offset,
-            stored,
-            computed,
-        });
+        return Err(Error::ChecksumMismatch { structure: Structure::VlogRecord, offset, stored, computed });
     }
     if key_len > body.len() {
         return Err(Error::InvalidField {
@@ -235,44 +182,23 @@ pub fn decode_vlog_record_at(buf: &[u8], pos: usize, base: u64) -> Result<VlogRe
             expected: "0 (no flags are defined)",
         });
     }
-    Ok(VlogRecordRef {
-        offset,
-        length: total as u32,
-        crc: stored,
-        lsn,
-        key,
-        value,
-    })
+    Ok(VlogRecordRef { offset, length: total as u32, crc: stored, lsn, key, value })
 }
 
 /// Decodes the record that `r` points at, given exactly the `r.length`
 /// bytes read at `r.offset` of segment `r.segment`, and checks that it is
 /// the record the reference was made for.
 pub fn decode_referenced<'a>(record: &'a [u8], r: &ValueRef) -> Result<VlogRecordRef<'a>> {
-    let mismatch = |reason: String| Error::ValueRefMismatch {
-        segment: r.segment.get(),
-        offset: r.offset,
-        reason,
-    };
+    let mismatch = |reason: String| Error::ValueRefMismatch { segment: r.segment.get(), offset: r.offset, reason };
     if record.len() != r.length as usize {
-        return Err(mismatch(format!(
-            "read {} bytes, the reference says {}",
-            record.len(),
-            r.length
-        )));
+        return Err(mismatch(format!("read {} bytes, the reference says {}", record.len(), r.length)));
     }
     let decoded = decode_vlog_record_at(record, 0, r.offset)?;
     if decoded.length != r.length {
-        return Err(mismatch(format!(
-            "record length {} != reference length {}",
-            decoded.length, r.length
-        )));
+        return Err(mismatch(format!("record length {} != reference length {}", decoded.length, r.length)));
     }
     if decoded.crc != r.crc {
-        return Err(mismatch(format!(
-            "record CRC {:#010x} != reference CRC {:#010x}",
-            decoded.crc, r.crc
-        )));
+        return Err(mismatch(format!("record CRC {:#010x} != reference CRC {:#010x}", decoded.crc, r.crc)));
     }
     Ok(decoded)
 }
@@ -312,17 +238,12 @@ impl<'a> VlogReader<'a> {
     pub fn next_step(&mut self) -> Result<VlogStep<'a>> {
         let remaining = self.buf.len().saturating_sub(self.pos);
         if remaining == 0 {
-            return Ok(VlogStep::End(LogEnd {
-                offset: self.offset(),
-                reason: EndReason::Exact,
-            }));
+            return Ok(VlogStep::End(LogEnd { offset: self.offset(), reason: EndReason::Exact }));
         }
         if rest_is_zero(self.buf, self.pos) {
             return Ok(VlogStep::End(LogEnd {
                 offset: self.offset(),
-                reason: EndReason::ZeroFill {
-                    len: remaining as u64,
-                },
+                reason: EndReason::ZeroFill { len: remaining as u64 },
             }));
         }
         let record = decode_vlog_record_at(self.buf, self.pos, self.base)?;
@@ -336,17 +257,8 @@ impl<'a> VlogReader<'a> {
 #[must_use]
 pub fn classify_vlog_damage(buf: &[u8], base: u64, bad_pos: usize) -> Damage {
     let offset = base + bad_pos as u64;
-    match resync(buf, bad_pos, |pos| {
-        decode_vlog_record_at(buf, pos, base).ok()
-    }) {
-        Some((_, next)) => Damage::MidLog {
-            offset,
-            resume_offset: next.offset,
-            resume_lsn: next.lsn.get(),
-        },
-        None => Damage::TornTail {
-            offset,
-            dropped_bytes: buf.len().saturating_sub(bad_pos) as u64,
-        },
+    match resync(buf, bad_pos, |pos| decode_vlog_record_at(buf, pos, base).ok()) {
+        Some((_, next)) => Damage::MidLog { offset, resume_offset: next.offset, resume_lsn: next.lsn.get() },
+        None => Damage::TornTail { offset, dropped_bytes: buf.len().saturating_sub(bad_pos) as u64 },
     }
 }

@@ -22,12 +22,7 @@ type Result<T> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["codegen"] => codegen(false),
         ["codegen", "--check"] => codegen(true),
         ["golden"] => golden(true),
@@ -46,9 +41,7 @@ fn main() -> ExitCode {
 fn root() -> PathBuf {
     // xtask lives one level below the workspace root.
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map_or(manifest_dir.clone(), Path::to_path_buf)
+    manifest_dir.parent().map_or(manifest_dir.clone(), Path::to_path_buf)
 }
 
 fn find_flatc(root: &Path) -> Result<PathBuf> {
@@ -68,14 +61,9 @@ fn find_flatc(root: &Path) -> Result<PathBuf> {
         if version == FLATC_VERSION {
             return Ok(flatc);
         }
-        eprintln!(
-            "xtask: ignoring {} ({version}): need {FLATC_VERSION}",
-            flatc.display()
-        );
+        eprintln!("xtask: ignoring {} ({version}): need {FLATC_VERSION}", flatc.display());
     }
-    Err(format!(
-        "{FLATC_VERSION} not found: run scripts/install-flatc (or set FLATC)"
-    ))
+    Err(format!("{FLATC_VERSION} not found: run scripts/install-flatc (or set FLATC)"))
 }
 
 fn run_flatc(root: &Path, out_dir: &Path) -> Result<()> {
@@ -86,9 +74,7 @@ fn run_flatc(root: &Path, out_dir: &Path) -> Result<()> {
     for schema in SCHEMAS {
         cmd.arg(root.join("schemas").join(schema));
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("run {}: {e}", flatc.display()))?;
+    let status = cmd.status().map_err(|e| format!("run {}: {e}", flatc.display()))?;
     if !status.success() {
         return Err(format!("flatc failed: {status}"));
     }
@@ -116,9 +102,7 @@ fn codegen(check: bool) -> Result<()> {
         let fresh = fs::read(scratch.join(&name)).map_err(|e| format!("read fresh {name}: {e}"))?;
         match fs::read(committed.join(&name)) {
             Ok(old) if old == fresh => {}
-            Ok(_) => drift.push(format!(
-                "{GENERATED_DIR}/{name} differs from schemas/{schema}"
-            )),
+            Ok(_) => drift.push(format!("{GENERATED_DIR}/{name} differs from schemas/{schema}")),
             Err(_) => drift.push(format!("{GENERATED_DIR}/{name} is missing")),
         }
     }
@@ -126,28 +110,16 @@ fn codegen(check: bool) -> Result<()> {
         println!("codegen: {GENERATED_DIR} matches schemas/");
         Ok(())
     } else {
-        Err(format!(
-            "schema drift:\n  {}\nrun `cargo xtask codegen` and commit the result",
-            drift.join("\n  ")
-        ))
+        Err(format!("schema drift:\n  {}\nrun `cargo xtask codegen` and commit the result", drift.join("\n  ")))
     }
 }
 
 fn golden(update: bool) -> Result<()> {
     let root = root();
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    cmd.current_dir(&root).args([
-        "test",
-        "--package",
-        "jubilant-format",
-        "--test",
-        "it",
-        "--",
-        "golden",
-    ]);
+    cmd.current_dir(&root).args(["test", "--package", "jubilant-format", "--test", "it", "--", "golden"]);
     if update {
-        cmd.env("JUBILANT_UPDATE_GOLDEN", "1")
-            .env("INSTA_UPDATE", "always");
+        cmd.env("JUBILANT_UPDATE_GOLDEN", "1").env("INSTA_UPDATE", "always");
     } else {
         cmd.env("INSTA_UPDATE", "no");
     }
@@ -156,12 +128,10 @@ fn golden(update: bool) -> Result<()> {
         return Err(if update {
             "golden update failed".to_owned()
         } else {
-            "golden files differ from the encoders: if the change is deliberate, run `cargo xtask golden` and commit".to_owned()
+            "golden files differ from the encoders: if the change is deliberate, run `cargo xtask golden` and commit"
+                .to_owned()
         });
     }
-    println!(
-        "golden files {}",
-        if update { "rewritten" } else { "match" }
-    );
+    println!("golden files {}", if update { "rewritten" } else { "match" });
     Ok(())
 }

@@ -49,30 +49,10 @@ const _: () = assert!(WAL_RECORD_HEADER_LEN == 24);
 pub const LAYOUT: Layout = Layout {
     name: "wal_record",
     fields: &[
-        Field {
-            name: "len",
-            offset: LEN_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "crc32c",
-            offset: CRC_AT,
-            size: 4,
-            ty: "u32",
-        },
-        Field {
-            name: "lsn",
-            offset: LSN_AT,
-            size: 8,
-            ty: "u64",
-        },
-        Field {
-            name: "epoch",
-            offset: EPOCH_AT,
-            size: 8,
-            ty: "u64",
-        },
+        Field { name: "len", offset: LEN_AT, size: 4, ty: "u32" },
+        Field { name: "crc32c", offset: CRC_AT, size: 4, ty: "u32" },
+        Field { name: "lsn", offset: LSN_AT, size: 8, ty: "u64" },
+        Field { name: "epoch", offset: EPOCH_AT, size: 8, ty: "u64" },
     ],
     len: WAL_RECORD_HEADER_LEN,
 };
@@ -87,11 +67,7 @@ pub const WAL_PAYLOAD_MAX: usize = 64 << 20;
 /// Panics if the payload exceeds [`WAL_PAYLOAD_MAX`]: callers bound
 /// transaction sizes before they build records.
 pub fn encode_envelope(lsn: Lsn, epoch: Epoch, payload: &[u8], out: &mut Vec<u8>) {
-    assert!(
-        payload.len() <= WAL_PAYLOAD_MAX,
-        "WAL payload of {} bytes",
-        payload.len()
-    );
+    assert!(payload.len() <= WAL_PAYLOAD_MAX, "WAL payload of {} bytes", payload.len());
     let mut header = [0u8; WAL_RECORD_HEADER_LEN];
     let len = payload.len() as u32;
     let mut w = FieldWriter::new(&mut header);
@@ -101,10 +77,7 @@ pub fn encode_envelope(lsn: Lsn, epoch: Epoch, payload: &[u8], out: &mut Vec<u8>
     w.u64(EPOCH_AT, epoch.get());
     w.finish(WAL_RECORD_HEADER_LEN);
     let crc = envelope_crc(&header, payload);
-    header
-        .get_mut(CRC_AT..CRC_AT + 4)
-        .unwrap_or_default()
-        .copy_from_slice(&crc.to_le_bytes());
+    header.get_mut(CRC_AT..CRC_AT + 4).unwrap_or_default().copy_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);
 }
@@ -152,11 +125,7 @@ pub fn decode_envelope_at(buf: &[u8], pos: usize, base: u64) -> Result<WalRecord
         });
     };
     if all_zero(&header) {
-        return Err(Error::Zeroed {
-            structure: Structure::WalRecord,
-            offset,
-            len: WAL_RECORD_HEADER_LEN as u64,
-        });
+        return Err(Error::Zeroed { structure: Structure::WalRecord, offset, len: WAL_RECORD_HEADER_LEN as u64 });
     }
     let mut r = FieldReader::new(&header);
     let len = r.u32(LEN_AT) as usize;
@@ -165,11 +134,7 @@ pub fn decode_envelope_at(buf: &[u8], pos: usize, base: u64) -> Result<WalRecord
     let epoch = Epoch(r.u64(EPOCH_AT));
     r.finish(WAL_RECORD_HEADER_LEN);
     if len > WAL_PAYLOAD_MAX {
-        return Err(Error::WalLengthOutOfBounds {
-            offset,
-            len: len as u64,
-            max: WAL_PAYLOAD_MAX as u64,
-        });
+        return Err(Error::WalLengthOutOfBounds { offset, len: len as u64, max: WAL_PAYLOAD_MAX as u64 });
     }
     let Some(payload) = rest.get(WAL_RECORD_HEADER_LEN..WAL_RECORD_HEADER_LEN + len) else {
         return Err(Error::Truncated {
@@ -181,19 +146,9 @@ pub fn decode_envelope_at(buf: &[u8], pos: usize, base: u64) -> Result<WalRecord
     };
     let computed = envelope_crc(&header, payload);
     if stored != computed {
-        return Err(Error::ChecksumMismatch {
-            structure: Structure::WalRecord,
-            offset,
-            stored,
-            computed,
-        });
+        return Err(Error::ChecksumMismatch { structure: Structure::WalRecord, offset, stored, computed });
     }
-    Ok(WalRecordRef {
-        offset,
-        lsn,
-        epoch,
-        payload,
-    })
+    Ok(WalRecordRef { offset, lsn, epoch, payload })
 }
 
 /// What the reader found next.
@@ -221,12 +176,7 @@ impl<'a> WalReader<'a> {
     /// the LSN the first record must have, or `None` to accept any.
     #[must_use]
     pub fn new(buf: &'a [u8], base: u64, first_lsn: Option<Lsn>) -> Self {
-        WalReader {
-            buf,
-            base,
-            pos: 0,
-            next_lsn: first_lsn,
-        }
+        WalReader { buf, base, pos: 0, next_lsn: first_lsn }
     }
 
     /// File offset of the next record to read (after the last valid one).
@@ -246,17 +196,12 @@ impl<'a> WalReader<'a> {
     pub fn next_step(&mut self) -> Result<WalStep<'a>> {
         let remaining = self.buf.len().saturating_sub(self.pos);
         if remaining == 0 {
-            return Ok(WalStep::End(LogEnd {
-                offset: self.offset(),
-                reason: EndReason::Exact,
-            }));
+            return Ok(WalStep::End(LogEnd { offset: self.offset(), reason: EndReason::Exact }));
         }
         if rest_is_zero(self.buf, self.pos) {
             return Ok(WalStep::End(LogEnd {
                 offset: self.offset(),
-                reason: EndReason::ZeroFill {
-                    len: remaining as u64,
-                },
+                reason: EndReason::ZeroFill { len: remaining as u64 },
             }));
         }
         let record = decode_envelope_at(self.buf, self.pos, self.base)?;
@@ -264,17 +209,11 @@ impl<'a> WalReader<'a> {
             if record.lsn < expected {
                 return Ok(WalStep::End(LogEnd {
                     offset: self.offset(),
-                    reason: EndReason::StaleRecord {
-                        lsn: record.lsn.get(),
-                    },
+                    reason: EndReason::StaleRecord { lsn: record.lsn.get() },
                 }));
             }
             if record.lsn > expected {
-                return Err(Error::WalLsnDiscontinuity {
-                    offset: record.offset,
-                    expected,
-                    found: record.lsn,
-                });
+                return Err(Error::WalLsnDiscontinuity { offset: record.offset, expected, found: record.lsn });
             }
         }
         self.next_lsn = Some(record.lsn.checked_next().ok_or(Error::InvalidField {
@@ -319,14 +258,7 @@ pub fn resync_wal(buf: &[u8], base: u64, from: usize, min_lsn: Lsn) -> Option<Wa
 pub fn classify_wal_damage(buf: &[u8], base: u64, bad_pos: usize, expected_lsn: Lsn) -> Damage {
     let offset = base + bad_pos as u64;
     match resync_wal(buf, base, bad_pos, expected_lsn) {
-        Some(next) => Damage::MidLog {
-            offset,
-            resume_offset: next.offset,
-            resume_lsn: next.lsn.get(),
-        },
-        None => Damage::TornTail {
-            offset,
-            dropped_bytes: buf.len().saturating_sub(bad_pos) as u64,
-        },
+        Some(next) => Damage::MidLog { offset, resume_offset: next.offset, resume_lsn: next.lsn.get() },
+        None => Damage::TornTail { offset, dropped_bytes: buf.len().saturating_sub(bad_pos) as u64 },
     }
 }

@@ -9,7 +9,7 @@ pub mod envelope;
 pub mod payload;
 
 pub use envelope::{
-    WAL_PAYLOAD_MAX, WAL_RECORD_HEADER_LEN, WalReader, WalRecordRef, WalStep, classify_wal_damage,
-    decode_envelope_at, encode_envelope, resync_wal,
+    WAL_PAYLOAD_MAX, WAL_RECORD_HEADER_LEN, WalReader, WalRecordRef, WalStep, classify_wal_damage, decode_envelope_at,
+    encode_envelope, resync_wal,
 };
 pub use payload::{PutValue, WalPayload, WalRecordKind};

@@ -181,9 +181,9 @@ impl WalPayload {
     #[must_use]
     pub fn key(&self) -> Option<&[u8]> {
         match self {
-            WalPayload::Put { key, .. }
-            | WalPayload::Delete { key, .. }
-            | WalPayload::TtlTombstone { key, .. } => Some(key),
+            WalPayload::Put { key, .. } | WalPayload::Delete { key, .. } | WalPayload::TtlTombstone { key, .. } => {
+                Some(key)
+            }
             _ => None,
         }
     }
@@ -194,13 +194,7 @@ impl WalPayload {
     pub fn encode_with<'b>(&self, fbb: &'b mut FlatBufferBuilder<'_>) -> &'b [u8] {
         fbb.reset();
         let (payload_type, payload) = self.build(fbb);
-        let root = fb::WalRecord::create(
-            fbb,
-            &fb::WalRecordArgs {
-                payload_type,
-                payload: Some(payload),
-            },
-        );
+        let root = fb::WalRecord::create(fbb, &fb::WalRecordArgs { payload_type, payload: Some(payload) });
         fbb.finish_minimal(root);
         fbb.finished_data()
     }
@@ -212,21 +206,13 @@ impl WalPayload {
         self.encode_with(&mut fbb).to_vec()
     }
 
-    fn build(
-        &self,
-        fbb: &mut FlatBufferBuilder<'_>,
-    ) -> (fb::Payload, WIPOffset<flatbuffers::UnionWIPOffset>) {
+    fn build(&self, fbb: &mut FlatBufferBuilder<'_>) -> (fb::Payload, WIPOffset<flatbuffers::UnionWIPOffset>) {
         match self {
             WalPayload::Begin { txn } => {
                 let t = fb::Begin::create(fbb, &fb::BeginArgs { txn_id: txn.get() });
                 (fb::Payload::Begin, t.as_union_value())
             }
-            WalPayload::Put {
-                txn,
-                key,
-                value,
-                expires_at_unix_ms,
-            } => {
+            WalPayload::Put { txn, key, value, expires_at_unix_ms } => {
                 let key = fbb.create_vector(key);
                 let (value, value_ref) = match value {
                     PutValue::Inline(v) => (Some(fbb.create_vector(v)), None),
@@ -246,20 +232,10 @@ impl WalPayload {
             }
             WalPayload::Delete { txn, key } => {
                 let key = fbb.create_vector(key);
-                let t = fb::Delete::create(
-                    fbb,
-                    &fb::DeleteArgs {
-                        txn_id: txn.get(),
-                        key: Some(key),
-                    },
-                );
+                let t = fb::Delete::create(fbb, &fb::DeleteArgs { txn_id: txn.get(), key: Some(key) });
                 (fb::Payload::Delete, t.as_union_value())
             }
-            WalPayload::Commit {
-                txn,
-                commit_unix_ms,
-                durable_lsn,
-            } => {
+            WalPayload::Commit { txn, commit_unix_ms, durable_lsn } => {
                 let t = fb::Commit::create(
                     fbb,
                     &fb::CommitArgs {
@@ -274,24 +250,14 @@ impl WalPayload {
                 let t = fb::Abort::create(fbb, &fb::AbortArgs { txn_id: txn.get() });
                 (fb::Payload::Abort, t.as_union_value())
             }
-            WalPayload::Checkpoint {
-                checkpoint_lsn,
-                generation,
-            } => {
+            WalPayload::Checkpoint { checkpoint_lsn, generation } => {
                 let t = fb::Checkpoint::create(
                     fbb,
-                    &fb::CheckpointArgs {
-                        checkpoint_lsn: checkpoint_lsn.get(),
-                        generation: generation.get(),
-                    },
+                    &fb::CheckpointArgs { checkpoint_lsn: checkpoint_lsn.get(), generation: generation.get() },
                 );
                 (fb::Payload::Checkpoint, t.as_union_value())
             }
-            WalPayload::TtlTombstone {
-                txn,
-                key,
-                expired_at_unix_ms,
-            } => {
+            WalPayload::TtlTombstone { txn, key, expired_at_unix_ms } => {
                 let key = fbb.create_vector(key);
                 let t = fb::TtlTombstone::create(
                     fbb,
@@ -313,20 +279,15 @@ impl WalPayload {
             structure: Structure::WalPayload,
             reason: format!("record at offset {offset}: {reason}"),
         };
-        let record = flatbuffers::root_with_opts::<fb::WalRecord>(&verifier_options(), bytes)
-            .map_err(|e| Error::InvalidFlatbuffer {
-                structure: Structure::WalPayload,
-                offset,
-                reason: e.to_string(),
-            })?;
+        let record = flatbuffers::root_with_opts::<fb::WalRecord>(&verifier_options(), bytes).map_err(|e| {
+            Error::InvalidFlatbuffer { structure: Structure::WalPayload, offset, reason: e.to_string() }
+        })?;
         let tag = record.payload_type();
         let missing = || content("payload table missing");
         let payload = match tag {
             fb::Payload::Begin => {
                 let t = record.payload_as_begin().ok_or_else(missing)?;
-                WalPayload::Begin {
-                    txn: TxnId(t.txn_id()),
-                }
+                WalPayload::Begin { txn: TxnId(t.txn_id()) }
             }
             fb::Payload::Put => {
                 let t = record.payload_as_put().ok_or_else(missing)?;
@@ -339,14 +300,10 @@ impl WalPayload {
                         crc: r.crc(),
                     }),
                     (Some(_), Some(_)) => {
-                        return Err(content(
-                            "Put has both an inline value and a value reference",
-                        ));
+                        return Err(content("Put has both an inline value and a value reference"));
                     }
                     (None, None) => {
-                        return Err(content(
-                            "Put has neither an inline value nor a value reference",
-                        ));
+                        return Err(content("Put has neither an inline value nor a value reference"));
                     }
                 };
                 let expires = t.expires_at_unix_ms();
@@ -359,10 +316,7 @@ impl WalPayload {
             }
             fb::Payload::Delete => {
                 let t = record.payload_as_delete().ok_or_else(missing)?;
-                WalPayload::Delete {
-                    txn: TxnId(t.txn_id()),
-                    key: t.key().bytes().to_vec(),
-                }
+                WalPayload::Delete { txn: TxnId(t.txn_id()), key: t.key().bytes().to_vec() }
             }
             fb::Payload::Commit => {
                 let t = record.payload_as_commit().ok_or_else(missing)?;
@@ -374,9 +328,7 @@ impl WalPayload {
             }
             fb::Payload::Abort => {
                 let t = record.payload_as_abort().ok_or_else(missing)?;
-                WalPayload::Abort {
-                    txn: TxnId(t.txn_id()),
-                }
+                WalPayload::Abort { txn: TxnId(t.txn_id()) }
             }
             fb::Payload::Checkpoint => {
                 let t = record.payload_as_checkpoint().ok_or_else(missing)?;

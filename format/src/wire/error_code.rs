@@ -155,10 +155,7 @@ mod tests {
             assert_eq!(code.as_u16(), generated.0);
             assert_eq!(ErrorCode::from_u16(generated.0), *code);
             let schema_name = generated.variant_name().unwrap();
-            assert_eq!(
-                code.name().replace('_', ""),
-                schema_name.to_ascii_uppercase()
-            );
+            assert_eq!(code.name().replace('_', ""), schema_name.to_ascii_uppercase());
         }
     }
 
@@ -177,10 +174,7 @@ mod tests {
 
     #[test]
     fn only_busy_and_lock_timeout_are_retryable() {
-        let retryable: Vec<_> = ErrorCode::ALL
-            .into_iter()
-            .filter(|c| c.default_retryable())
-            .collect();
+        let retryable: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.default_retryable()).collect();
         assert_eq!(retryable, [ErrorCode::Busy, ErrorCode::LockTimeout]);
     }
 }

@@ -30,10 +30,7 @@ const _: () = assert!(DEFAULT_MAX_FRAME == 16 * 1024 * 1024);
 /// safely.
 pub fn frame_len(prefix: [u8; FRAME_PREFIX_LEN], max: usize) -> Result<usize> {
     let len = u32::from_le_bytes(prefix);
-    let too_large = || Error::FrameTooLarge {
-        len: u64::from(len),
-        max: u64::try_from(max).unwrap_or(u64::MAX),
-    };
+    let too_large = || Error::FrameTooLarge { len: u64::from(len), max: u64::try_from(max).unwrap_or(u64::MAX) };
     let len_usize = usize::try_from(len).map_err(|_| too_large())?;
     if len_usize > max {
         return Err(too_large());
@@ -49,10 +46,7 @@ pub fn frame_len(prefix: [u8; FRAME_PREFIX_LEN], max: usize) -> Result<usize> {
 /// crate produces: callers keep bodies within their configured maximum.
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
     let Ok(len) = u32::try_from(body.len()) else {
-        panic!(
-            "frame body of {} bytes does not fit a u32 length prefix",
-            body.len()
-        );
+        panic!("frame body of {} bytes does not fit a u32 length prefix", body.len());
     };
     out.reserve(FRAME_PREFIX_LEN + body.len());
     out.extend_from_slice(&len.to_le_bytes());
@@ -68,13 +62,7 @@ mod tests {
         assert_eq!(frame_len([5, 1, 0, 0], 1000).unwrap(), 261);
         assert_eq!(frame_len([0, 0, 0, 0], 0).unwrap(), 0);
         assert_eq!(frame_len([0xe8, 3, 0, 0], 1000).unwrap(), 1000);
-        assert_eq!(
-            frame_len([0xe9, 3, 0, 0], 1000),
-            Err(Error::FrameTooLarge {
-                len: 1001,
-                max: 1000
-            })
-        );
+        assert_eq!(frame_len([0xe9, 3, 0, 0], 1000), Err(Error::FrameTooLarge { len: 1001, max: 1000 }));
     }
 
     #[test]

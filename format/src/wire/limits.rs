@@ -35,11 +35,7 @@ impl Default for WireLimits {
     /// transaction of up to 49,999 operations, a scan of up to 99,996
     /// pairs; servers cap scans well below that), and 16 MiB frames.
     fn default() -> Self {
-        WireLimits {
-            max_depth: 8,
-            max_tables: 100_000,
-            max_frame: DEFAULT_MAX_FRAME,
-        }
+        WireLimits { max_depth: 8, max_tables: 100_000, max_frame: DEFAULT_MAX_FRAME }
     }
 }
 

@@ -121,14 +121,7 @@ impl Request {
     pub fn encode_with<'b>(&self, fbb: &'b mut FlatBufferBuilder<'_>) -> &'b [u8] {
         fbb.reset();
         let (body_type, body) = build_body(&self.body, fbb);
-        let root = fb::Request::create(
-            fbb,
-            &fb::RequestArgs {
-                id: self.id,
-                body_type,
-                body: Some(body),
-            },
-        );
+        let root = fb::Request::create(fbb, &fb::RequestArgs { id: self.id, body_type, body: Some(body) });
         fbb.finish_minimal(root);
         fbb.finished_data()
     }
@@ -141,23 +134,14 @@ impl Request {
     }
 }
 
-fn build_body<'a>(
-    body: &RequestBody,
-    fbb: &mut FlatBufferBuilder<'a>,
-) -> (fb::RequestBody, WIPOffset<UnionWIPOffset>) {
+fn build_body<'a>(body: &RequestBody, fbb: &mut FlatBufferBuilder<'a>) -> (fb::RequestBody, WIPOffset<UnionWIPOffset>) {
     match body {
         RequestBody::Txn(ops) => {
             let ops: Vec<WIPOffset<fb::TxnOp<'a>>> = ops
                 .iter()
                 .map(|op| {
                     let (op_type, op) = build_op(op, fbb);
-                    fb::TxnOp::create(
-                        fbb,
-                        &fb::TxnOpArgs {
-                            op_type,
-                            op: Some(op),
-                        },
-                    )
+                    fb::TxnOp::create(fbb, &fb::TxnOpArgs { op_type, op: Some(op) })
                 })
                 .collect();
             let ops = fbb.create_vector(&ops);
@@ -171,12 +155,7 @@ fn build_body<'a>(
         }
         RequestBody::Ping { payload } => {
             let payload = fbb.create_vector(payload);
-            let t = fb::Ping::create(
-                fbb,
-                &fb::PingArgs {
-                    payload: Some(payload),
-                },
-            );
+            let t = fb::Ping::create(fbb, &fb::PingArgs { payload: Some(payload) });
             (fb::RequestBody::Ping, t.as_union_value())
         }
         RequestBody::Info => {
@@ -204,14 +183,8 @@ fn build_op(op: &Op, fbb: &mut FlatBufferBuilder<'_>) -> (fb::Op, WIPOffset<Unio
         Op::Set { key, value, ttl_ms } => {
             let key = fbb.create_vector(key);
             let value = fbb.create_vector(value);
-            let t = fb::Set::create(
-                fbb,
-                &fb::SetArgs {
-                    key: Some(key),
-                    value: Some(value),
-                    ttl_ms: ttl_ms.unwrap_or(0),
-                },
-            );
+            let t =
+                fb::Set::create(fbb, &fb::SetArgs { key: Some(key), value: Some(value), ttl_ms: ttl_ms.unwrap_or(0) });
             (fb::Op::Set, t.as_union_value())
         }
         Op::Del { key } => {
@@ -224,39 +197,16 @@ fn build_op(op: &Op, fbb: &mut FlatBufferBuilder<'_>) -> (fb::Op, WIPOffset<Unio
             let (kind, value, version) = match condition {
                 AssertCondition::Exists => (fb::AssertKind::Exists, None, 0),
                 AssertCondition::Absent => (fb::AssertKind::Absent, None, 0),
-                AssertCondition::ValueEquals(v) => {
-                    (fb::AssertKind::ValueEquals, Some(fbb.create_vector(v)), 0)
-                }
+                AssertCondition::ValueEquals(v) => (fb::AssertKind::ValueEquals, Some(fbb.create_vector(v)), 0),
                 AssertCondition::VersionEquals(v) => (fb::AssertKind::VersionEquals, None, *v),
             };
-            let t = fb::Assert::create(
-                fbb,
-                &fb::AssertArgs {
-                    key: Some(key),
-                    kind,
-                    value,
-                    version,
-                },
-            );
+            let t = fb::Assert::create(fbb, &fb::AssertArgs { key: Some(key), kind, value, version });
             (fb::Op::Assert, t.as_union_value())
         }
-        Op::Scan {
-            start,
-            end,
-            limit,
-            reverse,
-        } => {
+        Op::Scan { start, end, limit, reverse } => {
             let start = start.as_ref().map(|s| fbb.create_vector(s));
             let end = end.as_ref().map(|e| fbb.create_vector(e));
-            let t = fb::Scan::create(
-                fbb,
-                &fb::ScanArgs {
-                    start,
-                    end,
-                    limit: *limit,
-                    reverse: *reverse,
-                },
-            );
+            let t = fb::Scan::create(fbb, &fb::ScanArgs { start, end, limit: *limit, reverse: *reverse });
             (fb::Op::Scan, t.as_union_value())
         }
     }
@@ -274,43 +224,27 @@ fn build_op(op: &Op, fbb: &mut FlatBufferBuilder<'_>) -> (fb::Op, WIPOffset<Unio
 ///   operations has a union tag this build does not know.
 pub fn decode_request(buf: &[u8], limits: &WireLimits) -> Result<Request> {
     limits.check_frame(buf)?;
-    let request = flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf)
-        .map_err(|e| Error::MalformedRequest {
-            id: None,
-            reason: format!("invalid FlatBuffer: {}", e.to_string().trim_end()),
-        })?;
+    let request = flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf).map_err(|e| {
+        Error::MalformedRequest { id: None, reason: format!("invalid FlatBuffer: {}", e.to_string().trim_end()) }
+    })?;
     let id = request.id();
-    let malformed = |reason: String| Error::MalformedRequest {
-        id: Some(id),
-        reason,
-    };
+    let malformed = |reason: String| Error::MalformedRequest { id: Some(id), reason };
     let missing = || malformed(format!("{:?} body table missing", request.body_type()));
     let body = match request.body_type() {
         fb::RequestBody::NONE => return Err(malformed("request has no body".to_owned())),
         fb::RequestBody::Txn => {
             let txn = request.body_as_txn().ok_or_else(missing)?;
-            let ops = txn
-                .ops()
-                .iter()
-                .enumerate()
-                .map(|(index, op)| decode_op(id, index, op))
-                .collect::<Result<Vec<_>>>()?;
+            let ops =
+                txn.ops().iter().enumerate().map(|(index, op)| decode_op(id, index, op)).collect::<Result<Vec<_>>>()?;
             RequestBody::Txn(ops)
         }
         fb::RequestBody::Auth => {
             let auth = request.body_as_auth().ok_or_else(missing)?;
-            RequestBody::Auth {
-                token: auth.token().to_owned(),
-            }
+            RequestBody::Auth { token: auth.token().to_owned() }
         }
         fb::RequestBody::Ping => {
             let ping = request.body_as_ping().ok_or_else(missing)?;
-            RequestBody::Ping {
-                payload: ping
-                    .payload()
-                    .map(|p| p.bytes().to_vec())
-                    .unwrap_or_default(),
-            }
+            RequestBody::Ping { payload: ping.payload().map(|p| p.bytes().to_vec()).unwrap_or_default() }
         }
         fb::RequestBody::Info => {
             request.body_as_info().ok_or_else(missing)?;
@@ -336,18 +270,13 @@ pub fn decode_request(buf: &[u8], limits: &WireLimits) -> Result<Request> {
 
 /// Decodes operation `index` of the transaction in request `id`.
 fn decode_op(id: u64, index: usize, op: fb::TxnOp<'_>) -> Result<Op> {
-    let malformed = |reason: &str| Error::MalformedRequest {
-        id: Some(id),
-        reason: format!("op {index}: {reason}"),
-    };
+    let malformed = |reason: &str| Error::MalformedRequest { id: Some(id), reason: format!("op {index}: {reason}") };
     let missing = || malformed(&format!("{:?} table missing", op.op_type()));
     let decoded = match op.op_type() {
         fb::Op::NONE => return Err(malformed("no operation")),
         fb::Op::Get => {
             let get = op.op_as_get().ok_or_else(missing)?;
-            Op::Get {
-                key: get.key().bytes().to_vec(),
-            }
+            Op::Get { key: get.key().bytes().to_vec() }
         }
         fb::Op::Set => {
             let set = op.op_as_set().ok_or_else(missing)?;
@@ -360,17 +289,12 @@ fn decode_op(id: u64, index: usize, op: fb::TxnOp<'_>) -> Result<Op> {
         }
         fb::Op::Del => {
             let del = op.op_as_del().ok_or_else(missing)?;
-            Op::Del {
-                key: del.key().bytes().to_vec(),
-            }
+            Op::Del { key: del.key().bytes().to_vec() }
         }
         fb::Op::Assert => {
             let assert = op.op_as_assert().ok_or_else(missing)?;
             let condition = decode_condition(assert).map_err(|reason| malformed(&reason))?;
-            Op::Assert {
-                key: assert.key().bytes().to_vec(),
-                condition,
-            }
+            Op::Assert { key: assert.key().bytes().to_vec(), condition }
         }
         fb::Op::Scan => {
             let scan = op.op_as_scan().ok_or_else(missing)?;
@@ -398,19 +322,11 @@ fn decode_condition(assert: fb::Assert<'_>) -> std::result::Result<AssertConditi
     let value = assert.value();
     let version = assert.version();
     match kind {
-        fb::AssertKind::Exists | fb::AssertKind::Absent | fb::AssertKind::VersionEquals
-            if value.is_some() =>
-        {
-            Err(format!(
-                "assert {kind:?} has a value (only ValueEquals takes one)"
-            ))
+        fb::AssertKind::Exists | fb::AssertKind::Absent | fb::AssertKind::VersionEquals if value.is_some() => {
+            Err(format!("assert {kind:?} has a value (only ValueEquals takes one)"))
         }
-        fb::AssertKind::Exists | fb::AssertKind::Absent | fb::AssertKind::ValueEquals
-            if version != 0 =>
-        {
-            Err(format!(
-                "assert {kind:?} has version {version} (only VersionEquals takes one)"
-            ))
+        fb::AssertKind::Exists | fb::AssertKind::Absent | fb::AssertKind::ValueEquals if version != 0 => {
+            Err(format!("assert {kind:?} has version {version} (only VersionEquals takes one)"))
         }
         fb::AssertKind::Exists => Ok(AssertCondition::Exists),
         fb::AssertKind::Absent => Ok(AssertCondition::Absent),

@@ -124,12 +124,7 @@ impl WireError {
     /// [`ErrorCode::default_retryable`] says.
     #[must_use]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> WireError {
-        WireError {
-            code,
-            message: message.into(),
-            op_index: None,
-            retryable: code.default_retryable(),
-        }
+        WireError { code, message: message.into(), op_index: None, retryable: code.default_retryable() }
     }
 }
 
@@ -145,14 +140,7 @@ impl Response {
     pub fn encode_with<'b>(&self, fbb: &'b mut FlatBufferBuilder<'_>) -> &'b [u8] {
         fbb.reset();
         let (body_type, body) = build_body(&self.body, fbb);
-        let root = fb::Response::create(
-            fbb,
-            &fb::ResponseArgs {
-                id: self.id,
-                body_type,
-                body: Some(body),
-            },
-        );
+        let root = fb::Response::create(fbb, &fb::ResponseArgs { id: self.id, body_type, body: Some(body) });
         fbb.finish_minimal(root);
         fbb.finished_data()
     }
@@ -180,22 +168,13 @@ fn build_body<'a>(
                 .iter()
                 .map(|result| {
                     let (result_type, result) = build_op_result(result, fbb);
-                    fb::TxnOpResult::create(
-                        fbb,
-                        &fb::TxnOpResultArgs {
-                            result_type,
-                            result: Some(result),
-                        },
-                    )
+                    fb::TxnOpResult::create(fbb, &fb::TxnOpResultArgs { result_type, result: Some(result) })
                 })
                 .collect();
             let results = fbb.create_vector(&results);
             let t = fb::TxnResult::create(
                 fbb,
-                &fb::TxnResultArgs {
-                    results: Some(results),
-                    commit_version: txn.commit_version,
-                },
+                &fb::TxnResultArgs { results: Some(results), commit_version: txn.commit_version },
             );
             (fb::ResponseBody::TxnResult, t.as_union_value())
         }
@@ -228,12 +207,7 @@ fn build_body<'a>(
         }
         ResponseBody::Pong { payload } => {
             let payload = fbb.create_vector(payload);
-            let t = fb::Pong::create(
-                fbb,
-                &fb::PongArgs {
-                    payload: Some(payload),
-                },
-            );
+            let t = fb::Pong::create(fbb, &fb::PongArgs { payload: Some(payload) });
             (fb::ResponseBody::Pong, t.as_union_value())
         }
         ResponseBody::Info(entries) => {
@@ -242,49 +216,26 @@ fn build_body<'a>(
                 .map(|(key, value)| {
                     let key = fbb.create_string(key);
                     let value = fbb.create_string(value);
-                    fb::InfoEntry::create(
-                        fbb,
-                        &fb::InfoEntryArgs {
-                            key: Some(key),
-                            value: Some(value),
-                        },
-                    )
+                    fb::InfoEntry::create(fbb, &fb::InfoEntryArgs { key: Some(key), value: Some(value) })
                 })
                 .collect();
             let entries = fbb.create_vector(&entries);
-            let t = fb::InfoResult::create(
-                fbb,
-                &fb::InfoResultArgs {
-                    entries: Some(entries),
-                },
-            );
+            let t = fb::InfoResult::create(fbb, &fb::InfoResultArgs { entries: Some(entries) });
             (fb::ResponseBody::InfoResult, t.as_union_value())
         }
-        ResponseBody::Checkpoint {
-            checkpoint_lsn,
-            generation,
-        } => {
+        ResponseBody::Checkpoint { checkpoint_lsn, generation } => {
             let t = fb::CheckpointResult::create(
                 fbb,
-                &fb::CheckpointResultArgs {
-                    checkpoint_lsn: *checkpoint_lsn,
-                    generation: *generation,
-                },
+                &fb::CheckpointResultArgs { checkpoint_lsn: *checkpoint_lsn, generation: *generation },
             );
             (fb::ResponseBody::CheckpointResult, t.as_union_value())
         }
-        ResponseBody::ConfigReload {
-            applied,
-            needs_restart,
-        } => {
+        ResponseBody::ConfigReload { applied, needs_restart } => {
             let applied = build_strings(applied, fbb);
             let needs_restart = build_strings(needs_restart, fbb);
             let t = fb::ConfigReloadResult::create(
                 fbb,
-                &fb::ConfigReloadResultArgs {
-                    applied: Some(applied),
-                    needs_restart: Some(needs_restart),
-                },
+                &fb::ConfigReloadResultArgs { applied: Some(applied), needs_restart: Some(needs_restart) },
             );
             (fb::ResponseBody::ConfigReloadResult, t.as_union_value())
         }
@@ -299,10 +250,7 @@ fn build_strings<'a>(
     fbb.create_vector(&strings)
 }
 
-fn build_key_value<'a>(
-    kv: &KeyValue,
-    fbb: &mut FlatBufferBuilder<'a>,
-) -> WIPOffset<fb::KeyValue<'a>> {
+fn build_key_value<'a>(kv: &KeyValue, fbb: &mut FlatBufferBuilder<'a>) -> WIPOffset<fb::KeyValue<'a>> {
     let key = fbb.create_vector(&kv.key);
     let value = fbb.create_vector(&kv.value);
     fb::KeyValue::create(
@@ -316,10 +264,7 @@ fn build_key_value<'a>(
     )
 }
 
-fn build_op_result(
-    result: &OpResult,
-    fbb: &mut FlatBufferBuilder<'_>,
-) -> (fb::OpResult, WIPOffset<UnionWIPOffset>) {
+fn build_op_result(result: &OpResult, fbb: &mut FlatBufferBuilder<'_>) -> (fb::OpResult, WIPOffset<UnionWIPOffset>) {
     match result {
         OpResult::Get(item) => {
             let item = item.as_ref().map(|kv| build_key_value(kv, fbb));
@@ -341,31 +286,18 @@ fn build_op_result(
         OpResult::Scan { items, truncated } => {
             let items: Vec<_> = items.iter().map(|kv| build_key_value(kv, fbb)).collect();
             let items = fbb.create_vector(&items);
-            let t = fb::ScanResult::create(
-                fbb,
-                &fb::ScanResultArgs {
-                    items: Some(items),
-                    truncated: *truncated,
-                },
-            );
+            let t = fb::ScanResult::create(fbb, &fb::ScanResultArgs { items: Some(items), truncated: *truncated });
             (fb::OpResult::ScanResult, t.as_union_value())
         }
     }
 }
 
 fn content(reason: String) -> Error {
-    Error::InvalidContent {
-        structure: Structure::WireResponse,
-        reason,
-    }
+    Error::InvalidContent { structure: Structure::WireResponse, reason }
 }
 
 fn unknown_tag(field: &'static str, tag: u8) -> Error {
-    Error::UnknownUnionTag {
-        structure: Structure::WireResponse,
-        field,
-        tag,
-    }
+    Error::UnknownUnionTag { structure: Structure::WireResponse, field, tag }
 }
 
 /// Verifies and decodes one response frame body (without length prefix).
@@ -384,12 +316,13 @@ fn unknown_tag(field: &'static str, tag: u8) -> Error {
 ///   not know.
 pub fn decode_response(buf: &[u8], limits: &WireLimits) -> Result<Response> {
     limits.check_frame(buf)?;
-    let response = flatbuffers::root_with_opts::<fb::Response>(&limits.verifier_options(), buf)
-        .map_err(|e| Error::InvalidFlatbuffer {
+    let response = flatbuffers::root_with_opts::<fb::Response>(&limits.verifier_options(), buf).map_err(|e| {
+        Error::InvalidFlatbuffer {
             structure: Structure::WireResponse,
             offset: 0,
             reason: e.to_string().trim_end().to_owned(),
-        })?;
+        }
+    })?;
     let missing = || content(format!("{:?} body table missing", response.body_type()));
     let body = match response.body_type() {
         fb::ResponseBody::NONE => return Err(content("response has no body".to_owned())),
@@ -401,20 +334,16 @@ pub fn decode_response(buf: &[u8], limits: &WireLimits) -> Result<Response> {
                 .enumerate()
                 .map(|(index, result)| decode_op_result(index, result))
                 .collect::<Result<Vec<_>>>()?;
-            ResponseBody::Txn(TxnResult {
-                results,
-                commit_version: txn.commit_version(),
-            })
+            ResponseBody::Txn(TxnResult { results, commit_version: txn.commit_version() })
         }
         fb::ResponseBody::Error => {
             let error = response.body_as_error().ok_or_else(missing)?;
             let op_index = match error.op_index() {
                 -1 => None,
-                index => Some(u32::try_from(index).map_err(|_| {
-                    content(format!(
-                        "error op_index is {index}, expected -1 or an index"
-                    ))
-                })?),
+                index => Some(
+                    u32::try_from(index)
+                        .map_err(|_| content(format!("error op_index is {index}, expected -1 or an index")))?,
+                ),
             };
             ResponseBody::Error(WireError {
                 code: ErrorCode::from_u16(error.code().0),
@@ -425,26 +354,15 @@ pub fn decode_response(buf: &[u8], limits: &WireLimits) -> Result<Response> {
         }
         fb::ResponseBody::AuthResult => {
             let auth = response.body_as_auth_result().ok_or_else(missing)?;
-            ResponseBody::Auth {
-                role: auth.role().to_owned(),
-            }
+            ResponseBody::Auth { role: auth.role().to_owned() }
         }
         fb::ResponseBody::Pong => {
             let pong = response.body_as_pong().ok_or_else(missing)?;
-            ResponseBody::Pong {
-                payload: pong
-                    .payload()
-                    .map(|p| p.bytes().to_vec())
-                    .unwrap_or_default(),
-            }
+            ResponseBody::Pong { payload: pong.payload().map(|p| p.bytes().to_vec()).unwrap_or_default() }
         }
         fb::ResponseBody::InfoResult => {
             let info = response.body_as_info_result().ok_or_else(missing)?;
-            let entries = info
-                .entries()
-                .iter()
-                .map(|e| (e.key().to_owned(), e.value().to_owned()))
-                .collect();
+            let entries = info.entries().iter().map(|e| (e.key().to_owned(), e.value().to_owned())).collect();
             ResponseBody::Info(entries)
         }
         fb::ResponseBody::CheckpointResult => {
@@ -455,14 +373,10 @@ pub fn decode_response(buf: &[u8], limits: &WireLimits) -> Result<Response> {
             }
         }
         fb::ResponseBody::ConfigReloadResult => {
-            let reload = response
-                .body_as_config_reload_result()
-                .ok_or_else(missing)?;
-            let strings =
-                |v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&str>>>| {
-                    v.map(|v| v.iter().map(str::to_owned).collect())
-                        .unwrap_or_default()
-                };
+            let reload = response.body_as_config_reload_result().ok_or_else(missing)?;
+            let strings = |v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&str>>>| {
+                v.map(|v| v.iter().map(str::to_owned).collect()).unwrap_or_default()
+            };
             ResponseBody::ConfigReload {
                 applied: strings(reload.applied()),
                 needs_restart: strings(reload.needs_restart()),
@@ -470,20 +384,12 @@ pub fn decode_response(buf: &[u8], limits: &WireLimits) -> Result<Response> {
         }
         other => return Err(unknown_tag("body", other.0)),
     };
-    Ok(Response {
-        id: response.id(),
-        body,
-    })
+    Ok(Response { id: response.id(), body })
 }
 
 /// Decodes result `index` of a transaction.
 fn decode_op_result(index: usize, result: fb::TxnOpResult<'_>) -> Result<OpResult> {
-    let missing = || {
-        content(format!(
-            "result {index}: {:?} table missing",
-            result.result_type()
-        ))
-    };
+    let missing = || content(format!("result {index}: {:?} table missing", result.result_type()));
     let decoded = match result.result_type() {
         fb::OpResult::NONE => return Err(content(format!("result {index}: no result"))),
         fb::OpResult::GetResult => {
@@ -496,9 +402,7 @@ fn decode_op_result(index: usize, result: fb::TxnOpResult<'_>) -> Result<OpResul
         }
         fb::OpResult::DelResult => {
             let del = result.result_as_del_result().ok_or_else(missing)?;
-            OpResult::Del {
-                existed: del.existed(),
-            }
+            OpResult::Del { existed: del.existed() }
         }
         fb::OpResult::AssertResult => {
             result.result_as_assert_result().ok_or_else(missing)?;
@@ -506,10 +410,7 @@ fn decode_op_result(index: usize, result: fb::TxnOpResult<'_>) -> Result<OpResul
         }
         fb::OpResult::ScanResult => {
             let scan = result.result_as_scan_result().ok_or_else(missing)?;
-            OpResult::Scan {
-                items: scan.items().iter().map(decode_key_value).collect(),
-                truncated: scan.truncated(),
-            }
+            OpResult::Scan { items: scan.items().iter().map(decode_key_value).collect(), truncated: scan.truncated() }
         }
         other => return Err(unknown_tag("result", other.0)),
     };

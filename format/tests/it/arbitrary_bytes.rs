@@ -6,9 +6,7 @@ use jubilant_format::segment::SegmentKind;
 use jubilant_format::superblock::{Slot, select_superblock};
 use jubilant_format::vlog::{VlogReader, VlogStep, classify_vlog_damage, decode_vlog_record_at};
 use jubilant_format::wal::{WalPayload, WalReader, WalStep, classify_wal_damage};
-use jubilant_format::{
-    Lsn, Manifest, PageHeader, PageId, PageSize, SegmentHeader, Superblock, ValueRef,
-};
+use jubilant_format::{Lsn, Manifest, PageHeader, PageId, PageSize, SegmentHeader, Superblock, ValueRef};
 use proptest::prelude::*;
 
 use crate::samples;

@@ -51,51 +51,29 @@ fn variant(e: &Error) -> &'static str {
 }
 
 fn magic_or_checksum(byte: usize, _: &[u8]) -> &'static str {
-    if byte < 4 {
-        "BadMagic"
-    } else {
-        "ChecksumMismatch"
-    }
+    if byte < 4 { "BadMagic" } else { "ChecksumMismatch" }
 }
 
 #[test]
 fn page_bit_flips_are_checksum_or_magic_errors() {
     let page = read_golden("page_leaf");
     assert_eq!(page, samples::page());
-    flip_every_bit(
-        "page",
-        &page,
-        |p| PageHeader::open(p, samples::PAGE_ID, PageSize::DEFAULT),
-        magic_or_checksum,
-    );
+    flip_every_bit("page", &page, |p| PageHeader::open(p, samples::PAGE_ID, PageSize::DEFAULT), magic_or_checksum);
 }
 
 #[test]
 fn superblock_bit_flips_are_checksum_or_magic_errors() {
     for (name, slot) in [("superblock_a", Slot::A), ("superblock_b", Slot::B)] {
         let bytes = read_golden(name);
-        flip_every_bit(
-            name,
-            &bytes,
-            |b| Superblock::decode(b, slot, 0),
-            magic_or_checksum,
-        );
+        flip_every_bit(name, &bytes, |b| Superblock::decode(b, slot, 0), magic_or_checksum);
     }
 }
 
 #[test]
 fn segment_header_bit_flips_are_checksum_or_magic_errors() {
-    for (name, kind) in [
-        ("wal_segment_header", SegmentKind::Wal),
-        ("vlog_segment_header", SegmentKind::ValueLog),
-    ] {
+    for (name, kind) in [("wal_segment_header", SegmentKind::Wal), ("vlog_segment_header", SegmentKind::ValueLog)] {
         let bytes = read_golden(name);
-        flip_every_bit(
-            name,
-            &bytes,
-            |b| SegmentHeader::decode(b, kind),
-            magic_or_checksum,
-        );
+        flip_every_bit(name, &bytes, |b| SegmentHeader::decode(b, kind), magic_or_checksum);
     }
 }
 
@@ -122,11 +100,7 @@ fn wal_record_bit_flips_are_detected_for_every_kind() {
         flip_every_bit(
             &format!("wal_record_{name}"),
             &bytes,
-            |b| {
-                WalReader::new(b, 0, Some(samples::WAL_LSN))
-                    .next_step()
-                    .map(|_| ())
-            },
+            |b| WalReader::new(b, 0, Some(samples::WAL_LSN)).next_step().map(|_| ()),
             wal_expected,
         );
     }
@@ -180,11 +154,6 @@ fn wal_lsn_flip_is_a_checksum_error_not_a_gap() {
     let bytes = read_golden("wal_record_commit");
     let mut flipped = bytes.clone();
     flipped[8] ^= 0x04;
-    let err = WalReader::new(&flipped, 0, Some(Lsn(samples::WAL_LSN.get())))
-        .next_step()
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::ChecksumMismatch { offset: 0, .. }),
-        "{err:?}"
-    );
+    let err = WalReader::new(&flipped, 0, Some(Lsn(samples::WAL_LSN.get()))).next_step().unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { offset: 0, .. }), "{err:?}");
 }

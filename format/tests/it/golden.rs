@@ -6,9 +6,7 @@ use jubilant_format::segment::SegmentKind;
 use jubilant_format::superblock::Slot;
 use jubilant_format::vlog::{decode_referenced, encode_vlog_record};
 use jubilant_format::wal::{WalPayload, WalReader, WalStep};
-use jubilant_format::{
-    Manifest, PageHeader, PageSize, SegmentHeader, SegmentId, Superblock, ValueRef,
-};
+use jubilant_format::{Manifest, PageHeader, PageSize, SegmentHeader, SegmentId, Superblock, ValueRef};
 use serde::Serialize;
 
 use crate::samples;
@@ -36,10 +34,7 @@ fn golden_superblocks() {
 
 #[test]
 fn golden_segment_headers() {
-    for (kind, name) in [
-        (SegmentKind::Wal, "wal_segment_header"),
-        (SegmentKind::ValueLog, "vlog_segment_header"),
-    ] {
+    for (kind, name) in [(SegmentKind::Wal, "wal_segment_header"), (SegmentKind::ValueLog, "vlog_segment_header")] {
         let header = samples::segment_header(kind);
         let bytes = check_golden(name, &header.encode());
         let decoded = SegmentHeader::decode(&bytes, kind).unwrap();
@@ -76,10 +71,7 @@ fn golden_wal_records() {
         let WalStep::Record(record) = reader.next_step().unwrap() else {
             panic!("{name}: no record");
         };
-        assert!(
-            matches!(reader.next_step().unwrap(), WalStep::End(_)),
-            "{name}: one record"
-        );
+        assert!(matches!(reader.next_step().unwrap(), WalStep::End(_)), "{name}: one record");
         let decoded = WalPayload::decode(record.payload, record.offset).unwrap();
         assert_eq!(decoded, payload, "{name}");
         insta::assert_json_snapshot!(
@@ -98,14 +90,7 @@ fn golden_wal_records() {
 #[test]
 fn golden_vlog_record() {
     let mut bytes = Vec::new();
-    let r = encode_vlog_record(
-        SegmentId(3),
-        40,
-        Lsn(1_001),
-        samples::VLOG_KEY,
-        &samples::vlog_value(),
-        &mut bytes,
-    );
+    let r = encode_vlog_record(SegmentId(3), 40, Lsn(1_001), samples::VLOG_KEY, &samples::vlog_value(), &mut bytes);
     let bytes = check_golden("vlog_record", &bytes);
     let decoded = decode_referenced(&bytes, &ValueRef { offset: 40, ..r }).unwrap();
     assert_eq!(decoded.key, samples::VLOG_KEY);
@@ -140,8 +125,5 @@ fn golden_manifest() {
 #[test]
 fn golden_schema_hash() {
     let bytes = check_golden("schema_hash", &jubilant_format::SCHEMA_HASH.to_le_bytes());
-    assert_eq!(
-        u64::from_le_bytes(bytes.try_into().unwrap()),
-        jubilant_format::SCHEMA_HASH
-    );
+    assert_eq!(u64::from_le_bytes(bytes.try_into().unwrap()), jubilant_format::SCHEMA_HASH);
 }

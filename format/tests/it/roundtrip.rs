@@ -6,8 +6,8 @@ use jubilant_format::superblock::VlogCursor;
 use jubilant_format::vlog::{VlogReader, VlogStep, decode_referenced, encode_vlog_record};
 use jubilant_format::wal::{PutValue, WalPayload, WalReader, WalStep, encode_envelope};
 use jubilant_format::{
-    Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader,
-    SegmentId, SegmentKind, Superblock, TxnId, ValueRef,
+    Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader, SegmentId, SegmentKind,
+    Superblock, TxnId, ValueRef,
 };
 use proptest::prelude::*;
 
@@ -16,14 +16,12 @@ fn page_size() -> impl Strategy<Value = PageSize> {
 }
 
 fn value_ref() -> impl Strategy<Value = ValueRef> {
-    (any::<u64>(), any::<u64>(), 24u32.., any::<u32>()).prop_map(
-        |(segment, offset, length, crc)| ValueRef {
-            segment: SegmentId(segment),
-            offset,
-            length,
-            crc,
-        },
-    )
+    (any::<u64>(), any::<u64>(), 24u32.., any::<u32>()).prop_map(|(segment, offset, length, crc)| ValueRef {
+        segment: SegmentId(segment),
+        offset,
+        length,
+        crc,
+    })
 }
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -37,10 +35,7 @@ fn wal_payload() -> impl Strategy<Value = WalPayload> {
         (
             txn.clone(),
             bytes(64),
-            prop_oneof![
-                bytes(300).prop_map(PutValue::Inline),
-                value_ref().prop_map(PutValue::Ref)
-            ],
+            prop_oneof![bytes(300).prop_map(PutValue::Inline), value_ref().prop_map(PutValue::Ref)],
             proptest::option::of(1u64..),
         )
             .prop_map(|(txn, key, value, expires_at_unix_ms)| WalPayload::Put {
@@ -50,25 +45,13 @@ fn wal_payload() -> impl Strategy<Value = WalPayload> {
                 expires_at_unix_ms
             }),
         (txn.clone(), bytes(64)).prop_map(|(txn, key)| WalPayload::Delete { txn, key }),
-        (txn.clone(), any::<u64>(), any::<u64>()).prop_map(|(txn, commit_unix_ms, d)| {
-            WalPayload::Commit {
-                txn,
-                commit_unix_ms,
-                durable_lsn: Lsn(d),
-            }
-        }),
+        (txn.clone(), any::<u64>(), any::<u64>())
+            .prop_map(|(txn, commit_unix_ms, d)| { WalPayload::Commit { txn, commit_unix_ms, durable_lsn: Lsn(d) } }),
         txn.clone().prop_map(|txn| WalPayload::Abort { txn }),
-        (any::<u64>(), any::<u64>()).prop_map(|(l, g)| WalPayload::Checkpoint {
-            checkpoint_lsn: Lsn(l),
-            generation: Generation(g)
-        }),
-        (txn, bytes(64), any::<u64>()).prop_map(|(txn, key, expired_at_unix_ms)| {
-            WalPayload::TtlTombstone {
-                txn,
-                key,
-                expired_at_unix_ms,
-            }
-        }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(l, g)| WalPayload::Checkpoint { checkpoint_lsn: Lsn(l), generation: Generation(g) }),
+        (txn, bytes(64), any::<u64>())
+            .prop_map(|(txn, key, expired_at_unix_ms)| { WalPayload::TtlTombstone { txn, key, expired_at_unix_ms } }),
     ]
 }
 

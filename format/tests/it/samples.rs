@@ -5,8 +5,8 @@ use jubilant_format::manifest::ClockCalibration;
 use jubilant_format::superblock::VlogCursor;
 use jubilant_format::wal::{PutValue, WalPayload, encode_envelope};
 use jubilant_format::{
-    Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader,
-    SegmentId, SegmentKind, Superblock, TxnId, ValueRef,
+    Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader, SegmentId, SegmentKind,
+    Superblock, TxnId, ValueRef,
 };
 
 pub const PAGE_ID: PageId = PageId(7);
@@ -36,14 +36,8 @@ pub fn superblock(generation: u64) -> Superblock {
         free_list_head: Some(PageId(9)),
         page_count: 64,
         manifest_hash: MANIFEST_HASH,
-        vlog_head: VlogCursor {
-            segment: SegmentId(2),
-            offset: 40,
-        },
-        vlog_tail: VlogCursor {
-            segment: SegmentId(3),
-            offset: 65_576,
-        },
+        vlog_head: VlogCursor { segment: SegmentId(2), offset: 40 },
+        vlog_tail: VlogCursor { segment: SegmentId(3), offset: 65_576 },
         next_txn_id: TxnId(500),
         key_count: 321,
     }
@@ -52,21 +46,11 @@ pub fn superblock(generation: u64) -> Superblock {
 pub const MANIFEST_HASH: u64 = 0x0123_4567_89ab_cdef;
 
 pub fn segment_header(kind: SegmentKind) -> SegmentHeader {
-    SegmentHeader {
-        kind,
-        segment: SegmentId(3),
-        first_lsn: Lsn(1_001),
-        directory_id: 0x5eed_0000_0000_0001,
-    }
+    SegmentHeader { kind, segment: SegmentId(3), first_lsn: Lsn(1_001), directory_id: 0x5eed_0000_0000_0001 }
 }
 
 pub fn value_ref() -> ValueRef {
-    ValueRef {
-        segment: SegmentId(3),
-        offset: 4_096,
-        length: 1_048,
-        crc: 0xdead_beef,
-    }
+    ValueRef { segment: SegmentId(3), offset: 4_096, length: 1_048, crc: 0xdead_beef }
 }
 
 /// One payload of every WAL record kind, plus a Put with a value reference.
@@ -92,29 +76,10 @@ pub fn wal_payloads() -> Vec<(&'static str, WalPayload)> {
                 expires_at_unix_ms: Some(1_767_225_600_000),
             },
         ),
-        (
-            "delete",
-            WalPayload::Delete {
-                txn,
-                key: b"user:41".to_vec(),
-            },
-        ),
-        (
-            "commit",
-            WalPayload::Commit {
-                txn,
-                commit_unix_ms: 1_767_225_600_123,
-                durable_lsn: Lsn(999),
-            },
-        ),
+        ("delete", WalPayload::Delete { txn, key: b"user:41".to_vec() }),
+        ("commit", WalPayload::Commit { txn, commit_unix_ms: 1_767_225_600_123, durable_lsn: Lsn(999) }),
         ("abort", WalPayload::Abort { txn: TxnId(78) }),
-        (
-            "checkpoint",
-            WalPayload::Checkpoint {
-                checkpoint_lsn: Lsn(1_000),
-                generation: Generation(5),
-            },
-        ),
+        ("checkpoint", WalPayload::Checkpoint { checkpoint_lsn: Lsn(1_000), generation: Generation(5) }),
         (
             "ttl_tombstone",
             WalPayload::TtlTombstone {
@@ -144,10 +109,7 @@ pub fn vlog_value() -> Vec<u8> {
 pub fn manifest() -> Manifest {
     Manifest::new(
         PageSize::DEFAULT,
-        ClockCalibration {
-            wall_unix_nanos: 1_767_225_600_000_000_000,
-            monotonic_nanos: 12_345_678_901,
-        },
+        ClockCalibration { wall_unix_nanos: 1_767_225_600_000_000_000, monotonic_nanos: 12_345_678_901 },
         "jubilant-db 0.1.0",
         0x5eed_0000_0000_0001,
     )

@@ -24,9 +24,7 @@ fn a_newer_wins() {
     let choice = select(&encoded(4), &encoded(3)).unwrap();
     assert_eq!(choice.slot, Slot::A);
     assert_eq!(choice.superblock.generation, Generation(4));
-    assert!(
-        matches!(choice.other, OtherSlot::Older { superblock } if superblock.generation == Generation(3))
-    );
+    assert!(matches!(choice.other, OtherSlot::Older { superblock } if superblock.generation == Generation(3)));
 }
 
 #[test]
@@ -34,9 +32,7 @@ fn b_newer_wins() {
     let choice = select(&encoded(4), &encoded(5)).unwrap();
     assert_eq!(choice.slot, Slot::B);
     assert_eq!(choice.superblock.generation, Generation(5));
-    assert!(
-        matches!(choice.other, OtherSlot::Older { superblock } if superblock.generation == Generation(4))
-    );
+    assert!(matches!(choice.other, OtherSlot::Older { superblock } if superblock.generation == Generation(4)));
 }
 
 #[test]
@@ -45,18 +41,14 @@ fn corrupt_newer_slot_falls_back_to_the_older_one_and_says_why() {
     assert_eq!(choice.slot, Slot::B);
     assert_eq!(choice.superblock.generation, Generation(5));
     match choice.other {
-        OtherSlot::Rejected {
-            reason: Error::ChecksumMismatch { offset: 0, .. },
-        } => {}
+        OtherSlot::Rejected { reason: Error::ChecksumMismatch { offset: 0, .. } } => {}
         other => panic!("{other:?}"),
     }
 
     let choice = select(&encoded(6), &corrupt(encoded(7))).unwrap();
     assert_eq!(choice.slot, Slot::A);
     match choice.other {
-        OtherSlot::Rejected {
-            reason: Error::ChecksumMismatch { offset: 4096, .. },
-        } => {}
+        OtherSlot::Rejected { reason: Error::ChecksumMismatch { offset: 4096, .. } } => {}
         other => panic!("{other:?}"),
     }
 }
@@ -65,41 +57,17 @@ fn corrupt_newer_slot_falls_back_to_the_older_one_and_says_why() {
 fn never_written_slot_is_rejected_as_zeroed() {
     let choice = select(&encoded(0), &[0u8; SUPERBLOCK_LEN]).unwrap();
     assert_eq!(choice.slot, Slot::A);
-    assert!(matches!(
-        choice.other,
-        OtherSlot::Rejected {
-            reason: Error::Zeroed { offset: 4096, .. }
-        }
-    ));
+    assert!(matches!(choice.other, OtherSlot::Rejected { reason: Error::Zeroed { offset: 4096, .. } }));
 }
 
 #[test]
 fn both_corrupt_is_a_clear_error_with_both_reasons() {
     let err = select(&corrupt(encoded(4)), &[0u8; 7]).unwrap_err();
-    let Error::NoValidSuperblock { a, b } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        matches!(**a, Error::ChecksumMismatch { offset: 0, .. }),
-        "{a:?}"
-    );
-    assert!(
-        matches!(
-            **b,
-            Error::Truncated {
-                offset: 4096,
-                needed: 128,
-                available: 7,
-                ..
-            }
-        ),
-        "{b:?}"
-    );
+    let Error::NoValidSuperblock { a, b } = &err else { panic!("{err:?}") };
+    assert!(matches!(**a, Error::ChecksumMismatch { offset: 0, .. }), "{a:?}");
+    assert!(matches!(**b, Error::Truncated { offset: 4096, needed: 128, available: 7, .. }), "{b:?}");
     let message = err.to_string();
-    assert!(
-        message.contains("slot A") && message.contains("slot B"),
-        "{message}"
-    );
+    assert!(message.contains("slot A") && message.contains("slot B"), "{message}");
 }
 
 /// A copy of slot A's bytes in slot B (equal generations) is rejected by the
@@ -110,14 +78,7 @@ fn equal_generations_copy_is_rejected_by_the_slot_byte() {
     let choice = select(&a, &a).unwrap();
     assert_eq!(choice.slot, Slot::A);
     match choice.other {
-        OtherSlot::Rejected {
-            reason:
-                Error::InvalidField {
-                    field: "slot",
-                    found: 0,
-                    ..
-                },
-        } => {}
+        OtherSlot::Rejected { reason: Error::InvalidField { field: "slot", found: 0, .. } } => {}
         other => panic!("{other:?}"),
     }
 }
@@ -135,13 +96,7 @@ fn equal_generations_with_forged_slot_byte_are_rejected_by_parity() {
     assert_eq!(choice.slot, Slot::A);
     match choice.other {
         OtherSlot::Rejected {
-            reason:
-                Error::SuperblockMisplaced {
-                    slot: 'B',
-                    generation: Generation(4),
-                    belongs_in: 'A',
-                    ..
-                },
+            reason: Error::SuperblockMisplaced { slot: 'B', generation: Generation(4), belongs_in: 'A', .. },
         } => {}
         other => panic!("{other:?}"),
     }
@@ -153,12 +108,7 @@ fn superblock_of_another_directory_is_rejected() {
     foreign.manifest_hash ^= 1;
     let choice = select(&encoded(4), &foreign.encode()).unwrap();
     assert_eq!(choice.slot, Slot::A);
-    assert!(matches!(
-        choice.other,
-        OtherSlot::Rejected {
-            reason: Error::ForeignSuperblock { .. }
-        }
-    ));
+    assert!(matches!(choice.other, OtherSlot::Rejected { reason: Error::ForeignSuperblock { .. } }));
 }
 
 /// Whatever prefix of a new superblock's 128 bytes reaches the disk (the
@@ -174,15 +124,9 @@ fn torn_superblock_write_falls_back_to_the_other_slot() {
         torn[..cut].copy_from_slice(&new_a[..cut]);
         let choice = select(&torn, &b).unwrap();
         let generation = choice.superblock.generation.get();
-        assert!(
-            generation == 6 || generation == 5,
-            "cut {cut}: generation {generation}"
-        );
+        assert!(generation == 6 || generation == 5, "cut {cut}: generation {generation}");
         if generation == 6 {
-            assert_eq!(
-                torn, new_a,
-                "cut {cut}: only the complete superblock is accepted"
-            );
+            assert_eq!(torn, new_a, "cut {cut}: only the complete superblock is accepted");
         }
     }
 }

@@ -24,18 +24,10 @@ pub fn check_golden(name: &str, bytes: &[u8]) -> Vec<u8> {
         std::fs::create_dir_all(golden_dir()).unwrap();
         std::fs::write(&path, bytes).unwrap();
     }
-    let committed = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "read {}: {e}; run `cargo xtask golden` to create it",
-            path.display()
-        )
-    });
+    let committed = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e}; run `cargo xtask golden` to create it", path.display()));
     if committed != bytes {
-        let first = committed
-            .iter()
-            .zip(bytes)
-            .position(|(a, b)| a != b)
-            .unwrap_or(committed.len().min(bytes.len()));
+        let first = committed.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(committed.len().min(bytes.len()));
         panic!(
             "{name}: encoder output differs from {} at byte {first} (golden {} bytes, encoder {} bytes).\n\
              A format change must be deliberate: bump the version if needed, then run `cargo xtask golden`.",

@@ -2,9 +2,7 @@
 //! middle of the log.
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
-use jubilant_format::wal::{
-    WalPayload, WalReader, WalStep, classify_wal_damage, encode_envelope, resync_wal,
-};
+use jubilant_format::wal::{WalPayload, WalReader, WalStep, classify_wal_damage, encode_envelope, resync_wal};
 use jubilant_format::{Damage, EndReason, Epoch, Error, Lsn, TxnId};
 
 const BASE: u64 = SEGMENT_HEADER_LEN as u64;
@@ -73,18 +71,9 @@ fn every_cut_inside_the_last_record_is_a_torn_tail() {
         let (lsns, result) = read_all(torn, 1);
         assert_eq!(lsns, vec![1, 2, 3], "cut {cut}");
         let err = result.unwrap_err();
-        assert!(
-            matches!(err, Error::Truncated { offset, .. } if offset == BASE + last as u64),
-            "cut {cut}: {err:?}"
-        );
+        assert!(matches!(err, Error::Truncated { offset, .. } if offset == BASE + last as u64), "cut {cut}: {err:?}");
         let damage = classify_wal_damage(torn, BASE, last, Lsn(4));
-        assert_eq!(
-            damage,
-            Damage::TornTail {
-                offset: BASE + last as u64,
-                dropped_bytes: (cut - last) as u64
-            }
-        );
+        assert_eq!(damage, Damage::TornTail { offset: BASE + last as u64, dropped_bytes: (cut - last) as u64 });
     }
 }
 
@@ -116,11 +105,7 @@ fn a_bad_record_followed_by_valid_ones_is_mid_log_corruption() {
     let damage = classify_wal_damage(&buf, BASE, starts[2], Lsn(3));
     assert_eq!(
         damage,
-        Damage::MidLog {
-            offset: BASE + starts[2] as u64,
-            resume_offset: BASE + starts[3] as u64,
-            resume_lsn: 4,
-        }
+        Damage::MidLog { offset: BASE + starts[2] as u64, resume_offset: BASE + starts[3] as u64, resume_lsn: 4 }
     );
 }
 
@@ -133,10 +118,7 @@ fn a_zeroed_record_in_the_middle_is_reported_and_classified_as_mid_log() {
     let (lsns, result) = read_all(&buf, 1);
     assert_eq!(lsns, vec![1]);
     assert!(matches!(result, Err(Error::Zeroed { .. })), "{result:?}");
-    assert!(matches!(
-        classify_wal_damage(&buf, BASE, starts[1], Lsn(2)),
-        Damage::MidLog { resume_lsn: 3, .. }
-    ));
+    assert!(matches!(classify_wal_damage(&buf, BASE, starts[1], Lsn(2)), Damage::MidLog { resume_lsn: 3, .. }));
 }
 
 #[test]
@@ -146,28 +128,14 @@ fn a_gap_in_lsns_is_a_discontinuity() {
     buf.extend_from_slice(&tail);
     let (lsns, result) = read_all(&buf, 1);
     assert_eq!(lsns, vec![1, 2]);
-    assert!(matches!(
-        result,
-        Err(Error::WalLsnDiscontinuity {
-            expected: Lsn(3),
-            found: Lsn(5),
-            ..
-        })
-    ));
+    assert!(matches!(result, Err(Error::WalLsnDiscontinuity { expected: Lsn(3), found: Lsn(5), .. })));
 }
 
 #[test]
 fn the_first_record_must_have_the_segment_first_lsn() {
     let (buf, _) = log(7, 2);
     let (_, result) = read_all(&buf, 6);
-    assert!(matches!(
-        result,
-        Err(Error::WalLsnDiscontinuity {
-            expected: Lsn(6),
-            found: Lsn(7),
-            ..
-        })
-    ));
+    assert!(matches!(result, Err(Error::WalLsnDiscontinuity { expected: Lsn(6), found: Lsn(7), .. })));
 }
 
 /// A recycled segment still holds records of its previous use after the
@@ -183,18 +151,12 @@ fn an_older_record_after_the_last_one_is_the_end_of_a_recycled_segment() {
     let (lsns, result) = read_all(&buf, 100);
     assert_eq!(lsns, vec![100, 101, 102]);
     match result {
-        Ok(end) => assert!(
-            matches!(end.reason, EndReason::StaleRecord { .. }),
-            "{end:?}"
-        ),
+        Ok(end) => assert!(matches!(end.reason, EndReason::StaleRecord { .. }), "{end:?}"),
         Err(e) => {
             // The new records ended inside an old record: bad bytes, but no
             // record with LSN >= 103 follows, so this is a torn tail.
             let at = (e_offset(&e) - BASE) as usize;
-            assert!(matches!(
-                classify_wal_damage(&buf, BASE, at, Lsn(103)),
-                Damage::TornTail { .. }
-            ));
+            assert!(matches!(classify_wal_damage(&buf, BASE, at, Lsn(103)), Damage::TornTail { .. }));
         }
     }
 }

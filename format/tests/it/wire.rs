@@ -4,9 +4,8 @@
 use flatbuffers::FlatBufferBuilder;
 use jubilant_format::generated::wire as fb;
 use jubilant_format::wire::{
-    AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, FRAME_PREFIX_LEN, KeyValue, Op, OpResult,
-    Request, RequestBody, Response, ResponseBody, TxnResult, WireError, WireLimits, decode_request,
-    decode_response, encode_frame, frame_len,
+    AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, FRAME_PREFIX_LEN, KeyValue, Op, OpResult, Request, RequestBody,
+    Response, ResponseBody, TxnResult, WireError, WireLimits, decode_request, decode_response, encode_frame, frame_len,
 };
 use jubilant_format::{Error, Structure};
 use proptest::prelude::*;
@@ -37,25 +36,11 @@ fn condition() -> impl Strategy<Value = AssertCondition> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         bytes().prop_map(|key| Op::Get { key }),
-        (bytes(), bytes(), nonzero_option()).prop_map(|(key, value, ttl_ms)| Op::Set {
-            key,
-            value,
-            ttl_ms
-        }),
+        (bytes(), bytes(), nonzero_option()).prop_map(|(key, value, ttl_ms)| Op::Set { key, value, ttl_ms }),
         bytes().prop_map(|key| Op::Del { key }),
         (bytes(), condition()).prop_map(|(key, condition)| Op::Assert { key, condition }),
-        (
-            prop::option::of(bytes()),
-            prop::option::of(bytes()),
-            any::<u32>(),
-            any::<bool>()
-        )
-            .prop_map(|(start, end, limit, reverse)| Op::Scan {
-                start,
-                end,
-                limit,
-                reverse
-            }),
+        (prop::option::of(bytes()), prop::option::of(bytes()), any::<u32>(), any::<bool>())
+            .prop_map(|(start, end, limit, reverse)| Op::Scan { start, end, limit, reverse }),
     ]
 }
 
@@ -72,14 +57,12 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 fn key_value() -> impl Strategy<Value = KeyValue> {
-    (bytes(), bytes(), any::<u64>(), nonzero_option()).prop_map(
-        |(key, value, version, expires_at_unix_ms)| KeyValue {
-            key,
-            value,
-            version,
-            expires_at_unix_ms,
-        },
-    )
+    (bytes(), bytes(), any::<u64>(), nonzero_option()).prop_map(|(key, value, version, expires_at_unix_ms)| KeyValue {
+        key,
+        value,
+        version,
+        expires_at_unix_ms,
+    })
 }
 
 fn op_result() -> impl Strategy<Value = OpResult> {
@@ -103,14 +86,8 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 
 fn wire_error() -> impl Strategy<Value = WireError> {
     let op_index = prop::option::of(0..=i32::MAX.unsigned_abs());
-    (error_code(), any::<String>(), op_index, any::<bool>()).prop_map(
-        |(code, message, op_index, retryable)| WireError {
-            code,
-            message,
-            op_index,
-            retryable,
-        },
-    )
+    (error_code(), any::<String>(), op_index, any::<bool>())
+        .prop_map(|(code, message, op_index, retryable)| WireError { code, message, op_index, retryable })
 }
 
 fn strings() -> impl Strategy<Value = Vec<String>> {
@@ -119,27 +96,16 @@ fn strings() -> impl Strategy<Value = Vec<String>> {
 
 fn response() -> impl Strategy<Value = Response> {
     let body = prop_oneof![
-        (prop::collection::vec(op_result(), 0..8), any::<u64>()).prop_map(
-            |(results, commit_version)| ResponseBody::Txn(TxnResult {
-                results,
-                commit_version
-            })
-        ),
+        (prop::collection::vec(op_result(), 0..8), any::<u64>())
+            .prop_map(|(results, commit_version)| ResponseBody::Txn(TxnResult { results, commit_version })),
         wire_error().prop_map(ResponseBody::Error),
         any::<String>().prop_map(|role| ResponseBody::Auth { role }),
         bytes().prop_map(|payload| ResponseBody::Pong { payload }),
-        prop::collection::vec((any::<String>(), any::<String>()), 0..4)
-            .prop_map(ResponseBody::Info),
-        (any::<u64>(), any::<u64>()).prop_map(|(checkpoint_lsn, generation)| {
-            ResponseBody::Checkpoint {
-                checkpoint_lsn,
-                generation,
-            }
-        }),
-        (strings(), strings()).prop_map(|(applied, needs_restart)| ResponseBody::ConfigReload {
-            applied,
-            needs_restart
-        }),
+        prop::collection::vec((any::<String>(), any::<String>()), 0..4).prop_map(ResponseBody::Info),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(checkpoint_lsn, generation)| { ResponseBody::Checkpoint { checkpoint_lsn, generation } }),
+        (strings(), strings())
+            .prop_map(|(applied, needs_restart)| ResponseBody::ConfigReload { applied, needs_restart }),
     ];
     (any::<u64>(), body).prop_map(|(id, body)| Response { id, body })
 }
@@ -239,29 +205,13 @@ fn oversized_prefix_is_frame_too_large() {
     let max = DEFAULT_MAX_FRAME as u64;
     for len in [max + 1, u64::from(u32::MAX)] {
         let prefix = u32::try_from(len).unwrap().to_le_bytes();
-        assert_eq!(
-            frame_len(prefix, DEFAULT_MAX_FRAME),
-            Err(Error::FrameTooLarge { len, max })
-        );
+        assert_eq!(frame_len(prefix, DEFAULT_MAX_FRAME), Err(Error::FrameTooLarge { len, max }));
     }
-    assert_eq!(
-        frame_len((16u32 << 20).to_le_bytes(), DEFAULT_MAX_FRAME).unwrap(),
-        16 << 20
-    );
+    assert_eq!(frame_len((16u32 << 20).to_le_bytes(), DEFAULT_MAX_FRAME).unwrap(), 16 << 20);
     // A whole body over the limit is refused before verification.
-    let limits = WireLimits {
-        max_frame: 8,
-        ..WireLimits::default()
-    };
-    let body = Request {
-        id: 1,
-        body: RequestBody::Info,
-    }
-    .encode();
-    let too_large = Error::FrameTooLarge {
-        len: body.len() as u64,
-        max: 8,
-    };
+    let limits = WireLimits { max_frame: 8, ..WireLimits::default() };
+    let body = Request { id: 1, body: RequestBody::Info }.encode();
+    let too_large = Error::FrameTooLarge { len: body.len() as u64, max: 8 };
     assert_eq!(decode_request(&body, &limits), Err(too_large.clone()));
     assert_eq!(decode_response(&body, &limits), Err(too_large));
 }
@@ -270,11 +220,7 @@ fn oversized_prefix_is_frame_too_large() {
 fn truncated_request_is_malformed_without_id() {
     let request = Request {
         id: 9,
-        body: RequestBody::Txn(vec![Op::Set {
-            key: b"k".to_vec(),
-            value: b"v".to_vec(),
-            ttl_ms: None,
-        }]),
+        body: RequestBody::Txn(vec![Op::Set { key: b"k".to_vec(), value: b"v".to_vec(), ttl_ms: None }]),
     };
     let bytes = request.encode();
     // The builder pads the first object it writes (the value, at the end
@@ -285,17 +231,10 @@ fn truncated_request_is_malformed_without_id() {
         match decode_request(&bytes[..len], &WireLimits::default()) {
             Ok(decoded) => {
                 assert_eq!(decoded, request, "{len}");
-                assert!(
-                    len + 3 >= bytes.len(),
-                    "cut at {len} of {} decoded",
-                    bytes.len()
-                );
+                assert!(len + 3 >= bytes.len(), "cut at {len} of {} decoded", bytes.len());
             }
             Err(err) => {
-                assert!(
-                    matches!(err, Error::MalformedRequest { id: None, .. }),
-                    "{len}: {err:?}"
-                );
+                assert!(matches!(err, Error::MalformedRequest { id: None, .. }), "{len}: {err:?}");
                 failures += 1;
             }
         }
@@ -310,60 +249,26 @@ fn raw_request(
     body_type: fb::RequestBody,
     body: Option<flatbuffers::WIPOffset<flatbuffers::UnionWIPOffset>>,
 ) -> Vec<u8> {
-    let root = fb::Request::create(
-        fbb,
-        &fb::RequestArgs {
-            id,
-            body_type,
-            body,
-        },
-    );
+    let root = fb::Request::create(fbb, &fb::RequestArgs { id, body_type, body });
     fbb.finish_minimal(root);
     fbb.finished_data().to_vec()
 }
 
 /// A raw `Txn` request of one `Assert` built from `args`.
-fn raw_assert_request(
-    id: u64,
-    kind: fb::AssertKind,
-    value: Option<&[u8]>,
-    version: u64,
-) -> Vec<u8> {
+fn raw_assert_request(id: u64, kind: fb::AssertKind, value: Option<&[u8]>, version: u64) -> Vec<u8> {
     let mut fbb = FlatBufferBuilder::new();
     let key = fbb.create_vector(b"k".as_slice());
     let value = value.map(|v| fbb.create_vector(v));
-    let assert = fb::Assert::create(
-        &mut fbb,
-        &fb::AssertArgs {
-            key: Some(key),
-            kind,
-            value,
-            version,
-        },
-    );
-    let op = fb::TxnOp::create(
-        &mut fbb,
-        &fb::TxnOpArgs {
-            op_type: fb::Op::Assert,
-            op: Some(assert.as_union_value()),
-        },
-    );
+    let assert = fb::Assert::create(&mut fbb, &fb::AssertArgs { key: Some(key), kind, value, version });
+    let op = fb::TxnOp::create(&mut fbb, &fb::TxnOpArgs { op_type: fb::Op::Assert, op: Some(assert.as_union_value()) });
     let ops = fbb.create_vector(&[op]);
     let txn = fb::Txn::create(&mut fbb, &fb::TxnArgs { ops: Some(ops) });
-    raw_request(
-        &mut fbb,
-        id,
-        fb::RequestBody::Txn,
-        Some(txn.as_union_value()),
-    )
+    raw_request(&mut fbb, id, fb::RequestBody::Txn, Some(txn.as_union_value()))
 }
 
 fn malformed_reason(err: Error, expected_id: u64) -> String {
     match err {
-        Error::MalformedRequest {
-            id: Some(id),
-            reason,
-        } if id == expected_id => reason,
+        Error::MalformedRequest { id: Some(id), reason } if id == expected_id => reason,
         other => panic!("expected MalformedRequest with id {expected_id}, got {other:?}"),
     }
 }
@@ -372,18 +277,10 @@ fn malformed_reason(err: Error, expected_id: u64) -> String {
 fn unknown_body_tag_is_unsupported_with_the_id() {
     let mut fbb = FlatBufferBuilder::new();
     let info = fb::Info::create(&mut fbb, &fb::InfoArgs {});
-    let bytes = raw_request(
-        &mut fbb,
-        77,
-        fb::RequestBody(200),
-        Some(info.as_union_value()),
-    );
+    let bytes = raw_request(&mut fbb, 77, fb::RequestBody(200), Some(info.as_union_value()));
     assert_eq!(
         decode_request(&bytes, &WireLimits::default()),
-        Err(Error::UnsupportedRequest {
-            id: Some(77),
-            what: "unknown request body tag 200".into()
-        })
+        Err(Error::UnsupportedRequest { id: Some(77), what: "unknown request body tag 200".into() })
     );
 }
 
@@ -392,34 +289,14 @@ fn unknown_op_tag_is_unsupported_with_the_id() {
     let mut fbb = FlatBufferBuilder::new();
     let key = fbb.create_vector(b"k".as_slice());
     let get = fb::Get::create(&mut fbb, &fb::GetArgs { key: Some(key) });
-    let known = fb::TxnOp::create(
-        &mut fbb,
-        &fb::TxnOpArgs {
-            op_type: fb::Op::Get,
-            op: Some(get.as_union_value()),
-        },
-    );
-    let unknown = fb::TxnOp::create(
-        &mut fbb,
-        &fb::TxnOpArgs {
-            op_type: fb::Op(99),
-            op: Some(get.as_union_value()),
-        },
-    );
+    let known = fb::TxnOp::create(&mut fbb, &fb::TxnOpArgs { op_type: fb::Op::Get, op: Some(get.as_union_value()) });
+    let unknown = fb::TxnOp::create(&mut fbb, &fb::TxnOpArgs { op_type: fb::Op(99), op: Some(get.as_union_value()) });
     let ops = fbb.create_vector(&[known, unknown]);
     let txn = fb::Txn::create(&mut fbb, &fb::TxnArgs { ops: Some(ops) });
-    let bytes = raw_request(
-        &mut fbb,
-        5,
-        fb::RequestBody::Txn,
-        Some(txn.as_union_value()),
-    );
+    let bytes = raw_request(&mut fbb, 5, fb::RequestBody::Txn, Some(txn.as_union_value()));
     assert_eq!(
         decode_request(&bytes, &WireLimits::default()),
-        Err(Error::UnsupportedRequest {
-            id: Some(5),
-            what: "op 1: unknown op tag 99".into()
-        })
+        Err(Error::UnsupportedRequest { id: Some(5), what: "op 1: unknown op tag 99".into() })
     );
 }
 
@@ -427,26 +304,15 @@ fn unknown_op_tag_is_unsupported_with_the_id() {
 fn missing_body_or_op_is_malformed_with_the_id() {
     let mut fbb = FlatBufferBuilder::new();
     let bytes = raw_request(&mut fbb, 3, fb::RequestBody::NONE, None);
-    let reason = malformed_reason(
-        decode_request(&bytes, &WireLimits::default()).unwrap_err(),
-        3,
-    );
+    let reason = malformed_reason(decode_request(&bytes, &WireLimits::default()).unwrap_err(), 3);
     assert_eq!(reason, "request has no body");
 
     let mut fbb = FlatBufferBuilder::new();
     let op = fb::TxnOp::create(&mut fbb, &fb::TxnOpArgs::default());
     let ops = fbb.create_vector(&[op]);
     let txn = fb::Txn::create(&mut fbb, &fb::TxnArgs { ops: Some(ops) });
-    let bytes = raw_request(
-        &mut fbb,
-        4,
-        fb::RequestBody::Txn,
-        Some(txn.as_union_value()),
-    );
-    let reason = malformed_reason(
-        decode_request(&bytes, &WireLimits::default()).unwrap_err(),
-        4,
-    );
+    let bytes = raw_request(&mut fbb, 4, fb::RequestBody::Txn, Some(txn.as_union_value()));
+    let reason = malformed_reason(decode_request(&bytes, &WireLimits::default()).unwrap_err(), 4);
     assert_eq!(reason, "op 0: no operation");
 }
 
@@ -454,61 +320,25 @@ fn missing_body_or_op_is_malformed_with_the_id() {
 fn assert_fields_must_match_the_kind() {
     let decode = |bytes: Vec<u8>| decode_request(&bytes, &WireLimits::default());
     let cases: [(fb::AssertKind, Option<&[u8]>, u64, &str); 4] = [
-        (
-            fb::AssertKind::ValueEquals,
-            None,
-            0,
-            "op 0: assert ValueEquals has no value",
-        ),
+        (fb::AssertKind::ValueEquals, None, 0, "op 0: assert ValueEquals has no value"),
         (fb::AssertKind(7), None, 0, "op 0: unknown assert kind 7"),
-        (
-            fb::AssertKind::Exists,
-            Some(b"v"),
-            0,
-            "op 0: assert Exists has a value (only ValueEquals takes one)",
-        ),
-        (
-            fb::AssertKind::Absent,
-            None,
-            12,
-            "op 0: assert Absent has version 12 (only VersionEquals takes one)",
-        ),
+        (fb::AssertKind::Exists, Some(b"v"), 0, "op 0: assert Exists has a value (only ValueEquals takes one)"),
+        (fb::AssertKind::Absent, None, 12, "op 0: assert Absent has version 12 (only VersionEquals takes one)"),
     ];
     for (kind, value, version, expected) in cases {
-        let reason = malformed_reason(
-            decode(raw_assert_request(21, kind, value, version)).unwrap_err(),
-            21,
-        );
+        let reason = malformed_reason(decode(raw_assert_request(21, kind, value, version)).unwrap_err(), 21);
         assert_eq!(reason, expected);
     }
     // The well-formed counterparts decode.
-    let ok = decode(raw_assert_request(
-        21,
-        fb::AssertKind::ValueEquals,
-        Some(b""),
-        0,
-    ))
-    .unwrap();
+    let ok = decode(raw_assert_request(21, fb::AssertKind::ValueEquals, Some(b""), 0)).unwrap();
     assert_eq!(
         ok.body,
-        RequestBody::Txn(vec![Op::Assert {
-            key: b"k".to_vec(),
-            condition: AssertCondition::ValueEquals(vec![])
-        }])
+        RequestBody::Txn(vec![Op::Assert { key: b"k".to_vec(), condition: AssertCondition::ValueEquals(vec![]) }])
     );
-    let ok = decode(raw_assert_request(
-        21,
-        fb::AssertKind::VersionEquals,
-        None,
-        0,
-    ))
-    .unwrap();
+    let ok = decode(raw_assert_request(21, fb::AssertKind::VersionEquals, None, 0)).unwrap();
     assert_eq!(
         ok.body,
-        RequestBody::Txn(vec![Op::Assert {
-            key: b"k".to_vec(),
-            condition: AssertCondition::VersionEquals(0)
-        }])
+        RequestBody::Txn(vec![Op::Assert { key: b"k".to_vec(), condition: AssertCondition::VersionEquals(0) }])
     );
 }
 
@@ -516,62 +346,30 @@ fn assert_fields_must_match_the_kind() {
 // Limits
 
 fn gets(n: usize) -> Request {
-    Request {
-        id: 1,
-        body: RequestBody::Txn(vec![Op::Get { key: vec![] }; n]),
-    }
+    Request { id: 1, body: RequestBody::Txn(vec![Op::Get { key: vec![] }; n]) }
 }
 
 #[test]
 fn depth_limit_is_enforced_and_fits_the_deepest_messages() {
     // Request → Txn → TxnOp → Set: four tables.
-    let request = Request {
-        id: 8,
-        body: RequestBody::Txn(vec![Op::Set {
-            key: vec![1],
-            value: vec![2],
-            ttl_ms: Some(3),
-        }]),
-    };
+    let request =
+        Request { id: 8, body: RequestBody::Txn(vec![Op::Set { key: vec![1], value: vec![2], ttl_ms: Some(3) }]) };
     let bytes = request.encode();
-    let depth = |max_depth| WireLimits {
-        max_depth,
-        ..WireLimits::default()
-    };
+    let depth = |max_depth| WireLimits { max_depth, ..WireLimits::default() };
     assert_eq!(decode_request(&bytes, &depth(4)).unwrap(), request);
     let err = decode_request(&bytes, &depth(3)).unwrap_err();
-    assert!(
-        matches!(&err, Error::MalformedRequest { id: None, reason } if reason.contains("depth")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::MalformedRequest { id: None, reason } if reason.contains("depth")), "{err:?}");
 
     // Response → TxnResult → TxnOpResult → GetResult → KeyValue: five.
-    let item = KeyValue {
-        key: vec![1],
-        value: vec![2],
-        version: 3,
-        expires_at_unix_ms: None,
-    };
+    let item = KeyValue { key: vec![1], value: vec![2], version: 3, expires_at_unix_ms: None };
     let response = Response {
         id: 8,
-        body: ResponseBody::Txn(TxnResult {
-            results: vec![OpResult::Get(Some(item))],
-            commit_version: 0,
-        }),
+        body: ResponseBody::Txn(TxnResult { results: vec![OpResult::Get(Some(item))], commit_version: 0 }),
     };
     let bytes = response.encode();
     assert_eq!(decode_response(&bytes, &depth(5)).unwrap(), response);
     let err = decode_response(&bytes, &depth(4)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidFlatbuffer {
-                structure: Structure::WireResponse,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::InvalidFlatbuffer { structure: Structure::WireResponse, .. }), "{err:?}");
     assert!(WireLimits::default().max_depth >= 5);
 }
 
@@ -579,28 +377,16 @@ fn depth_limit_is_enforced_and_fits_the_deepest_messages() {
 fn table_limit_bounds_transaction_size() {
     // Request and Txn, then TxnOp and Get per operation.
     let bytes = gets(10).encode();
-    let tables = |max_tables| WireLimits {
-        max_tables,
-        ..WireLimits::default()
-    };
+    let tables = |max_tables| WireLimits { max_tables, ..WireLimits::default() };
     assert!(decode_request(&bytes, &tables(22)).is_ok());
     let err = decode_request(&bytes, &tables(21)).unwrap_err();
-    assert!(
-        matches!(&err, Error::MalformedRequest { id: None, reason } if reason.contains("tables")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::MalformedRequest { id: None, reason } if reason.contains("tables")), "{err:?}");
 
     // The default admits 49,999 operations and no more.
     let largest = gets(49_999);
-    assert_eq!(
-        decode_request(&largest.encode(), &WireLimits::default()).unwrap(),
-        largest
-    );
+    assert_eq!(decode_request(&largest.encode(), &WireLimits::default()).unwrap(), largest);
     let err = decode_request(&gets(50_000).encode(), &WireLimits::default()).unwrap_err();
-    assert!(
-        matches!(err, Error::MalformedRequest { id: None, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::MalformedRequest { id: None, .. }), "{err:?}");
 }
 
 #[test]
@@ -609,25 +395,13 @@ fn an_honest_frame_at_the_size_limit_passes_the_apparent_size_check() {
     // counted at every table) runs furthest ahead of the frame length.
     let request = gets(49_999);
     let bytes = request.encode();
-    let limits = WireLimits {
-        max_frame: bytes.len(),
-        ..WireLimits::default()
-    };
+    let limits = WireLimits { max_frame: bytes.len(), ..WireLimits::default() };
     assert_eq!(decode_request(&bytes, &limits).unwrap(), request);
 
     let results = vec![OpResult::Set; 49_990];
-    let response = Response {
-        id: 1,
-        body: ResponseBody::Txn(TxnResult {
-            results,
-            commit_version: 1,
-        }),
-    };
+    let response = Response { id: 1, body: ResponseBody::Txn(TxnResult { results, commit_version: 1 }) };
     let bytes = response.encode();
-    let limits = WireLimits {
-        max_frame: bytes.len(),
-        ..WireLimits::default()
-    };
+    let limits = WireLimits { max_frame: bytes.len(), ..WireLimits::default() };
     assert_eq!(decode_response(&bytes, &limits).unwrap(), response);
 }
 
@@ -640,37 +414,16 @@ fn shared_vectors_cannot_amplify_a_small_frame() {
     let key = fbb.create_vector(b"k".as_slice());
     let ops: Vec<_> = (0..1_000)
         .map(|_| {
-            let set = fb::Set::create(
-                &mut fbb,
-                &fb::SetArgs {
-                    key: Some(key),
-                    value: Some(value),
-                    ttl_ms: 0,
-                },
-            );
-            fb::TxnOp::create(
-                &mut fbb,
-                &fb::TxnOpArgs {
-                    op_type: fb::Op::Set,
-                    op: Some(set.as_union_value()),
-                },
-            )
+            let set = fb::Set::create(&mut fbb, &fb::SetArgs { key: Some(key), value: Some(value), ttl_ms: 0 });
+            fb::TxnOp::create(&mut fbb, &fb::TxnOpArgs { op_type: fb::Op::Set, op: Some(set.as_union_value()) })
         })
         .collect();
     let ops = fbb.create_vector(&ops);
     let txn = fb::Txn::create(&mut fbb, &fb::TxnArgs { ops: Some(ops) });
-    let bytes = raw_request(
-        &mut fbb,
-        1,
-        fb::RequestBody::Txn,
-        Some(txn.as_union_value()),
-    );
+    let bytes = raw_request(&mut fbb, 1, fb::RequestBody::Txn, Some(txn.as_union_value()));
     assert!(bytes.len() < 64 << 10);
 
-    let limits = WireLimits {
-        max_frame: bytes.len(),
-        ..WireLimits::default()
-    };
+    let limits = WireLimits { max_frame: bytes.len(), ..WireLimits::default() };
     let err = decode_request(&bytes, &limits).unwrap_err();
     assert!(
         matches!(&err, Error::MalformedRequest { id: None, reason } if reason.contains("Apparent size too large")),
@@ -686,14 +439,7 @@ fn raw_response(
     body_type: fb::ResponseBody,
     body: Option<flatbuffers::WIPOffset<flatbuffers::UnionWIPOffset>>,
 ) -> Vec<u8> {
-    let root = fb::Response::create(
-        fbb,
-        &fb::ResponseArgs {
-            id: 6,
-            body_type,
-            body,
-        },
-    );
+    let root = fb::Response::create(fbb, &fb::ResponseArgs { id: 6, body_type, body });
     fbb.finish_minimal(root);
     fbb.finished_data().to_vec()
 }
@@ -703,76 +449,40 @@ fn raw_error_response(code: u16, op_index: i32) -> Vec<u8> {
     let message = fbb.create_string("boom");
     let error = fb::Error::create(
         &mut fbb,
-        &fb::ErrorArgs {
-            code: fb::ErrorCode(code),
-            message: Some(message),
-            op_index,
-            retryable: true,
-        },
+        &fb::ErrorArgs { code: fb::ErrorCode(code), message: Some(message), op_index, retryable: true },
     );
-    raw_response(
-        &mut fbb,
-        fb::ResponseBody::Error,
-        Some(error.as_union_value()),
-    )
+    raw_response(&mut fbb, fb::ResponseBody::Error, Some(error.as_union_value()))
 }
 
 #[test]
 fn hostile_responses_get_typed_errors() {
     let limits = WireLimits::default();
-    let content = |reason: &str| Error::InvalidContent {
-        structure: Structure::WireResponse,
-        reason: reason.into(),
-    };
+    let content = |reason: &str| Error::InvalidContent { structure: Structure::WireResponse, reason: reason.into() };
 
     let mut fbb = FlatBufferBuilder::new();
     let bytes = raw_response(&mut fbb, fb::ResponseBody::NONE, None);
-    assert_eq!(
-        decode_response(&bytes, &limits),
-        Err(content("response has no body"))
-    );
+    assert_eq!(decode_response(&bytes, &limits), Err(content("response has no body")));
 
     let mut fbb = FlatBufferBuilder::new();
     let pong = fb::Pong::create(&mut fbb, &fb::PongArgs::default());
     let bytes = raw_response(&mut fbb, fb::ResponseBody(42), Some(pong.as_union_value()));
     assert_eq!(
         decode_response(&bytes, &limits),
-        Err(Error::UnknownUnionTag {
-            structure: Structure::WireResponse,
-            field: "body",
-            tag: 42
-        })
+        Err(Error::UnknownUnionTag { structure: Structure::WireResponse, field: "body", tag: 42 })
     );
 
     let mut fbb = FlatBufferBuilder::new();
     let set = fb::SetResult::create(&mut fbb, &fb::SetResultArgs {});
     let result = fb::TxnOpResult::create(
         &mut fbb,
-        &fb::TxnOpResultArgs {
-            result_type: fb::OpResult(9),
-            result: Some(set.as_union_value()),
-        },
+        &fb::TxnOpResultArgs { result_type: fb::OpResult(9), result: Some(set.as_union_value()) },
     );
     let results = fbb.create_vector(&[result]);
-    let txn = fb::TxnResult::create(
-        &mut fbb,
-        &fb::TxnResultArgs {
-            results: Some(results),
-            commit_version: 0,
-        },
-    );
-    let bytes = raw_response(
-        &mut fbb,
-        fb::ResponseBody::TxnResult,
-        Some(txn.as_union_value()),
-    );
+    let txn = fb::TxnResult::create(&mut fbb, &fb::TxnResultArgs { results: Some(results), commit_version: 0 });
+    let bytes = raw_response(&mut fbb, fb::ResponseBody::TxnResult, Some(txn.as_union_value()));
     assert_eq!(
         decode_response(&bytes, &limits),
-        Err(Error::UnknownUnionTag {
-            structure: Structure::WireResponse,
-            field: "result",
-            tag: 9
-        })
+        Err(Error::UnknownUnionTag { structure: Structure::WireResponse, field: "result", tag: 9 })
     );
 
     assert_eq!(
@@ -793,31 +503,13 @@ fn hostile_responses_get_typed_errors() {
     );
 
     let err = decode_response(&[1, 2, 3], &limits).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidFlatbuffer {
-                structure: Structure::WireResponse,
-                offset: 0,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::InvalidFlatbuffer { structure: Structure::WireResponse, offset: 0, .. }), "{err:?}");
 }
 
 #[test]
 fn wire_error_new_takes_the_default_retryability() {
     let busy = WireError::new(ErrorCode::Busy, "later");
-    assert_eq!(
-        busy,
-        WireError {
-            code: ErrorCode::Busy,
-            message: "later".into(),
-            op_index: None,
-            retryable: true
-        }
-    );
+    assert_eq!(busy, WireError { code: ErrorCode::Busy, message: "later".into(), op_index: None, retryable: true });
     assert!(!WireError::new(ErrorCode::Forbidden, "no").retryable);
 }
 
@@ -855,75 +547,23 @@ fn sample_requests() -> Vec<Request> {
     let key = |k: &str| k.as_bytes().to_vec();
     let ops = vec![
         Op::Get { key: key("user:1") },
-        Op::Set {
-            key: key("user:2"),
-            value: key("alice"),
-            ttl_ms: Some(60_000),
-        },
-        Op::Set {
-            key: vec![0, 0xff],
-            value: vec![1, 2, 3],
-            ttl_ms: None,
-        },
+        Op::Set { key: key("user:2"), value: key("alice"), ttl_ms: Some(60_000) },
+        Op::Set { key: vec![0, 0xff], value: vec![1, 2, 3], ttl_ms: None },
         Op::Del { key: key("user:3") },
-        Op::Assert {
-            key: key("user:2"),
-            condition: AssertCondition::Exists,
-        },
-        Op::Assert {
-            key: key("user:4"),
-            condition: AssertCondition::Absent,
-        },
-        Op::Assert {
-            key: key("user:1"),
-            condition: AssertCondition::ValueEquals(key("bob")),
-        },
-        Op::Assert {
-            key: key("user:3"),
-            condition: AssertCondition::VersionEquals(41),
-        },
-        Op::Scan {
-            start: Some(key("user:")),
-            end: Some(key("user;")),
-            limit: 100,
-            reverse: false,
-        },
-        Op::Scan {
-            start: None,
-            end: None,
-            limit: 0,
-            reverse: true,
-        },
+        Op::Assert { key: key("user:2"), condition: AssertCondition::Exists },
+        Op::Assert { key: key("user:4"), condition: AssertCondition::Absent },
+        Op::Assert { key: key("user:1"), condition: AssertCondition::ValueEquals(key("bob")) },
+        Op::Assert { key: key("user:3"), condition: AssertCondition::VersionEquals(41) },
+        Op::Scan { start: Some(key("user:")), end: Some(key("user;")), limit: 100, reverse: false },
+        Op::Scan { start: None, end: None, limit: 0, reverse: true },
     ];
     vec![
-        Request {
-            id: 1,
-            body: RequestBody::Txn(ops),
-        },
-        Request {
-            id: 2,
-            body: RequestBody::Auth {
-                token: "jdb_test_token".into(),
-            },
-        },
-        Request {
-            id: 3,
-            body: RequestBody::Ping {
-                payload: vec![0, 1, 0xfe, 0xff],
-            },
-        },
-        Request {
-            id: 4,
-            body: RequestBody::Info,
-        },
-        Request {
-            id: 5,
-            body: RequestBody::Checkpoint,
-        },
-        Request {
-            id: 6,
-            body: RequestBody::ConfigReload,
-        },
+        Request { id: 1, body: RequestBody::Txn(ops) },
+        Request { id: 2, body: RequestBody::Auth { token: "jdb_test_token".into() } },
+        Request { id: 3, body: RequestBody::Ping { payload: vec![0, 1, 0xfe, 0xff] } },
+        Request { id: 4, body: RequestBody::Info },
+        Request { id: 5, body: RequestBody::Checkpoint },
+        Request { id: 6, body: RequestBody::ConfigReload },
     ]
 }
 
@@ -940,13 +580,7 @@ fn sample_responses() -> Vec<Response> {
         OpResult::Set,
         OpResult::Del { existed: true },
         OpResult::Assert,
-        OpResult::Scan {
-            items: vec![
-                kv("user:1", "bob", 17, None),
-                kv("user:2", "alice", 42, None),
-            ],
-            truncated: true,
-        },
+        OpResult::Scan { items: vec![kv("user:1", "bob", 17, None), kv("user:2", "alice", 42, None)], truncated: true },
     ];
     let error = WireError {
         code: ErrorCode::AssertFailed,
@@ -955,43 +589,15 @@ fn sample_responses() -> Vec<Response> {
         retryable: false,
     };
     vec![
-        Response {
-            id: 1,
-            body: ResponseBody::Txn(TxnResult {
-                results,
-                commit_version: 42,
-            }),
-        },
-        Response {
-            id: 1,
-            body: ResponseBody::Error(error),
-        },
-        Response {
-            id: 2,
-            body: ResponseBody::Auth {
-                role: "admin".into(),
-            },
-        },
-        Response {
-            id: 3,
-            body: ResponseBody::Pong {
-                payload: vec![0, 1, 0xfe, 0xff],
-            },
-        },
+        Response { id: 1, body: ResponseBody::Txn(TxnResult { results, commit_version: 42 }) },
+        Response { id: 1, body: ResponseBody::Error(error) },
+        Response { id: 2, body: ResponseBody::Auth { role: "admin".into() } },
+        Response { id: 3, body: ResponseBody::Pong { payload: vec![0, 1, 0xfe, 0xff] } },
         Response {
             id: 4,
-            body: ResponseBody::Info(vec![
-                ("version".into(), "0.1.0".into()),
-                ("keys".into(), "12".into()),
-            ]),
+            body: ResponseBody::Info(vec![("version".into(), "0.1.0".into()), ("keys".into(), "12".into())]),
         },
-        Response {
-            id: 5,
-            body: ResponseBody::Checkpoint {
-                checkpoint_lsn: 1234,
-                generation: 7,
-            },
-        },
+        Response { id: 5, body: ResponseBody::Checkpoint { checkpoint_lsn: 1234, generation: 7 } },
         Response {
             id: 6,
             body: ResponseBody::ConfigReload {
