@@ -17,3 +17,5 @@ mod auth;
 mod bad_input;
 mod lifecycle;
 mod requests;
+mod soak;
+mod tls;
