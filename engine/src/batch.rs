@@ -17,6 +17,13 @@ pub enum BatchOp {
         /// The key.
         key: Vec<u8>,
     },
+    /// Remove `key` because its TTL expired (logged as a TTL tombstone).
+    Expire {
+        /// The key.
+        key: Vec<u8>,
+        /// When it expired, ms since the Unix epoch.
+        expired_at_unix_ms: u64,
+    },
 }
 
 impl BatchOp {
@@ -24,7 +31,7 @@ impl BatchOp {
     #[must_use]
     pub fn key(&self) -> &[u8] {
         match self {
-            BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
+            BatchOp::Put { key, .. } | BatchOp::Delete { key } | BatchOp::Expire { key, .. } => key,
         }
     }
 }
@@ -67,6 +74,12 @@ impl WriteBatch {
     /// Adds a delete.
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
         self.ops.push(BatchOp::Delete { key: key.into() });
+        self
+    }
+
+    /// Adds a TTL expiry (a delete logged as a TTL tombstone).
+    pub fn expire(&mut self, key: impl Into<Vec<u8>>, expired_at_unix_ms: u64) -> &mut Self {
+        self.ops.push(BatchOp::Expire { key: key.into(), expired_at_unix_ms });
         self
     }
 

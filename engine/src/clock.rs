@@ -32,8 +32,3 @@ impl Clock for SystemClock {
         (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
     }
 }
-
-/// Wall-clock milliseconds since the Unix epoch.
-pub(crate) fn unix_ms(clock: &dyn Clock) -> u64 {
-    clock.wall_unix_nanos() / 1_000_000
-}

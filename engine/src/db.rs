@@ -25,7 +25,7 @@ use crate::btree::check::{TreeReport, check_tree};
 use crate::btree::node::{KEY_MAX, LEAF_HEADER_LEN};
 use crate::cache::CacheStats;
 use crate::checkpoint::{self, CheckpointInfo};
-use crate::clock::{Clock, SystemClock, unix_ms};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::freespace::FreeSpace;
 use crate::iter::Iter;
@@ -75,6 +75,8 @@ pub(crate) struct CheckpointState {
 #[derive(Debug, Default)]
 struct Counters {
     commits: AtomicU64,
+    sweeps: AtomicU64,
+    ttl_expired: AtomicU64,
     checkpoints: AtomicU64,
     last_checkpoint_us: AtomicU64,
     wal_bytes_at_checkpoint: AtomicU64,
@@ -90,6 +92,8 @@ pub(crate) struct Inner {
     pub pager: Pager,
     pub wal: Option<Wal>,
     pub clock: Arc<dyn Clock>,
+    /// The TTL clock (see `ttl`).
+    pub ttl: crate::ttl::TtlClock,
     pub commit: Mutex<CommitState>,
     pub read_state: RwLock<ReadState>,
     pub visible_lsn: AtomicU64,
@@ -100,6 +104,8 @@ pub(crate) struct Inner {
     poisoned: std::sync::atomic::AtomicBool,
     counters: Counters,
     txns: crate::txn::Transactions,
+    /// Where the TTL sweeper resumes.
+    sweep_cursor: Mutex<Option<Vec<u8>>>,
     last_checkpoint_at: Mutex<Instant>,
     shutdown: Mutex<bool>,
     wake: Condvar,
@@ -107,6 +113,119 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Logs and applies `batch`; durable per `durability` when it returns.
+    pub(crate) fn commit_batch(&self, batch: &WriteBatch, durability: Durability) -> Result<Lsn> {
+        let inner = self;
+        inner.check_poison()?;
+        let wal = inner.wal()?;
+        let limit = inline_limit(inner.manifest.page_size);
+        for op in batch.ops() {
+            if op.key().len() > KEY_MAX {
+                return Err(Error::KeyTooLarge { len: op.key().len(), max: KEY_MAX });
+            }
+            if let BatchOp::Put { key, value, .. } = op
+                && key.len() + value.len() > limit
+            {
+                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
+            }
+        }
+        if batch.is_empty() {
+            return Ok(Lsn(inner.visible_lsn.load(Ordering::Acquire)));
+        }
+        let commit_lsn = {
+            let mut commit = lock(&inner.commit);
+            let txn = commit.next_txn_id;
+            let mut records = Vec::with_capacity(batch.len() + 2);
+            records.push(WalPayload::Begin { txn });
+            for op in batch.ops() {
+                records.push(match op {
+                    BatchOp::Put { key, value, expires_at_unix_ms } => WalPayload::Put {
+                        txn,
+                        key: key.clone(),
+                        value: PutValue::Inline(value.clone()),
+                        expires_at_unix_ms: *expires_at_unix_ms,
+                    },
+                    BatchOp::Delete { key } => WalPayload::Delete { txn, key: key.clone() },
+                    BatchOp::Expire { key, expired_at_unix_ms } => {
+                        WalPayload::TtlTombstone { txn, key: key.clone(), expired_at_unix_ms: *expired_at_unix_ms }
+                    }
+                });
+            }
+            // The TTL clock, not the raw wall clock: a wall clock stepped far
+            // ahead must not become the floor for expiry after a restart.
+            let commit_unix_ms = inner.ttl.now_ms(&*inner.clock);
+            records.push(WalPayload::Commit {
+                txn,
+                commit_unix_ms,
+                // Filled in by the WAL under its lock.
+                durable_lsn: Lsn::ZERO,
+            });
+            let commit_lsn = wal.append(&mut records)?;
+            commit.next_txn_id = TxnId(txn.get() + 1);
+            // Invisible until the visible LSN reaches commit_lsn.
+            let active = Arc::clone(&read(&inner.read_state).active);
+            for op in batch.ops() {
+                match op {
+                    BatchOp::Put { key, value, expires_at_unix_ms } => active.insert(
+                        key,
+                        commit_lsn,
+                        MemOp::Put { value: value.clone(), expires_at_unix_ms: *expires_at_unix_ms },
+                    ),
+                    BatchOp::Delete { key } | BatchOp::Expire { key, .. } => {
+                        active.insert(key, commit_lsn, MemOp::Delete);
+                    }
+                }
+            }
+            commit_lsn
+        };
+        if durability == Durability::Sync
+            && let Err(e) = wal.sync_to(commit_lsn)
+        {
+            inner.poison(&e);
+            return Err(e);
+        }
+        inner.visible_lsn.fetch_max(commit_lsn.get(), Ordering::AcqRel);
+        inner.counters.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(commit_lsn)
+    }
+
+    /// Like [`Db::get_entry`], but returns an expired entry too.
+    pub(crate) fn get_entry_raw(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.check_poison()?;
+        // Holding the read lock for the whole lookup keeps the tree root
+        // valid: a checkpoint cannot publish (and so can never reuse the
+        // pages of this root) until it is released.
+        let rs = read(&self.read_state);
+        let snapshot = Lsn(self.visible_lsn.load(Ordering::Acquire));
+        for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
+            if let Some(e) = mem.get(key, snapshot) {
+                return Ok(match e.op {
+                    MemOp::Put { value, expires_at_unix_ms } => {
+                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                    }
+                    MemOp::Delete => None,
+                });
+            }
+        }
+        let Some(root) = rs.root else { return Ok(None) };
+        let map = |e: crate::btree::node::EntryRef<'_>| {
+            let value = match e.value {
+                crate::btree::node::ValueView::Inline(v) => Ok(v.to_vec()),
+                crate::btree::node::ValueView::Ref(r) => Err(r),
+            };
+            (value, e.version, e.expires_at_unix_ms)
+        };
+        let found = match &rs.root_node {
+            Some(node) => crate::btree::read::get_from(&self.pager, root, node, key, map)?,
+            None => crate::btree::read::get_from(&self.pager, root, &self.pager.node(root)?, key, map)?,
+        };
+        match found {
+            None => Ok(None),
+            Some((Err(r), _, _)) => Err(value_log_unavailable(self, r)),
+            Some((Ok(value), version, expires_at_unix_ms)) => Ok(Some(Entry { value, version, expires_at_unix_ms })),
+        }
+    }
+
     pub(crate) fn check_poison(&self) -> Result<()> {
         if !self.poisoned.load(Ordering::Acquire) {
             return Ok(());
@@ -182,6 +301,10 @@ pub struct Stats {
     pub wal_bytes_since_checkpoint: u64,
     /// Transaction and lock counters.
     pub transactions: crate::txn::TxnStats,
+    /// TTL sweeper runs since open.
+    pub ttl_sweeps: u64,
+    /// Keys the TTL sweeper deleted since open.
+    pub ttl_expired: u64,
 }
 
 /// A value read from the database, with its version.
@@ -310,12 +433,14 @@ impl Db {
                 &outcome.position,
             )?)
         };
+        let ttl = crate::ttl::TtlClock::new(manifest.clock, outcome.max_commit_unix_ms);
         let inner = Arc::new(Inner {
             dir,
             manifest,
             manifest_hash,
             pager,
             wal,
+            ttl,
             clock,
             commit: Mutex::new(CommitState { next_txn_id }),
             read_state: RwLock::new(ReadState {
@@ -332,6 +457,7 @@ impl Db {
             poisoned: std::sync::atomic::AtomicBool::new(false),
             counters: Counters::default(),
             txns: crate::txn::Transactions::default(),
+            sweep_cursor: Mutex::new(None),
             last_checkpoint_at: Mutex::new(Instant::now()),
             shutdown: Mutex::new(false),
             wake: Condvar::new(),
@@ -389,39 +515,19 @@ impl Db {
 
     /// The value of `key` with its version and expiry.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
-        self.inner.check_poison()?;
-        // Holding the read lock for the whole lookup keeps the tree root
-        // valid: a checkpoint cannot publish (and so can never reuse the
-        // pages of this root) until it is released.
-        let rs = read(&self.inner.read_state);
-        let snapshot = Lsn(self.inner.visible_lsn.load(Ordering::Acquire));
-        for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
-            if let Some(e) = mem.get(key, snapshot) {
-                return Ok(match e.op {
-                    MemOp::Put { value, expires_at_unix_ms } => {
-                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
-                    }
-                    MemOp::Delete => None,
-                });
-            }
-        }
-        let Some(root) = rs.root else { return Ok(None) };
-        let map = |e: crate::btree::node::EntryRef<'_>| {
-            let value = match e.value {
-                crate::btree::node::ValueView::Inline(v) => Ok(v.to_vec()),
-                crate::btree::node::ValueView::Ref(r) => Err(r),
-            };
-            (value, e.version, e.expires_at_unix_ms)
-        };
-        let found = match &rs.root_node {
-            Some(node) => crate::btree::read::get_from(&self.inner.pager, root, node, key, map)?,
-            None => crate::btree::read::get_from(&self.inner.pager, root, &self.inner.pager.node(root)?, key, map)?,
-        };
-        match found {
-            None => Ok(None),
-            Some((Err(r), _, _)) => Err(value_log_unavailable(&self.inner, r)),
-            Some((Ok(value), version, expires_at_unix_ms)) => Ok(Some(Entry { value, version, expires_at_unix_ms })),
-        }
+        let entry = self.get_entry_raw(key)?;
+        Ok(entry.filter(|e| !self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms)))
+    }
+
+    /// "Now" for TTL decisions (see `ttl`), ms since the Unix epoch.
+    #[must_use]
+    pub fn ttl_now_ms(&self) -> u64 {
+        self.inner.ttl.now_ms(&*self.inner.clock)
+    }
+
+    /// Like [`Db::get_entry`], but returns an expired entry too.
+    pub(crate) fn get_entry_raw(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.inner.get_entry_raw(key)
     }
 
     /// Iterates over `range` in key order.
@@ -441,7 +547,13 @@ impl Db {
             Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        Ok(Iter::new(Arc::clone(&self.inner), own(range.start_bound()), own(range.end_bound()), reverse))
+        Ok(Iter::new(
+            Arc::clone(&self.inner),
+            own(range.start_bound()),
+            own(range.end_bound()),
+            reverse,
+            crate::iter::Expired::Hide,
+        ))
     }
 
     /// Commits `batch` atomically with the default durability; returns the
@@ -452,69 +564,7 @@ impl Db {
 
     /// Commits `batch` atomically with the given durability.
     pub fn write_with(&self, batch: &WriteBatch, durability: Durability) -> Result<Lsn> {
-        let inner = &*self.inner;
-        inner.check_poison()?;
-        let wal = inner.wal()?;
-        let limit = inline_limit(inner.manifest.page_size);
-        for op in batch.ops() {
-            if op.key().len() > KEY_MAX {
-                return Err(Error::KeyTooLarge { len: op.key().len(), max: KEY_MAX });
-            }
-            if let BatchOp::Put { key, value, .. } = op
-                && key.len() + value.len() > limit
-            {
-                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
-            }
-        }
-        if batch.is_empty() {
-            return Ok(Lsn(inner.visible_lsn.load(Ordering::Acquire)));
-        }
-        let commit_lsn = {
-            let mut commit = lock(&inner.commit);
-            let txn = commit.next_txn_id;
-            let mut records = Vec::with_capacity(batch.len() + 2);
-            records.push(WalPayload::Begin { txn });
-            for op in batch.ops() {
-                records.push(match op {
-                    BatchOp::Put { key, value, expires_at_unix_ms } => WalPayload::Put {
-                        txn,
-                        key: key.clone(),
-                        value: PutValue::Inline(value.clone()),
-                        expires_at_unix_ms: *expires_at_unix_ms,
-                    },
-                    BatchOp::Delete { key } => WalPayload::Delete { txn, key: key.clone() },
-                });
-            }
-            records.push(WalPayload::Commit {
-                txn,
-                commit_unix_ms: unix_ms(&*inner.clock),
-                // Filled in by the WAL under its lock.
-                durable_lsn: Lsn::ZERO,
-            });
-            let commit_lsn = wal.append(&mut records)?;
-            commit.next_txn_id = TxnId(txn.get() + 1);
-            // Invisible until the visible LSN reaches commit_lsn.
-            let active = Arc::clone(&read(&inner.read_state).active);
-            for op in batch.ops() {
-                match op {
-                    BatchOp::Put { key, value, expires_at_unix_ms } => active.insert(
-                        key,
-                        commit_lsn,
-                        MemOp::Put { value: value.clone(), expires_at_unix_ms: *expires_at_unix_ms },
-                    ),
-                    BatchOp::Delete { key } => active.insert(key, commit_lsn, MemOp::Delete),
-                }
-            }
-            commit_lsn
-        };
-        if durability == Durability::Sync
-            && let Err(e) = wal.sync_to(commit_lsn)
-        {
-            inner.poison(&e);
-            return Err(e);
-        }
-        inner.visible_lsn.fetch_max(commit_lsn.get(), Ordering::AcqRel);
-        inner.counters.commits.fetch_add(1, Ordering::Relaxed);
+        let commit_lsn = self.inner.commit_batch(batch, durability)?;
         self.after_commit()?;
         Ok(commit_lsn)
     }
@@ -545,6 +595,15 @@ impl Db {
             drop(lock(&inner.checkpoint));
         }
         inner.check_poison()
+    }
+
+    /// One run of the TTL sweeper: examines up to
+    /// `ttl_sweep_max_scanned` keys from where the last run stopped and
+    /// deletes up to `ttl_sweep_max_deletes` expired ones, through the WAL
+    /// as TTL tombstones, under exclusive locks (a key renewed meanwhile is
+    /// left alone). Returns how many keys it deleted.
+    pub fn sweep_expired(&self) -> Result<usize> {
+        sweep_expired(&self.inner)
     }
 
     /// Writes every committed change into the tree and flips the
@@ -585,6 +644,8 @@ impl Db {
                 .saturating_sub(inner.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed)),
             wal,
             transactions: inner.txns.stats(),
+            ttl_sweeps: inner.counters.sweeps.load(Ordering::Relaxed),
+            ttl_expired: inner.counters.ttl_expired.load(Ordering::Relaxed),
         }
     }
 
@@ -637,8 +698,72 @@ fn value_log_unavailable(inner: &Inner, r: jubilant_format::ValueRef) -> Error {
     }
 }
 
+/// One run of the TTL sweeper; see [`Db::sweep_expired`].
+fn sweep_expired(arc: &Arc<Inner>) -> Result<usize> {
+    let inner = &**arc;
+    inner.wal()?;
+    let opts = &inner.opts;
+    let start = lock(&inner.sweep_cursor).clone();
+    let mut it = Iter::new(
+        Arc::clone(arc),
+        start.map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Unbounded,
+        false,
+        crate::iter::Expired::Include,
+    );
+    let now = inner.ttl.now_ms(&*inner.clock);
+    let mut expired: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut last: Option<Vec<u8>> = None;
+    let mut scanned = 0usize;
+    while scanned < opts.ttl_sweep_max_scanned && expired.len() < opts.ttl_sweep_max_deletes {
+        let Some(item) = it.next_entry() else {
+            last = None;
+            break;
+        };
+        let (key, entry) = item?;
+        scanned += 1;
+        if let Some(t) = entry.expires_at_unix_ms.filter(|&t| t <= now) {
+            expired.push((key.clone(), t));
+        }
+        last = Some(key);
+    }
+    drop(it);
+    // Resume after the last key examined; start over at the end.
+    *lock(&inner.sweep_cursor) = last;
+    if expired.is_empty() {
+        return Ok(0);
+    }
+    let plan = crate::lock::LockManager::plan(
+        expired
+            .iter()
+            .map(|(k, _)| crate::lock::LockRequest::Key { key: k.clone(), mode: crate::lock::LockMode::Exclusive })
+            .collect(),
+    );
+    let txns = &inner.txns;
+    let id = jubilant_format::TxnId(u64::MAX - inner.counters.sweeps.fetch_add(1, Ordering::Relaxed));
+    let held = match txns.locks().acquire_all(id, &plan, std::time::Instant::now() + opts.lock_timeout) {
+        Ok(held) => held,
+        // Busy keys are retried on a later run.
+        Err(_) => return Ok(0),
+    };
+    let mut batch = WriteBatch::new();
+    for (key, expired_at) in &expired {
+        // Still the same expired version? (A write may have renewed it.)
+        if inner.get_entry_raw(key)?.is_some_and(|e| e.expires_at_unix_ms == Some(*expired_at)) {
+            batch.expire(key.clone(), *expired_at);
+        }
+    }
+    let result = if batch.is_empty() { Ok(()) } else { inner.commit_batch(&batch, inner.opts.durability).map(|_| ()) };
+    txns.locks().release(held);
+    result?;
+    inner.counters.ttl_expired.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    Ok(batch.len())
+}
+
 /// Flushes buffered commits and runs checkpoints when due.
-fn background_loop(inner: &Inner) {
+fn background_loop(arc: &Arc<Inner>) {
+    let inner = &**arc;
+    let mut last_sweep = Instant::now();
     let tick = inner.opts.buffered_flush_interval.min(Duration::from_millis(100)).max(Duration::from_millis(1));
     loop {
         {
@@ -672,6 +797,14 @@ fn background_loop(inner: &Inner) {
             && let Err(e) = checkpoint::run(inner)
         {
             tracing::error!(error = %e, "background checkpoint failed");
+        }
+        if last_sweep.elapsed() >= inner.opts.ttl_sweep_interval {
+            last_sweep = Instant::now();
+            match sweep_expired(arc) {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(expired = n, "TTL sweep"),
+                Err(e) => tracing::warn!(error = %e, "TTL sweep failed"),
+            }
         }
     }
 }

@@ -23,6 +23,17 @@ use crate::sync::{lock, read};
 
 const CHUNK: usize = 128;
 
+/// What an iterator does with entries whose TTL has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    /// Treat them as absent (what readers see).
+    Hide,
+    /// Yield only them.
+    Only,
+    /// Yield everything (what the TTL sweeper examines).
+    Include,
+}
+
 /// An iterator over `(key, value)` pairs; see [`crate::Db::range`].
 #[derive(Debug)]
 pub struct Iter {
@@ -35,6 +46,7 @@ pub struct Iter {
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
+    expired: Expired,
     buffer: VecDeque<(Vec<u8>, Entry)>,
     done: bool,
 }
@@ -55,7 +67,13 @@ struct Candidate {
 }
 
 impl Iter {
-    pub(crate) fn new(inner: Arc<Inner>, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Iter {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        reverse: bool,
+        expired: Expired,
+    ) -> Iter {
         let (active, frozen, root, generation) = {
             let rs = read(&inner.read_state);
             // Pin while holding the read lock, so no checkpoint publishes a
@@ -74,6 +92,7 @@ impl Iter {
             lower,
             upper,
             reverse,
+            expired,
             buffer: VecDeque::new(),
             done: false,
         }
@@ -130,6 +149,8 @@ impl Iter {
             .reduce(|a, b| if before(&a, &b) { a } else { b });
         let any_more = sources.iter().any(|(_, more)| *more);
 
+        // One TTL "now" per chunk (only if some entry has an expiry).
+        let now_ms = Some(self.inner.ttl.now_ms(&*self.inner.clock));
         // Merge: sources are in priority order (newest first); equal keys
         // take the first source's version.
         let mut cursors: Vec<std::iter::Peekable<std::vec::IntoIter<Candidate>>> =
@@ -160,7 +181,15 @@ impl Iter {
                 }
             }
             if let Some(Candidate { key, value: Some(value) }) = chosen {
-                self.buffer.push_back((key, value));
+                let is_expired = now_ms.is_some_and(|now| value.expires_at_unix_ms.is_some_and(|t| t <= now));
+                let wanted = match self.expired {
+                    Expired::Hide => !is_expired,
+                    Expired::Only => is_expired,
+                    Expired::Include => true,
+                };
+                if wanted {
+                    self.buffer.push_back((key, value));
+                }
             }
             last_key = Some(key);
         }

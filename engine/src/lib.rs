@@ -37,6 +37,7 @@ pub mod options;
 pub mod pager;
 pub mod storage;
 mod sync;
+pub mod ttl;
 pub mod txn;
 pub mod wal;
 

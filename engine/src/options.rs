@@ -63,6 +63,13 @@ pub struct Options {
     /// How long a transaction waits for its locks before it aborts with
     /// `LockTimeout`.
     pub lock_timeout: Duration,
+    /// How often the background TTL sweeper runs.
+    pub ttl_sweep_interval: Duration,
+    /// Most expired keys the sweeper deletes per run (its rate limit, so
+    /// that it cannot starve foreground writes).
+    pub ttl_sweep_max_deletes: usize,
+    /// Most keys the sweeper examines per run; it resumes where it stopped.
+    pub ttl_sweep_max_scanned: usize,
 }
 
 impl Default for Options {
@@ -82,6 +89,9 @@ impl Default for Options {
             read_only: false,
             create_if_missing: true,
             lock_timeout: Duration::from_secs(5),
+            ttl_sweep_interval: Duration::from_secs(1),
+            ttl_sweep_max_deletes: 1_000,
+            ttl_sweep_max_scanned: 10_000,
         }
     }
 }

@@ -15,7 +15,6 @@ use jubilant_format::{Lsn, TxnId};
 
 use super::op::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};
 use crate::batch::WriteBatch;
-use crate::clock::unix_ms;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::lock::{LockError, LockManager, LockMode, LockRequest, LockStats};
@@ -172,7 +171,7 @@ impl Db {
     fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
         let mut overlay: BTreeMap<Vec<u8>, Pending> = BTreeMap::new();
         let mut results = Vec::with_capacity(ops.len());
-        let now_ms = unix_ms(&*self.clock());
+        let now_ms = self.ttl_now_ms();
         for (op_index, op) in ops.iter().enumerate() {
             let result = match op {
                 TxnOp::Get { key } => OpResult::Get(self.read_through(&overlay, key)?),

@@ -59,6 +59,9 @@ pub struct ReplayOutcome {
     pub max_txn_id: Option<TxnId>,
     /// Bytes dropped from a torn tail, if there was one.
     pub torn_tail_bytes: u64,
+    /// The newest commit time in the log (ms since the Unix epoch), a
+    /// floor for the TTL clock.
+    pub max_commit_unix_ms: u64,
 }
 
 fn segment_path(dir: &Path, segment: SegmentId) -> PathBuf {
@@ -145,6 +148,7 @@ pub fn replay(
                 transactions: 0,
                 max_txn_id: None,
                 torn_tail_bytes,
+                max_commit_unix_ms: 0,
             });
         }
         (None, Some(&(id, first))) => {
@@ -161,6 +165,7 @@ pub fn replay(
     let mut open: HashMap<TxnId, Vec<ReplayOp>> = HashMap::new();
     let mut transactions = 0u64;
     let mut max_txn: Option<TxnId> = None;
+    let mut max_commit_unix_ms = 0u64;
     let mut expected = segments.get(start).map_or(wanted, |&(_, first)| first);
     let mut end_offset = SEGMENT_HEADER_LEN as u64;
     let mut live: Vec<(SegmentId, Lsn)> = segments.get(..start).unwrap_or_default().to_vec();
@@ -204,7 +209,8 @@ pub fn replay(
                         WalPayload::Delete { txn, key } | WalPayload::TtlTombstone { txn, key, .. } => {
                             txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Delete { key });
                         }
-                        WalPayload::Commit { txn, .. } => {
+                        WalPayload::Commit { txn, commit_unix_ms, .. } => {
+                            max_commit_unix_ms = max_commit_unix_ms.max(commit_unix_ms);
                             let ops = open.remove(&txn).ok_or_else(|| Error::NeedsRepair {
                                 reason: format!(
                                     "{}: LSN {}: commit of transaction {txn}, which never began",
@@ -283,6 +289,7 @@ pub fn replay(
         transactions,
         max_txn_id: max_txn,
         torn_tail_bytes,
+        max_commit_unix_ms,
     })
 }
 

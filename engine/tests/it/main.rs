@@ -23,4 +23,5 @@ mod faults;
 mod kill9;
 mod model;
 mod storage_sim;
+mod ttl;
 mod txn;

@@ -1,0 +1,199 @@
+//! TTL with a fake clock: expiry at the boundary, clock steps, the
+//! sweeper's progress and rate limit, and sweeper tombstones across
+//! crashes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jubilant_engine::storage::sim::{CrashMode, SimStorage};
+use jubilant_engine::ttl::FakeClock;
+use jubilant_engine::{Db, OpResult, Options, TxnOp, TxnOutcome, WriteBatch};
+use jubilant_format::wal::{WalPayload, WalReader, WalStep};
+use jubilant_format::{SegmentHeader, SegmentKind};
+
+use crate::support::{DIR, contents, sim_options};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn open(_sim: &SimStorage, clock: &Arc<FakeClock>, opts: Options) -> Db {
+    Db::open_with_clock(DIR, opts, Arc::clone(clock) as Arc<dyn jubilant_engine::clock::Clock>).unwrap()
+}
+
+fn sim_opts(sim: &SimStorage) -> Options {
+    Options { ttl_sweep_max_deletes: 10, ttl_sweep_max_scanned: 1_000, ..sim_options(sim) }
+}
+
+#[test]
+fn a_key_expires_exactly_at_its_time_for_every_reader() {
+    let sim = SimStorage::new(31);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let mut b = WriteBatch::new();
+    b.put_expiring("session", "s", T0 + 1_000).put("plain", "p");
+    db.write(&b).unwrap();
+    clock.advance_ms(999);
+    assert_eq!(db.get(b"session").unwrap(), Some(b"s".to_vec()));
+    assert_eq!(contents(&db).len(), 2);
+    clock.advance_ms(1);
+    assert_eq!(db.get(b"session").unwrap(), None, "expired at its time");
+    assert_eq!(contents(&db).len(), 1);
+    let TxnOutcome::Committed { results, .. } = db.transact(&[TxnOp::Get { key: b"session".to_vec() }]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(results[0], OpResult::Get(None));
+    // Also after a checkpoint (the entry is in the tree) and a reopen.
+    db.checkpoint().unwrap();
+    assert_eq!(db.get(b"session").unwrap(), None);
+    drop(db);
+    let db = open(&sim, &clock, sim_opts(&sim));
+    assert_eq!(db.get(b"session").unwrap(), None);
+    assert_eq!(db.get(b"plain").unwrap(), Some(b"p".to_vec()));
+}
+
+#[test]
+fn set_with_a_ttl_in_a_transaction_expires_after_the_ttl() {
+    let sim = SimStorage::new(32);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    db.transact(&[TxnOp::Set { key: b"k".to_vec(), value: b"v".to_vec(), ttl_ms: Some(500) }]).unwrap();
+    assert_eq!(db.get_entry(b"k").unwrap().unwrap().expires_at_unix_ms, Some(T0 + 500));
+    clock.advance_ms(499);
+    assert!(db.get(b"k").unwrap().is_some());
+    clock.advance_ms(1);
+    assert!(db.get(b"k").unwrap().is_none());
+}
+
+#[test]
+fn a_wall_clock_step_backwards_does_not_resurrect_expired_keys() {
+    let sim = SimStorage::new(33);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let mut b = WriteBatch::new();
+    b.put_expiring("k", "v", T0 + 10_000);
+    db.write(&b).unwrap();
+    clock.advance_ms(20_000);
+    assert!(db.get(b"k").unwrap().is_none());
+    clock.set_wall_ms(T0 - 3_600_000);
+    assert!(db.get(b"k").unwrap().is_none(), "a step back resurrected the key");
+    // Across a restart in the same boot too (the calibration pair holds).
+    drop(db);
+    let db = open(&sim, &clock, sim_opts(&sim));
+    assert!(db.get(b"k").unwrap().is_none(), "a step back resurrected the key after a restart");
+}
+
+#[test]
+fn a_wall_clock_step_forwards_expires_keys_at_most_the_bound_early() {
+    let sim = SimStorage::new(34);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let mut b = WriteBatch::new();
+    b.put_expiring("soon", "v", T0 + 1_000).put_expiring("later", "v", T0 + 2 * jubilant_engine::ttl::FORWARD_BOUND_MS);
+    db.write(&b).unwrap();
+    clock.set_wall_ms(T0 + 365 * 24 * 3_600_000);
+    assert!(db.get(b"soon").unwrap().is_none());
+    assert!(db.get(b"later").unwrap().is_some(), "a jump forwards expired a key beyond the bound");
+}
+
+fn tombstones(sim: &SimStorage) -> usize {
+    let mut n = 0;
+    for file in sim.files() {
+        if !file.starts_with(std::path::Path::new(DIR).join("wal")) {
+            continue;
+        }
+        let bytes = sim.contents(&file).unwrap();
+        let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
+        let mut r = WalReader::new(&bytes[40..], 40, Some(h.first_lsn));
+        while let Ok(WalStep::Record(rec)) = r.next_step() {
+            if matches!(WalPayload::decode(rec.payload, rec.offset), Ok(WalPayload::TtlTombstone { .. })) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn the_sweeper_deletes_expired_keys_through_the_wal_at_a_bounded_rate() {
+    let sim = SimStorage::new(35);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let mut b = WriteBatch::new();
+    for i in 0..35u32 {
+        b.put_expiring(format!("e{i:02}"), "v", T0 + 100);
+    }
+    for i in 0..20u32 {
+        b.put(format!("keep{i:02}"), "v");
+    }
+    db.write(&b).unwrap();
+    assert_eq!(db.sweep_expired().unwrap(), 0, "nothing has expired yet");
+    clock.advance_ms(100);
+    // A key renewed before the sweeper reaches it stays.
+    let mut renew = WriteBatch::new();
+    renew.put("e00", "renewed");
+    db.write(&renew).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..10 {
+        runs.push(db.sweep_expired().unwrap());
+    }
+    assert!(runs.iter().all(|&n| n <= 10), "the rate limit was exceeded: {runs:?}");
+    assert_eq!(runs.iter().sum::<usize>(), 34, "{runs:?}");
+    assert_eq!(tombstones(&sim), 34);
+    assert_eq!(db.stats().ttl_expired, 34);
+    assert_eq!(db.get(b"e00").unwrap(), Some(b"renewed".to_vec()));
+    // The keys are really gone, not just hidden.
+    db.checkpoint().unwrap();
+    assert_eq!(db.check_invariants().unwrap().unwrap().keys, 21);
+}
+
+#[test]
+fn the_background_sweeper_runs_on_its_interval() {
+    let dir = crate::support::TempDir::new("ttl-bg");
+    let clock = Arc::new(FakeClock::new(T0));
+    let opts = Options { ttl_sweep_interval: Duration::from_millis(20), ..Options::default() };
+    let db =
+        Db::open_with_clock(dir.path(), opts, Arc::clone(&clock) as Arc<dyn jubilant_engine::clock::Clock>).unwrap();
+    let mut b = WriteBatch::new();
+    b.put_expiring("gone", "v", T0 + 1);
+    db.write(&b).unwrap();
+    clock.advance_ms(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while db.stats().ttl_expired == 0 {
+        assert!(std::time::Instant::now() < deadline, "the background sweeper never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sweeper_tombstones_survive_crashes_consistently() {
+    for seed in 0..40u64 {
+        let sim = SimStorage::new(seed);
+        let clock = Arc::new(FakeClock::new(T0));
+        {
+            let db = open(&sim, &clock, sim_opts(&sim));
+            let mut b = WriteBatch::new();
+            for i in 0..30u32 {
+                b.put_expiring(format!("e{i:02}"), "v", T0 + 50);
+                b.put(format!("k{i:02}"), "v");
+            }
+            db.write(&b).unwrap();
+        }
+        clock.advance_ms(100);
+        sim.set_crash_after_op(1 + seed * 3);
+        if let Ok(db) =
+            Db::open_with_clock(DIR, sim_opts(&sim), Arc::clone(&clock) as Arc<dyn jubilant_engine::clock::Clock>)
+        {
+            for _ in 0..5 {
+                if db.sweep_expired().is_err() || db.checkpoint().is_err() {
+                    break;
+                }
+            }
+        }
+        sim.crash(CrashMode::from_seed(seed));
+        let db = open(&sim, &clock, sim_opts(&sim));
+        let all = contents(&db);
+        assert_eq!(all.len(), 30, "seed {seed}: expired keys visible or live keys lost");
+        assert!(all.keys().all(|k| k.starts_with(b"k")));
+        db.checkpoint().unwrap();
+        crate::support::assert_invariants(&db);
+    }
+}
