@@ -93,8 +93,12 @@ fn write_checkpoint(
     started: Instant,
 ) -> Result<CheckpointInfo> {
     let Some(wal) = inner.wal.as_ref() else { unreachable!("checked by run") };
-    // 2. The WAL never ends below a checkpoint.
+    // 2. The WAL never ends below a checkpoint (and the value log, synced
+    // before the WAL, holds every value it refers to).
+    let vlog_tail = inner.vlog.tail();
+    let vlog_head = inner.vlog.head();
     wal.sync_to(checkpoint_lsn)?;
+    inner.vlog.sync()?;
 
     // 3. The tree, copy-on-write.
     let changes: Vec<Change> = frozen.latest_map(|key, lsn, op| Change {
@@ -103,6 +107,12 @@ fn write_checkpoint(
             MemOp::Put { value, expires_at_unix_ms } => Some(LeafEntry {
                 key: key.to_vec(),
                 value: StoredValue::Inline(value.clone()),
+                version: lsn,
+                expires_at_unix_ms: *expires_at_unix_ms,
+            }),
+            MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(LeafEntry {
+                key: key.to_vec(),
+                value: StoredValue::Ref(*value_ref),
                 version: lsn,
                 expires_at_unix_ms: *expires_at_unix_ms,
             }),
@@ -130,8 +140,8 @@ fn write_checkpoint(
         free_list_head,
         page_count: state.space.page_count,
         manifest_hash: inner.manifest_hash,
-        vlog_head: old.vlog_head,
-        vlog_tail: old.vlog_tail,
+        vlog_head: jubilant_format::superblock::VlogCursor { segment: vlog_head.0, offset: vlog_head.1 },
+        vlog_tail: jubilant_format::superblock::VlogCursor { segment: vlog_tail.0, offset: vlog_tail.1 },
         next_txn_id,
         key_count: key_count.unwrap_or(0),
     };

@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub manifest_hash: u64,
     pub pager: Pager,
     pub wal: Option<Wal>,
+    /// The value log (read-only too: reads resolve references).
+    pub vlog: Arc<crate::vlog::ValueLog>,
     pub clock: Arc<dyn Clock>,
     /// The TTL clock (see `ttl`).
     pub ttl: crate::ttl::TtlClock,
@@ -123,26 +125,45 @@ impl Inner {
             if op.key().len() > KEY_MAX {
                 return Err(Error::KeyTooLarge { len: op.key().len(), max: KEY_MAX });
             }
-            if let BatchOp::Put { key, value, .. } = op
-                && key.len() + value.len() > limit
+            if let BatchOp::Put { value, .. } = op
+                && value.len() > inner.opts.value_max
             {
-                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
+                return Err(Error::ValueTooLarge { len: value.len(), max: inner.opts.value_max });
             }
         }
+        // Values at or above the threshold (or too big to sit in a leaf)
+        // go to the value log.
+        let to_vlog =
+            |key: &[u8], value: &[u8]| value.len() >= inner.opts.vlog_threshold || key.len() + value.len() > limit;
         if batch.is_empty() {
             return Ok(Lsn(inner.visible_lsn.load(Ordering::Acquire)));
         }
         let commit_lsn = {
             let mut commit = lock(&inner.commit);
             let txn = commit.next_txn_id;
+            // Under the commit lock nothing else appends: the commit record
+            // will get exactly this LSN (checked below).
+            let expected_commit = Lsn(wal.next_lsn().get() + batch.len() as u64 + 1);
+            let mut refs: Vec<Option<jubilant_format::ValueRef>> = Vec::with_capacity(batch.len());
+            for op in batch.ops() {
+                refs.push(match op {
+                    BatchOp::Put { key, value, .. } if to_vlog(key, value) => {
+                        Some(inner.vlog.append(expected_commit, key, value)?)
+                    }
+                    _ => None,
+                });
+            }
             let mut records = Vec::with_capacity(batch.len() + 2);
             records.push(WalPayload::Begin { txn });
-            for op in batch.ops() {
+            for (op, r) in batch.ops().iter().zip(&refs) {
                 records.push(match op {
                     BatchOp::Put { key, value, expires_at_unix_ms } => WalPayload::Put {
                         txn,
                         key: key.clone(),
-                        value: PutValue::Inline(value.clone()),
+                        value: match r {
+                            Some(r) => PutValue::Ref(*r),
+                            None => PutValue::Inline(value.clone()),
+                        },
                         expires_at_unix_ms: *expires_at_unix_ms,
                     },
                     BatchOp::Delete { key } => WalPayload::Delete { txn, key: key.clone() },
@@ -161,11 +182,21 @@ impl Inner {
                 durable_lsn: Lsn::ZERO,
             });
             let commit_lsn = wal.append(&mut records)?;
+            assert_eq!(commit_lsn, expected_commit, "only committers append to the WAL, under the commit lock");
             commit.next_txn_id = TxnId(txn.get() + 1);
             // Invisible until the visible LSN reaches commit_lsn.
             let active = Arc::clone(&read(&inner.read_state).active);
-            for op in batch.ops() {
+            for (op, r) in batch.ops().iter().zip(&refs) {
                 match op {
+                    BatchOp::Put { key, expires_at_unix_ms, .. } if r.is_some() => {
+                        if let Some(value_ref) = r {
+                            active.insert(
+                                key,
+                                commit_lsn,
+                                MemOp::PutRef { value_ref: *value_ref, expires_at_unix_ms: *expires_at_unix_ms },
+                            );
+                        }
+                    }
                     BatchOp::Put { key, value, expires_at_unix_ms } => active.insert(
                         key,
                         commit_lsn,
@@ -203,6 +234,9 @@ impl Inner {
                     MemOp::Put { value, expires_at_unix_ms } => {
                         Some(Entry { value, version: e.lsn, expires_at_unix_ms })
                     }
+                    MemOp::PutRef { value_ref, expires_at_unix_ms } => {
+                        Some(Entry { value: self.vlog.read(key, &value_ref)?, version: e.lsn, expires_at_unix_ms })
+                    }
                     MemOp::Delete => None,
                 });
             }
@@ -221,7 +255,9 @@ impl Inner {
         };
         match found {
             None => Ok(None),
-            Some((Err(r), _, _)) => Err(value_log_unavailable(self, r)),
+            Some((Err(r), version, expires_at_unix_ms)) => {
+                Ok(Some(Entry { value: self.vlog.read(key, &r)?, version, expires_at_unix_ms }))
+            }
             Some((Ok(value), version, expires_at_unix_ms)) => Ok(Some(Entry { value, version, expires_at_unix_ms })),
         }
     }
@@ -393,6 +429,13 @@ impl Db {
             None => None,
         };
 
+        let vlog = Arc::new(crate::vlog::ValueLog::open(
+            Arc::clone(&storage),
+            &layout::vlog_dir(&dir),
+            manifest.directory_id,
+            opts.vlog_segment_bytes,
+            opts.read_only,
+        )?);
         // Replay the WAL into the memtable.
         let active = Memtable::new();
         let wal_dir = layout::wal_dir(&dir);
@@ -403,13 +446,8 @@ impl Db {
                         ReplayOp::Put { key, value: PutValue::Inline(value), expires_at_unix_ms } => {
                             active.insert(&key, lsn, MemOp::Put { value, expires_at_unix_ms });
                         }
-                        ReplayOp::Put { value: PutValue::Ref(r), .. } => {
-                            return Err(Error::NeedsRepair {
-                                reason: format!(
-                                    "LSN {lsn}: a value-log reference ({} at {}), which this build does not read",
-                                    r.segment, r.offset
-                                ),
-                            });
+                        ReplayOp::Put { key, value: PutValue::Ref(value_ref), expires_at_unix_ms } => {
+                            active.insert(&key, lsn, MemOp::PutRef { value_ref, expires_at_unix_ms });
                         }
                         ReplayOp::Delete { key } => active.insert(&key, lsn, MemOp::Delete),
                     }
@@ -433,8 +471,13 @@ impl Db {
                 &outcome.position,
             )?)
         };
+        if let Some(wal) = &wal {
+            let vlog = Arc::clone(&vlog);
+            wal.set_pre_sync(Arc::new(move || vlog.sync()));
+        }
         let ttl = crate::ttl::TtlClock::new(manifest.clock, outcome.max_commit_unix_ms);
         let inner = Arc::new(Inner {
+            vlog,
             dir,
             manifest,
             manifest_hash,
@@ -684,17 +727,6 @@ impl Drop for Db {
         {
             tracing::error!(error = %e, "flushing the WAL on close failed");
         }
-    }
-}
-
-fn value_log_unavailable(inner: &Inner, r: jubilant_format::ValueRef) -> Error {
-    Error::NeedsRepair {
-        reason: format!(
-            "{}: a value-log reference (segment {}, offset {}), which this build does not read",
-            inner.dir.display(),
-            r.segment,
-            r.offset
-        ),
     }
 }
 

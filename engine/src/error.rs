@@ -60,6 +60,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A value in the value log is missing or damaged.
+    #[error("{path}: value-log segment {segment} offset {offset}: {reason}")]
+    CorruptValue {
+        /// The segment file.
+        path: PathBuf,
+        /// The segment.
+        segment: jubilant_format::SegmentId,
+        /// Offset of the record.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A bad WAL record is followed by valid ones: acknowledged commits may
     /// lie behind the damage, so the log is not truncated.
     #[error(

@@ -17,7 +17,7 @@ use jubilant_format::{Generation, Lsn, PageId};
 
 use crate::btree::node::StoredValue;
 use crate::db::{Entry, Inner};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::memtable::{MemOp, Memtable};
 use crate::sync::{lock, read};
 
@@ -103,35 +103,29 @@ impl Iter {
         let mut sources: Vec<(Vec<Candidate>, bool)> = Vec::with_capacity(3);
         for mem in std::iter::once(&self.active).chain(self.frozen.as_ref()) {
             let (entries, more) = mem.chunk(lower, upper, self.snapshot, CHUNK, self.reverse);
-            sources.push((
-                entries
-                    .into_iter()
-                    .map(|e| Candidate {
-                        key: e.key,
-                        value: match e.op {
-                            MemOp::Put { value, expires_at_unix_ms } => {
-                                Some(Entry { value, version: e.lsn, expires_at_unix_ms })
-                            }
-                            MemOp::Delete => None,
-                        },
-                    })
-                    .collect(),
-                more,
-            ));
+            let mut candidates = Vec::with_capacity(entries.len());
+            for e in entries {
+                let value = match e.op {
+                    MemOp::Put { value, expires_at_unix_ms } => {
+                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                    }
+                    MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
+                        value: self.inner.vlog.read(&e.key, &value_ref)?,
+                        version: e.lsn,
+                        expires_at_unix_ms,
+                    }),
+                    MemOp::Delete => None,
+                };
+                candidates.push(Candidate { key: e.key, value });
+            }
+            sources.push((candidates, more));
         }
         let (tree, more) = crate::btree::read::chunk(&self.inner.pager, self.root, lower, upper, CHUNK, self.reverse)?;
         let mut tree_candidates = Vec::with_capacity(tree.len());
         for e in tree {
             let value = match e.value {
                 StoredValue::Inline(v) => v,
-                StoredValue::Ref(r) => {
-                    return Err(Error::NeedsRepair {
-                        reason: format!(
-                            "a value-log reference (segment {}, offset {}), which this build does not read",
-                            r.segment, r.offset
-                        ),
-                    });
-                }
+                StoredValue::Ref(r) => self.inner.vlog.read(&e.key, &r)?,
             };
             tree_candidates.push(Candidate {
                 key: e.key,

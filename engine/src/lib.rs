@@ -39,6 +39,7 @@ pub mod storage;
 mod sync;
 pub mod ttl;
 pub mod txn;
+pub mod vlog;
 pub mod wal;
 
 pub use batch::{BatchOp, WriteBatch};

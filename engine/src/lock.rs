@@ -97,6 +97,9 @@ pub struct LockStats {
     pub wait_us: u64,
     /// Requests that timed out.
     pub timeouts: u64,
+    /// Grants that overtook an earlier, incompatible waiter on the same
+    /// key (first come, first served keeps this at zero).
+    pub overtakes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +172,7 @@ pub struct LockManager {
     waits: AtomicU64,
     wait_us: AtomicU64,
     timeouts: AtomicU64,
+    overtakes: AtomicU64,
 }
 
 impl Default for LockManager {
@@ -212,6 +216,7 @@ impl LockManager {
             waits: AtomicU64::new(0),
             wait_us: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            overtakes: AtomicU64::new(0),
         }
     }
 
@@ -230,6 +235,7 @@ impl LockManager {
             waits: self.waits.load(Ordering::Relaxed),
             wait_us: self.wait_us.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
+            overtakes: self.overtakes.load(Ordering::Relaxed),
         }
     }
 
@@ -389,6 +395,14 @@ impl LockManager {
         let result = loop {
             let entry = stripe.keys.entry(key.to_vec()).or_default();
             if entry.grantable(txn, mode) {
+                let overtook = entry
+                    .queue
+                    .iter()
+                    .take_while(|&&(t, _)| t != txn)
+                    .any(|&(_, m)| !(mode == LockMode::Shared && m == LockMode::Shared));
+                if overtook {
+                    self.overtakes.fetch_add(1, Ordering::Relaxed);
+                }
                 entry.queue.retain(|&(t, _)| t != txn);
                 entry.holders.push((txn, mode));
                 break Ok(());

@@ -45,6 +45,13 @@ pub enum MemOp {
         /// Absolute expiry in ms since the Unix epoch.
         expires_at_unix_ms: Option<u64>,
     },
+    /// The key has a value in the value log.
+    PutRef {
+        /// Where the value is.
+        value_ref: jubilant_format::ValueRef,
+        /// Absolute expiry in ms since the Unix epoch.
+        expires_at_unix_ms: Option<u64>,
+    },
     /// The key was deleted.
     Delete,
 }
@@ -86,6 +93,7 @@ impl Memtable {
             + VERSION_OVERHEAD
             + match &op {
                 MemOp::Put { value, .. } => value.len(),
+                MemOp::PutRef { .. } => 24,
                 MemOp::Delete => 0,
             };
         self.map.insert(MemKey { key: key.into(), lsn: lsn.get() }, op);

@@ -63,6 +63,13 @@ pub struct Options {
     /// How long a transaction waits for its locks before it aborts with
     /// `LockTimeout`.
     pub lock_timeout: Duration,
+    /// Values of at least this many bytes go to the value log (written
+    /// once; the WAL and the tree hold a 24-byte reference).
+    pub vlog_threshold: usize,
+    /// Size of one value-log segment file.
+    pub vlog_segment_bytes: u64,
+    /// Largest value accepted.
+    pub value_max: usize,
     /// How often the background TTL sweeper runs.
     pub ttl_sweep_interval: Duration,
     /// Most expired keys the sweeper deletes per run (its rate limit, so
@@ -89,6 +96,9 @@ impl Default for Options {
             read_only: false,
             create_if_missing: true,
             lock_timeout: Duration::from_secs(5),
+            vlog_threshold: 1 << 10,
+            vlog_segment_bytes: 256 << 20,
+            value_max: 256 << 20,
             ttl_sweep_interval: Duration::from_secs(1),
             ttl_sweep_max_deletes: 1_000,
             ttl_sweep_max_scanned: 10_000,

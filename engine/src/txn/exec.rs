@@ -96,7 +96,7 @@ impl Db {
     /// and in every failed case nothing was written.
     pub fn transact(&self, ops: &[TxnOp]) -> Result<TxnOutcome> {
         let txns = self.transactions();
-        let limit = crate::db::inline_limit(self.manifest().page_size);
+        let value_max = self.options().value_max;
         for op in ops {
             let key = match op {
                 TxnOp::Get { key } | TxnOp::Set { key, .. } | TxnOp::Del { key } | TxnOp::Assert { key, .. } => key,
@@ -105,10 +105,10 @@ impl Db {
             if key.len() > crate::btree::node::KEY_MAX {
                 return Err(Error::KeyTooLarge { len: key.len(), max: crate::btree::node::KEY_MAX });
             }
-            if let TxnOp::Set { key, value, .. } = op
-                && key.len() + value.len() > limit
+            if let TxnOp::Set { value, .. } = op
+                && value.len() > value_max
             {
-                return Err(Error::ValueTooLarge { len: key.len() + value.len(), max: limit });
+                return Err(Error::ValueTooLarge { len: value.len(), max: value_max });
             }
         }
         let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);

@@ -83,6 +83,19 @@ pub struct Wal {
     preallocate: bool,
     inner: Mutex<Inner>,
     synced: Condvar,
+    /// Called before every fsync of the WAL (the value log syncs here).
+    pre_sync: std::sync::OnceLock<Hook>,
+}
+
+/// A hook run before the WAL is fsynced.
+pub type PreSync = Arc<dyn Fn() -> Result<()> + Send + Sync>;
+
+struct Hook(PreSync);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreSync")
+    }
 }
 
 /// Counters of the WAL.
@@ -158,6 +171,7 @@ impl Wal {
                 builder: Builder(FlatBufferBuilder::new()),
             }),
             synced: Condvar::new(),
+            pre_sync: std::sync::OnceLock::new(),
         })
     }
 
@@ -216,6 +230,7 @@ impl Wal {
     /// Called with the lock held and no sync in flight.
     fn roll_over(&self, g: &mut Inner) -> Result<()> {
         assert!(!g.syncing, "roll over with a sync in flight");
+        self.run_pre_sync()?;
         let buf = std::mem::take(&mut g.buffer);
         if !buf.is_empty() {
             g.file.write_at(&buf, g.write_offset).map_err(|e| Error::io("write WAL", &g.path, e))?;
@@ -266,12 +281,16 @@ impl Wal {
             let file = Arc::clone(&g.file);
             let path = g.path.clone();
             drop(g);
-            let result = if buf.is_empty() {
-                Ok(())
-            } else {
-                file.write_at(&buf, offset).map_err(|e| Error::io("write WAL", &path, e))
-            }
-            .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
+            let result = self
+                .run_pre_sync()
+                .and_then(|()| {
+                    if buf.is_empty() {
+                        Ok(())
+                    } else {
+                        file.write_at(&buf, offset).map_err(|e| Error::io("write WAL", &path, e))
+                    }
+                })
+                .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
             g = lock(&self.inner);
             g.syncing = false;
             g.fsyncs += 1;
@@ -294,6 +313,23 @@ impl Wal {
             }
             self.synced.notify_all();
         }
+    }
+
+    /// Sets the hook run before every fsync of the WAL (once).
+    pub fn set_pre_sync(&self, hook: PreSync) {
+        let _ = self.pre_sync.set(Hook(hook));
+    }
+
+    fn run_pre_sync(&self) -> Result<()> {
+        match self.pre_sync.get() {
+            Some(hook) => (hook.0)(),
+            None => Ok(()),
+        }
+    }
+
+    /// The LSN the next appended record gets.
+    pub fn next_lsn(&self) -> Lsn {
+        lock(&self.inner).next_lsn
     }
 
     /// The LSN of the last appended record.

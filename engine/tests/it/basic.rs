@@ -108,14 +108,17 @@ fn limits_are_enforced_with_typed_errors() {
     let mut b = WriteBatch::new();
     b.put(vec![b'k'; 1025], "v");
     assert!(matches!(db.write(&b), Err(Error::KeyTooLarge { len: 1025, max: 1024 })));
+    // Values too big for a leaf go to the value log; past value_max they
+    // are refused.
     let limit = inline_limit(PageSize::DEFAULT);
     let mut b = WriteBatch::new();
-    b.put("k", vec![0; limit]);
-    assert!(matches!(db.write(&b), Err(Error::ValueTooLarge { .. })));
-    let mut b = WriteBatch::new();
-    b.put("k", vec![0; limit - 1]);
+    b.put("big", vec![7; limit + 10]);
     db.write(&b).unwrap();
-    assert!(db.get(b"k").unwrap().is_some());
+    assert_eq!(db.get(b"big").unwrap(), Some(vec![7; limit + 10]));
+    let max = db.options().value_max;
+    let mut b = WriteBatch::new();
+    b.put("k", vec![0; max + 1]);
+    assert!(matches!(db.write(&b), Err(Error::ValueTooLarge { .. })));
 }
 
 #[test]

@@ -25,3 +25,4 @@ mod model;
 mod storage_sim;
 mod ttl;
 mod txn;
+mod vlog;

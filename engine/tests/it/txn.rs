@@ -230,40 +230,36 @@ fn a_range_lock_blocks_inserts_into_its_range_only() {
 }
 
 /// Under contention on one key, waiters are served in arrival order: no
-/// request is bypassed by more than the number of other threads.
+/// grant ever overtakes an earlier waiter, and every thread finishes.
 #[test]
 fn waiters_on_a_hot_key_do_not_starve() {
     let locks = Arc::new(LockManager::new());
-    let grants = Arc::new(AtomicU64::new(0));
     let threads = 8u64;
     let per_thread = 200u64;
-    let worst = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
     std::thread::scope(|s| {
         for t in 0..threads {
-            let (locks, grants, worst) = (Arc::clone(&locks), Arc::clone(&grants), Arc::clone(&worst));
+            let (locks, done) = (Arc::clone(&locks), Arc::clone(&done));
             s.spawn(move || {
                 for i in 0..per_thread {
-                    let asked_at = grants.load(Ordering::SeqCst);
                     let held = locks
                         .acquire_all(
                             TxnId(t * 1_000_000 + i + 1),
                             &[LockRequest::Key { key: b"hot".to_vec(), mode: LockMode::Exclusive }],
-                            Instant::now() + Duration::from_secs(30),
+                            Instant::now() + Duration::from_secs(60),
                         )
                         .unwrap();
-                    let granted_at = grants.fetch_add(1, Ordering::SeqCst);
-                    worst.fetch_max(granted_at - asked_at, Ordering::SeqCst);
                     std::hint::spin_loop();
                     locks.release(held);
                 }
+                done.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
-    assert_eq!(grants.load(Ordering::SeqCst), threads * per_thread);
-    // Each request can be overtaken at most once by each other thread that
-    // was already queued, plus the holder at the time it arrived.
-    let bypass = worst.load(Ordering::SeqCst);
-    assert!(bypass <= 2 * threads, "a waiter was bypassed by {bypass} grants");
+    assert_eq!(done.load(Ordering::SeqCst), threads, "a thread starved");
+    let stats = locks.stats();
+    assert_eq!(stats.overtakes, 0, "a grant overtook an earlier waiter");
+    assert!(stats.waits > 0, "there was no contention to be fair about");
 }
 
 /// What one committed transaction read and wrote.
