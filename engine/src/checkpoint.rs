@@ -164,6 +164,8 @@ fn write_checkpoint(
     state.space.committed(list_pages.clone());
     state.superblock = sb;
     let removed = wal.remove_through(checkpoint_lsn)?;
+    // Value-log segments GC emptied before this checkpoint can go now.
+    crate::gc::after_checkpoint(inner, checkpoint_lsn)?;
     let info = CheckpointInfo {
         generation: sb.generation,
         checkpoint_lsn,

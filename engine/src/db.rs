@@ -106,6 +106,10 @@ pub(crate) struct Inner {
     poisoned: std::sync::atomic::AtomicBool,
     counters: Counters,
     txns: crate::txn::Transactions,
+    /// Value-log segments relocated by GC, waiting for a checkpoint.
+    pub gc: Mutex<crate::gc::GcMarkers>,
+    /// GC runs (for lock-manager transaction ids).
+    pub gc_runs: AtomicU64,
     /// Where the TTL sweeper resumes.
     sweep_cursor: Mutex<Option<Vec<u8>>>,
     last_checkpoint_at: Mutex<Instant>,
@@ -232,11 +236,14 @@ impl Inner {
             if let Some(e) = mem.get(key, snapshot) {
                 return Ok(match e.op {
                     MemOp::Put { value, expires_at_unix_ms } => {
-                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                        Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
                     }
-                    MemOp::PutRef { value_ref, expires_at_unix_ms } => {
-                        Some(Entry { value: self.vlog.read(key, &value_ref)?, version: e.lsn, expires_at_unix_ms })
-                    }
+                    MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
+                        value: self.vlog.read(key, &value_ref)?,
+                        version: e.lsn,
+                        expires_at_unix_ms,
+                        value_ref: Some(value_ref),
+                    }),
                     MemOp::Delete => None,
                 });
             }
@@ -256,10 +263,17 @@ impl Inner {
         match found {
             None => Ok(None),
             Some((Err(r), version, expires_at_unix_ms)) => {
-                Ok(Some(Entry { value: self.vlog.read(key, &r)?, version, expires_at_unix_ms }))
+                Ok(Some(Entry { value: self.vlog.read(key, &r)?, version, expires_at_unix_ms, value_ref: Some(r) }))
             }
-            Some((Ok(value), version, expires_at_unix_ms)) => Ok(Some(Entry { value, version, expires_at_unix_ms })),
+            Some((Ok(value), version, expires_at_unix_ms)) => {
+                Ok(Some(Entry { value, version, expires_at_unix_ms, value_ref: None }))
+            }
         }
+    }
+
+    /// The lock manager.
+    pub(crate) fn txns_locks(&self) -> &crate::lock::LockManager {
+        self.txns.locks()
     }
 
     pub(crate) fn check_poison(&self) -> Result<()> {
@@ -341,6 +355,8 @@ pub struct Stats {
     pub ttl_sweeps: u64,
     /// Keys the TTL sweeper deleted since open.
     pub ttl_expired: u64,
+    /// Value-log counters.
+    pub vlog: crate::vlog::VlogStats,
 }
 
 /// A value read from the database, with its version.
@@ -352,6 +368,8 @@ pub struct Entry {
     pub version: Lsn,
     /// Absolute expiry in ms since the Unix epoch.
     pub expires_at_unix_ms: Option<u64>,
+    /// Where the value lives in the value log, if it does.
+    pub value_ref: Option<jubilant_format::ValueRef>,
 }
 
 impl Db {
@@ -501,6 +519,8 @@ impl Db {
             counters: Counters::default(),
             txns: crate::txn::Transactions::default(),
             sweep_cursor: Mutex::new(None),
+            gc: Mutex::new(crate::gc::GcMarkers::default()),
+            gc_runs: AtomicU64::new(0),
             last_checkpoint_at: Mutex::new(Instant::now()),
             shutdown: Mutex::new(false),
             wake: Condvar::new(),
@@ -649,6 +669,23 @@ impl Db {
         sweep_expired(&self.inner)
     }
 
+    /// Value-log garbage collection: rewrites the live values of every
+    /// segment whose live share is below `min_live_ratio` (0.0–1.0) and
+    /// deletes it once a checkpoint covers the move. Runs a checkpoint
+    /// afterwards, so the space comes back before it returns.
+    pub fn gc_value_log(&self, min_live_ratio: f64) -> Result<crate::gc::GcReport> {
+        self.inner.wal()?;
+        let mut report = crate::gc::run(&self.inner, min_live_ratio)?;
+        if !report.segments_relocated.is_empty() {
+            // The checkpoint deletes the relocated segments it covers.
+            checkpoint::run(&self.inner)?;
+            let remaining: Vec<u64> = self.inner.vlog.segment_sizes().into_iter().map(|(s, _)| s.get()).collect();
+            report.segments_deleted =
+                report.segments_relocated.iter().copied().filter(|s| !remaining.contains(s)).collect();
+        }
+        Ok(report)
+    }
+
     /// Writes every committed change into the tree and flips the
     /// superblock; returns what it did, or `None` if there was nothing to
     /// write.
@@ -689,6 +726,7 @@ impl Db {
             transactions: inner.txns.stats(),
             ttl_sweeps: inner.counters.sweeps.load(Ordering::Relaxed),
             ttl_expired: inner.counters.ttl_expired.load(Ordering::Relaxed),
+            vlog: inner.vlog.stats(),
         }
     }
 
@@ -796,6 +834,7 @@ fn sweep_expired(arc: &Arc<Inner>) -> Result<usize> {
 fn background_loop(arc: &Arc<Inner>) {
     let inner = &**arc;
     let mut last_sweep = Instant::now();
+    let mut last_gc = Instant::now();
     let tick = inner.opts.buffered_flush_interval.min(Duration::from_millis(100)).max(Duration::from_millis(1));
     loop {
         {
@@ -829,6 +868,15 @@ fn background_loop(arc: &Arc<Inner>) {
             && let Err(e) = checkpoint::run(inner)
         {
             tracing::error!(error = %e, "background checkpoint failed");
+        }
+        if inner.opts.vlog_gc_live_ratio > 0.0
+            && last_gc.elapsed() >= inner.opts.vlog_gc_interval
+            && inner.vlog.segment_sizes().len() >= 2
+        {
+            last_gc = Instant::now();
+            if let Err(e) = crate::gc::run(arc, inner.opts.vlog_gc_live_ratio) {
+                tracing::warn!(error = %e, "value-log GC failed");
+            }
         }
         if last_sweep.elapsed() >= inner.opts.ttl_sweep_interval {
             last_sweep = Instant::now();

@@ -47,6 +47,9 @@ pub struct Iter {
     upper: Bound<Vec<u8>>,
     reverse: bool,
     expired: Expired,
+    /// Read values from the value log (else leave them empty and report
+    /// only the reference: what garbage collection needs).
+    resolve: bool,
     buffer: VecDeque<(Vec<u8>, Entry)>,
     done: bool,
 }
@@ -93,6 +96,7 @@ impl Iter {
             upper,
             reverse,
             expired,
+            resolve: true,
             buffer: VecDeque::new(),
             done: false,
         }
@@ -107,12 +111,13 @@ impl Iter {
             for e in entries {
                 let value = match e.op {
                     MemOp::Put { value, expires_at_unix_ms } => {
-                        Some(Entry { value, version: e.lsn, expires_at_unix_ms })
+                        Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
                     }
                     MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
-                        value: self.inner.vlog.read(&e.key, &value_ref)?,
+                        value: if self.resolve { self.inner.vlog.read(&e.key, &value_ref)? } else { Vec::new() },
                         version: e.lsn,
                         expires_at_unix_ms,
+                        value_ref: Some(value_ref),
                     }),
                     MemOp::Delete => None,
                 };
@@ -123,13 +128,14 @@ impl Iter {
         let (tree, more) = crate::btree::read::chunk(&self.inner.pager, self.root, lower, upper, CHUNK, self.reverse)?;
         let mut tree_candidates = Vec::with_capacity(tree.len());
         for e in tree {
-            let value = match e.value {
-                StoredValue::Inline(v) => v,
-                StoredValue::Ref(r) => self.inner.vlog.read(&e.key, &r)?,
+            let (value, value_ref) = match e.value {
+                StoredValue::Inline(v) => (v, None),
+                StoredValue::Ref(r) if self.resolve => (self.inner.vlog.read(&e.key, &r)?, Some(r)),
+                StoredValue::Ref(r) => (Vec::new(), Some(r)),
             };
             tree_candidates.push(Candidate {
                 key: e.key,
-                value: Some(Entry { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms }),
+                value: Some(Entry { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms, value_ref }),
             });
         }
         sources.push((tree_candidates, more));
@@ -202,6 +208,13 @@ impl Iter {
 }
 
 impl Iter {
+    /// Stops reading values from the value log: entries stored there come
+    /// with an empty value and their reference.
+    pub(crate) fn without_values(mut self) -> Iter {
+        self.resolve = false;
+        self
+    }
+
     /// The next key with its value, version and expiry.
     pub fn next_entry(&mut self) -> Option<Result<(Vec<u8>, Entry)>> {
         loop {

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod freespace;
+pub mod gc;
 pub mod iter;
 pub mod layout;
 pub mod lock;

@@ -70,6 +70,11 @@ pub struct Options {
     pub vlog_segment_bytes: u64,
     /// Largest value accepted.
     pub value_max: usize,
+    /// Background value-log GC relocates segments whose live share is
+    /// below this (0.0 turns background GC off).
+    pub vlog_gc_live_ratio: f64,
+    /// How often background value-log GC looks for work.
+    pub vlog_gc_interval: Duration,
     /// How often the background TTL sweeper runs.
     pub ttl_sweep_interval: Duration,
     /// Most expired keys the sweeper deletes per run (its rate limit, so
@@ -99,6 +104,8 @@ impl Default for Options {
             vlog_threshold: 1 << 10,
             vlog_segment_bytes: 256 << 20,
             value_max: 256 << 20,
+            vlog_gc_live_ratio: 0.5,
+            vlog_gc_interval: Duration::from_secs(60),
             ttl_sweep_interval: Duration::from_secs(1),
             ttl_sweep_max_deletes: 1_000,
             ttl_sweep_max_scanned: 10_000,

@@ -1,0 +1,159 @@
+//! Value-log garbage collection.
+//!
+//! A value becomes garbage when its key is overwritten or deleted. GC finds
+//! every live reference (the newest version of each key: memtables, then
+//! tree), sums the live bytes of each segment, and for each segment (but
+//! the one being appended to) whose live share is below the threshold,
+//! rewrites its live values into the current segment through ordinary
+//! transactions: under an exclusive lock, only if the key still refers to
+//! the old record (a concurrent write wins). A relocated key gets a new
+//! version, like any write.
+//!
+//! The old segment is deleted only once a checkpoint at or past the last
+//! relocation's LSN is durable (the GC marker keyed off the checkpointed
+//! LSN): until then the durable tree may still refer to it, and a crash at
+//! any moment replays the relocations from the WAL or keeps the old
+//! references, both of which resolve.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jubilant_format::segment::SEGMENT_HEADER_LEN;
+use jubilant_format::{Lsn, SegmentId, ValueRef};
+
+use crate::batch::WriteBatch;
+use crate::db::Inner;
+use crate::error::Result;
+use crate::iter::{Expired, Iter};
+use crate::lock::{LockManager, LockMode, LockRequest};
+use crate::sync::lock;
+
+/// What one GC run did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct GcReport {
+    /// Live bytes per segment found, before relocation.
+    pub live_bytes: BTreeMap<u64, u64>,
+    /// Segments whose live values were moved.
+    pub segments_relocated: Vec<u64>,
+    /// Values moved.
+    pub values_moved: u64,
+    /// Bytes of values moved.
+    pub bytes_moved: u64,
+    /// Segments deleted so far by this run (others wait for a checkpoint).
+    pub segments_deleted: Vec<u64>,
+}
+
+/// Relocated segments waiting for a checkpoint past their LSN.
+#[derive(Debug, Default)]
+pub struct GcMarkers {
+    pending: Vec<(SegmentId, Lsn)>,
+}
+
+/// Keys moved per transaction.
+const BATCH: usize = 64;
+
+/// Runs GC: relocates every segment whose live share is below
+/// `min_live_ratio`.
+pub(crate) fn run(arc: &Arc<Inner>, min_live_ratio: f64) -> Result<GcReport> {
+    let inner = &**arc;
+    let mut report = GcReport::default();
+    let started = Instant::now();
+    // Every live reference, grouped by segment.
+    let mut live: HashMap<SegmentId, Vec<(Vec<u8>, ValueRef)>> = HashMap::new();
+    let mut it =
+        Iter::new(Arc::clone(arc), Bound::Unbounded, Bound::Unbounded, false, Expired::Include).without_values();
+    while let Some(item) = it.next_entry() {
+        let (key, entry) = item?;
+        if let Some(r) = entry.value_ref {
+            live.entry(r.segment).or_default().push((key, r));
+        }
+    }
+    drop(it);
+    let current = inner.vlog.current();
+    let mut victims: Vec<SegmentId> = Vec::new();
+    for (segment, size) in inner.vlog.segment_sizes() {
+        let bytes: u64 = live.get(&segment).map_or(0, |v| v.iter().map(|(_, r)| u64::from(r.length)).sum());
+        report.live_bytes.insert(segment.get(), bytes);
+        let payload = size.saturating_sub(SEGMENT_HEADER_LEN as u64);
+        if Some(segment) == current || payload == 0 {
+            continue;
+        }
+        if (bytes as f64) < min_live_ratio * payload as f64 {
+            victims.push(segment);
+        }
+    }
+    for segment in victims {
+        let refs = live.remove(&segment).unwrap_or_default();
+        for chunk in refs.chunks(BATCH) {
+            let (moved, bytes) = relocate(arc, chunk)?;
+            report.values_moved += moved;
+            report.bytes_moved += bytes;
+        }
+        let marker_lsn = inner.wal.as_ref().map_or(Lsn::ZERO, crate::wal::Wal::last_lsn);
+        lock(&inner.gc).pending.push((segment, marker_lsn));
+        report.segments_relocated.push(segment.get());
+    }
+    // Segments whose marker a durable checkpoint already covers go now.
+    let checkpointed = lock(&inner.checkpoint).superblock.checkpoint_lsn;
+    report.segments_deleted = after_checkpoint(inner, checkpointed)?.into_iter().map(SegmentId::get).collect();
+    tracing::debug!(?report, elapsed_ms = started.elapsed().as_millis() as u64, "value-log GC");
+    Ok(report)
+}
+
+/// Moves the values of `refs` into the current segment, for the keys that
+/// still refer to them. Returns values and bytes moved.
+fn relocate(arc: &Arc<Inner>, refs: &[(Vec<u8>, ValueRef)]) -> Result<(u64, u64)> {
+    let inner = &**arc;
+    let plan = LockManager::plan(
+        refs.iter().map(|(k, _)| LockRequest::Key { key: k.clone(), mode: LockMode::Exclusive }).collect(),
+    );
+    let id = jubilant_format::TxnId(u64::MAX / 2 + inner.gc_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let held = match inner.txns_locks().acquire_all(id, &plan, Instant::now() + inner.opts.lock_timeout) {
+        Ok(held) => held,
+        // Busy keys: moved by a later run.
+        Err(_) => return Ok((0, 0)),
+    };
+    let result = (|| {
+        let mut batch = WriteBatch::new();
+        let mut bytes = 0u64;
+        for (key, old) in refs {
+            let Some(entry) = inner.get_entry_raw(key)? else { continue };
+            if entry.value_ref != Some(*old) {
+                continue;
+            }
+            bytes += entry.value.len() as u64;
+            match entry.expires_at_unix_ms {
+                Some(t) => batch.put_expiring(key.clone(), entry.value, t),
+                None => batch.put(key.clone(), entry.value),
+            };
+        }
+        let moved = batch.len() as u64;
+        if moved > 0 {
+            inner.commit_batch(&batch, crate::options::Durability::Sync)?;
+        }
+        Ok((moved, bytes))
+    })();
+    inner.txns_locks().release(held);
+    result
+}
+
+/// Deletes relocated segments that a durable checkpoint at `checkpointed`
+/// covers. Called after every checkpoint.
+pub(crate) fn after_checkpoint(inner: &Inner, checkpointed: Lsn) -> Result<Vec<SegmentId>> {
+    let ready: Vec<SegmentId> = {
+        let mut markers = lock(&inner.gc);
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut markers.pending).into_iter().partition(|&(_, lsn)| lsn <= checkpointed);
+        markers.pending = waiting;
+        ready.into_iter().map(|(s, _)| s).collect()
+    };
+    for &segment in &ready {
+        if inner.vlog.current() == Some(segment) {
+            continue;
+        }
+        inner.vlog.remove_segment(segment)?;
+    }
+    Ok(ready)
+}
