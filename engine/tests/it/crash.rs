@@ -42,6 +42,8 @@ enum Step {
     Commit,
     Checkpoint,
     Rollover,
+    /// Value-log garbage collection (relocations and segment deletion).
+    Gc,
 }
 
 const STEPS: [Step; 6] = [Step::Put, Step::LargePut, Step::Delete, Step::Commit, Step::Checkpoint, Step::Rollover];
@@ -185,6 +187,12 @@ fn run_steps(db: &Db, sim: &SimStorage, steps: &[Step], start: &Model, audit: bo
                     return run;
                 }
             }
+            Step::Gc => {
+                // Relocations change no value: the state stays `current`.
+                if db.gc_value_log(0.9).is_err() {
+                    return run;
+                }
+            }
         }
     }
     run
@@ -298,7 +306,8 @@ fn random_case(seed: u64) {
             7..=8 => Step::LargePut,
             9..=10 => Step::Delete,
             11..=15 => Step::Commit,
-            16..=17 => Step::Checkpoint,
+            16 => Step::Checkpoint,
+            17 => Step::Gc,
             _ => Step::Rollover,
         })
         .collect();

@@ -6,11 +6,15 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use jubilant_engine::WriteBatch;
+use std::sync::Arc;
+
+use jubilant_engine::clock::Clock;
 use jubilant_engine::storage::sim::SimStorage;
+use jubilant_engine::ttl::FakeClock;
+use jubilant_engine::{Db, WriteBatch};
 use proptest::prelude::*;
 
-use crate::support::{assert_invariants, open_sim};
+use crate::support::assert_invariants;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -18,6 +22,23 @@ enum Op {
         key: u16,
         len: u16,
     },
+    /// A value large enough for the value log.
+    LargePut {
+        key: u16,
+        len: u16,
+    },
+    /// A put that expires `ttl` ms from now (fake clock).
+    PutTtl {
+        key: u16,
+        len: u16,
+        ttl: u16,
+    },
+    /// Time passes.
+    Advance {
+        ms: u16,
+    },
+    /// Value-log garbage collection.
+    Gc,
     Delete {
         key: u16,
     },
@@ -55,6 +76,10 @@ fn value(k: u16, len: u16, salt: u64) -> Vec<u8> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (0u16..400, 0u16..900).prop_map(|(key, len)| Op::Put { key, len }),
+        4 => (0u16..400, 1_024u16..20_000).prop_map(|(key, len)| Op::LargePut { key, len }),
+        4 => (0u16..400, 0u16..900, 1u16..2_000).prop_map(|(key, len, ttl)| Op::PutTtl { key, len, ttl }),
+        3 => (1u16..1_500).prop_map(|ms| Op::Advance { ms }),
+        2 => Just(Op::Gc),
         10 => (0u16..400).prop_map(|key| Op::Delete { key }),
         3 => (0u16..400, 1u16..120).prop_map(|(from, count)| Op::DeleteRange { from, count }),
         12 => Just(Op::Commit),
@@ -66,15 +91,46 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Runs `ops`; returns the deepest tree seen at a checkpoint.
+/// A model entry: the value and its absolute expiry.
+type Versioned = (Vec<u8>, Option<u64>);
+
+const T0: u64 = 1_800_000_000_000;
+
 fn run(ops: &[Op], seed: u64) -> usize {
     let mut deepest = 0;
     let sim = SimStorage::new(seed);
-    let mut db = open_sim(&sim).unwrap();
-    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let clock = Arc::new(FakeClock::new(T0));
+    let open = || {
+        Db::open_with_clock(
+            crate::support::DIR,
+            crate::support::sim_options(&sim),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        )
+    };
+    let mut db = open().unwrap();
+    let mut stored: BTreeMap<Vec<u8>, Versioned> = BTreeMap::new();
+    let mut pending: Vec<(Vec<u8>, Option<Versioned>)> = Vec::new();
+    // What readers should see now: unexpired entries.
+    let visible = |stored: &BTreeMap<Vec<u8>, Versioned>, now: u64| -> BTreeMap<Vec<u8>, Vec<u8>> {
+        stored
+            .iter()
+            .filter(|(_, (_, exp))| exp.is_none_or(|t| t > now))
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
+    };
     for (step, op) in ops.iter().enumerate() {
         match op {
-            Op::Put { key: k, len } => pending.push((key(*k), Some(value(*k, *len, step as u64)))),
+            Op::Put { key: k, len } | Op::LargePut { key: k, len } => {
+                pending.push((key(*k), Some((value(*k, *len, step as u64), None))));
+            }
+            Op::PutTtl { key: k, len, ttl } => {
+                let expires = clock.wall_ms() + u64::from(*ttl);
+                pending.push((key(*k), Some((value(*k, *len, step as u64), Some(expires)))));
+            }
+            Op::Advance { ms } => clock.advance_ms(u64::from(*ms)),
+            Op::Gc => {
+                db.gc_value_log(0.7).unwrap();
+            }
             Op::Delete { key: k } => pending.push((key(*k), None)),
             Op::DeleteRange { from, count } => {
                 for k in *from..from.saturating_add(*count).min(400) {
@@ -85,19 +141,24 @@ fn run(ops: &[Op], seed: u64) -> usize {
                 let mut batch = WriteBatch::new();
                 for (k, v) in pending.drain(..) {
                     match v {
-                        Some(v) => {
+                        Some((v, None)) => {
                             batch.put(k.clone(), v.clone());
-                            model.insert(k, v);
+                            stored.insert(k, (v, None));
+                        }
+                        Some((v, Some(t))) => {
+                            batch.put_expiring(k.clone(), v.clone(), t);
+                            stored.insert(k, (v, Some(t)));
                         }
                         None => {
                             batch.delete(k.clone());
-                            model.remove(&k);
+                            stored.remove(&k);
                         }
                     }
                 }
                 db.write(&batch).unwrap();
             }
             Op::Get { key: k } => {
+                let model = visible(&stored, clock.wall_ms());
                 assert_eq!(db.get(&key(*k)).unwrap(), model.get(&key(*k)).cloned(), "step {step}: get {k}");
             }
             Op::Range { from, to, reverse } => {
@@ -108,6 +169,7 @@ fn run(ops: &[Op], seed: u64) -> usize {
                 } else {
                     db.range(lo.clone()..hi.clone()).unwrap().map(|r| r.unwrap()).collect()
                 };
+                let model = visible(&stored, clock.wall_ms());
                 let mut want: Vec<(Vec<u8>, Vec<u8>)> = model
                     .range::<Vec<u8>, _>((Bound::Included(&lo), Bound::Excluded(&hi)))
                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -126,18 +188,23 @@ fn run(ops: &[Op], seed: u64) -> usize {
                 // Uncommitted changes are dropped, as a crash would.
                 pending.clear();
                 drop(db);
-                db = open_sim(&sim).unwrap();
+                db = open().unwrap();
                 db.checkpoint().unwrap();
                 assert_invariants(&db);
             }
         }
     }
     let all: BTreeMap<Vec<u8>, Vec<u8>> = db.range::<&[u8], _>(..).unwrap().map(|r| r.unwrap()).collect();
-    assert_eq!(all, model);
+    assert_eq!(all, visible(&stored, clock.wall_ms()));
     db.checkpoint().unwrap();
     assert_invariants(&db);
     let report = db.check_invariants().unwrap().unwrap();
-    assert_eq!(report.keys, model.len() as u64);
+    // The tree holds expired keys until the sweeper removes them.
+    assert_eq!(report.keys, stored.len() as u64);
+    while db.sweep_expired().unwrap() > 0 {}
+    db.checkpoint().unwrap();
+    let report = db.check_invariants().unwrap().unwrap();
+    assert_eq!(report.keys, visible(&stored, clock.wall_ms()).len() as u64, "the sweeper left expired keys");
     deepest
 }
 

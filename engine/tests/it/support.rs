@@ -19,6 +19,7 @@ pub fn sim_options(sim: &SimStorage) -> Options {
         dirty_bytes_max: 64 << 10,
         wal_segment_bytes: 64 << 10,
         wal_preallocate: false,
+        vlog_segment_bytes: 64 << 10,
         background: false,
         ..Options::default()
     }
