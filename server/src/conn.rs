@@ -3,10 +3,15 @@
 //! The reader reads one frame at a time (the length is checked before
 //! anything is allocated; once a frame has started it must complete within
 //! the read timeout), decodes and authorizes it, and either answers at
-//! once (PING, AUTH, INFO, errors) or hands engine work to the worker pool.
-//! Responses go through a channel to the writer, so pipelined requests are
-//! answered as they finish, each with its request id. A connection stops
-//! reading once it has `max_in_flight_per_connection` requests running.
+//! once (PING, AUTH, INFO, CONFIG RELOAD, errors) or hands engine work to
+//! the worker pool. Responses go through a channel to the writer, so
+//! pipelined requests are answered as they finish, each with its request
+//! id. A connection stops reading once it has
+//! `max_in_flight_per_connection` requests running.
+//!
+//! Every request runs in a `request` span (`conn`, `id`, `op`); engine work
+//! in a child `commit` or `checkpoint` span. Keys, values and tokens reach
+//! the log only through [`crate::redact`].
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,12 +25,15 @@ use jubilant_format::wire::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
+use tracing::Instrument;
 
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::convert::{engine_error, outcome_to_wire, to_engine};
-use crate::server::State;
-use crate::stats::ServerStats;
+use crate::redact;
+use crate::reload::ReloadError;
+use crate::server::{Live, State};
+use crate::stats::{RequestOp, ServerStats, result_name};
 
 /// Encodes a response as a frame.
 #[must_use]
@@ -48,20 +56,22 @@ enum ReadError {
     /// Idle too long, or a frame stalled.
     Timeout,
     /// The length prefix exceeds the limit.
-    TooLarge(u64),
+    TooLarge { len: u64, max: usize },
     /// The socket failed.
     Io,
 }
 
 async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, state: &State) -> Result<Vec<u8>, ReadError> {
-    let limits = &state.config.limits;
     let mut prefix = [0u8; FRAME_PREFIX_LEN];
-    match timeout(Duration::from_millis(limits.idle_timeout_ms), rd.read(&mut prefix[..1])).await {
+    let idle = Duration::from_millis(state.live.load().config.limits.idle_timeout_ms);
+    match timeout(idle, rd.read(&mut prefix[..1])).await {
         Err(_) => return Err(ReadError::Timeout),
         Ok(Ok(0)) => return Err(ReadError::Eof),
         Ok(Ok(_)) => {}
         Ok(Err(_)) => return Err(ReadError::Io),
     }
+    // The limits in effect when the frame started apply to all of it.
+    let limits = state.live.load().config.limits.clone();
     // The frame has started: all of it must arrive within the read timeout.
     let deadline = Instant::now() + Duration::from_millis(limits.read_timeout_ms);
     match timeout_at(deadline, rd.read_exact(&mut prefix[1..])).await {
@@ -71,7 +81,9 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, state: &State) -> Result<V
     }
     let len = match frame_len(prefix, limits.max_frame_bytes) {
         Ok(len) => len,
-        Err(FormatError::FrameTooLarge { len, .. }) => return Err(ReadError::TooLarge(len)),
+        Err(FormatError::FrameTooLarge { len, .. }) => {
+            return Err(ReadError::TooLarge { len, max: limits.max_frame_bytes });
+        }
         Err(_) => return Err(ReadError::Io),
     };
     let mut body = vec![0u8; len];
@@ -136,19 +148,43 @@ fn authorize(principal: &Principal, body: &RequestBody) -> Result<(), String> {
     }
 }
 
+/// Who the connection is.
+struct Session {
+    /// The principal, once known.
+    principal: Option<Principal>,
+    /// The principal was granted because authentication was off, not by a
+    /// token: it is withdrawn if a reload turns authentication on.
+    anonymous: bool,
+}
+
+impl Session {
+    /// Follows the tokens in effect: a reload that turns authentication on
+    /// withdraws anonymous access; one that turns it off grants it.
+    /// Token-authenticated connections keep their role.
+    fn sync(&mut self, auth_enabled: bool) {
+        if auth_enabled && self.anonymous {
+            *self = Session { principal: None, anonymous: false };
+        } else if !auth_enabled && self.principal.is_none() {
+            *self = Session { principal: Some(Principal::unrestricted()), anonymous: true };
+        }
+    }
+}
+
 /// Serves one connection until the peer closes it, it misbehaves, or the
 /// server shuts down.
 pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
     state: Arc<State>,
     mut shutdown: watch::Receiver<bool>,
+    conn: u64,
 ) {
     let (mut rd, wr) = tokio::io::split(stream);
-    let max_in_flight = state.config.limits.max_in_flight_per_connection;
+    // Set when the connection opens; a reload applies to later connections.
+    let max_in_flight = state.live.load().config.limits.max_in_flight_per_connection;
     let (tx, rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
     let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)));
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
-    let mut principal = if state.tokens.enabled() { None } else { Some(Principal::unrestricted()) };
+    let mut session = Session { principal: None, anonymous: false };
     loop {
         if *shutdown.borrow() {
             break;
@@ -160,29 +196,49 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         };
         let body = match frame {
             Ok(body) => body,
-            Err(ReadError::TooLarge(len)) => {
+            Err(ReadError::TooLarge { len, max }) => {
                 ServerStats::inc(&state.stats.malformed);
-                let msg =
-                    format!("frame of {len} bytes exceeds the maximum of {}", state.config.limits.max_frame_bytes);
-                let _ = tx.send(error_frame(0, ErrorCode::FrameTooLarge, msg)).await;
+                let msg = format!("frame of {len} bytes exceeds the maximum of {max}");
+                let body = ResponseBody::Error(WireError::new(ErrorCode::FrameTooLarge, msg));
+                respond(&state, &tx, RequestOp::Unknown, Instant::now(), 0, body).await;
                 break;
             }
             Err(ReadError::Eof | ReadError::Timeout | ReadError::Io) => break,
         };
-        handle(&state, &tx, permit, &body, &mut principal).await;
+        handle(&state, &tx, permit, &body, &mut session, conn).await;
     }
     // Let running requests finish and their responses go out.
-    let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms);
-    let _ = timeout(grace, in_flight.acquire_many(max_in_flight as u32)).await;
+    let grace = Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
+    let _ = timeout(grace, in_flight.acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX))).await;
     drop(tx);
     let _ = writer.await;
 }
 
-async fn send(state: &State, tx: &mpsc::Sender<Vec<u8>>, id: u64, body: ResponseBody) {
-    if matches!(body, ResponseBody::Error(_)) {
-        ServerStats::inc(&state.stats.errors);
-    }
+/// Counts, logs and queues a response to an `op` request that started at
+/// `started`.
+async fn respond(
+    state: &State,
+    tx: &mpsc::Sender<Vec<u8>>,
+    op: RequestOp,
+    started: Instant,
+    id: u64,
+    body: ResponseBody,
+) {
+    let elapsed = started.elapsed();
+    state.stats.record(op, &body, elapsed);
+    tracing::debug!(result = result_name(&body), elapsed_us = elapsed.as_micros() as u64, "response");
     let _ = tx.send(response_frame(id, body)).await;
+}
+
+fn request_op(body: &RequestBody) -> RequestOp {
+    match body {
+        RequestBody::Txn(_) => RequestOp::Txn,
+        RequestBody::Auth { .. } => RequestOp::Auth,
+        RequestBody::Ping { .. } => RequestOp::Ping,
+        RequestBody::Info => RequestOp::Info,
+        RequestBody::Checkpoint => RequestOp::Checkpoint,
+        RequestBody::ConfigReload => RequestOp::ConfigReload,
+    }
 }
 
 async fn handle(
@@ -190,10 +246,12 @@ async fn handle(
     tx: &mpsc::Sender<Vec<u8>>,
     permit: OwnedSemaphorePermit,
     body: &[u8],
-    principal: &mut Option<Principal>,
+    session: &mut Session,
+    conn: u64,
 ) {
-    let error = |code, message: String| ResponseBody::Error(WireError::new(code, message));
-    let request = match decode_request(body, &state.wire_limits) {
+    let started = Instant::now();
+    let live = state.live.load_full();
+    let request = match decode_request(body, &live.wire_limits) {
         Ok(r) => r,
         Err(e) => {
             ServerStats::inc(&state.stats.malformed);
@@ -202,62 +260,89 @@ async fn handle(
                 FormatError::MalformedRequest { id, .. } => (id.unwrap_or(0), ErrorCode::Malformed),
                 _ => (0, ErrorCode::Malformed),
             };
-            send(state, tx, id, error(code, e.to_string())).await;
+            let span = tracing::debug_span!("request", conn, id, op = RequestOp::Unknown.name());
+            let body = ResponseBody::Error(WireError::new(code, e.to_string()));
+            respond(state, tx, RequestOp::Unknown, started, id, body).instrument(span).await;
             return;
         }
     };
-    let id = request.id;
-    if let RequestBody::Auth { token } = &request.body {
-        ServerStats::inc(&state.stats.requests_auth);
-        match state.tokens.authenticate(token) {
+    let op = request_op(&request.body);
+    let span = tracing::debug_span!("request", conn, id = request.id, op = op.name());
+    handle_request(state, &live, tx, permit, request.id, request.body, session, started).instrument(span).await;
+}
+
+#[expect(clippy::too_many_arguments, reason = "one request's whole context; a struct would only rename it")]
+async fn handle_request(
+    state: &Arc<State>,
+    live: &Live,
+    tx: &mpsc::Sender<Vec<u8>>,
+    permit: OwnedSemaphorePermit,
+    id: u64,
+    body: RequestBody,
+    session: &mut Session,
+    started: Instant,
+) {
+    let error = |code, message: String| ResponseBody::Error(WireError::new(code, message));
+    let op = request_op(&body);
+    match &body {
+        RequestBody::Txn(ops) => tracing::debug!(ops = %redact::Ops(ops), "request"),
+        RequestBody::Auth { token } => tracing::debug!(token = %redact::secret(token), "request"),
+        _ => tracing::debug!("request"),
+    }
+    session.sync(live.tokens.enabled());
+    if let RequestBody::Auth { token } = &body {
+        let response = match live.tokens.authenticate(token) {
             Some(p) => {
                 let role = p.role.name().to_owned();
-                *principal = Some(p);
-                send(state, tx, id, ResponseBody::Auth { role }).await;
+                *session = Session { principal: Some(p), anonymous: false };
+                ResponseBody::Auth { role }
             }
-            None if !state.tokens.enabled() => {
-                send(state, tx, id, ResponseBody::Auth { role: "admin".into() }).await;
-            }
+            None if !live.tokens.enabled() => ResponseBody::Auth { role: "admin".into() },
             None => {
                 ServerStats::inc(&state.stats.auth_failures);
-                tracing::warn!("authentication failed");
-                send(state, tx, id, error(ErrorCode::Unauthenticated, "invalid token".into())).await;
+                tracing::warn!(token = %redact::secret(token), "authentication failed");
+                error(ErrorCode::Unauthenticated, "invalid token".into())
             }
-        }
+        };
+        respond(state, tx, op, started, id, response).await;
         return;
     }
-    let Some(who) = principal.as_ref() else {
+    let Some(who) = session.principal.as_ref() else {
         ServerStats::inc(&state.stats.auth_failures);
-        send(state, tx, id, error(ErrorCode::Unauthenticated, "authenticate with AUTH first".into())).await;
+        let body = error(ErrorCode::Unauthenticated, "authenticate with AUTH first".into());
+        respond(state, tx, op, started, id, body).await;
         return;
     };
-    if let Err(message) = authorize(who, &request.body) {
+    if let Err(message) = authorize(who, &body) {
         ServerStats::inc(&state.stats.forbidden);
-        send(state, tx, id, error(ErrorCode::Forbidden, message)).await;
+        respond(state, tx, op, started, id, error(ErrorCode::Forbidden, message)).await;
         return;
     }
-    match request.body {
-        RequestBody::Ping { payload } => {
-            ServerStats::inc(&state.stats.requests_ping);
-            send(state, tx, id, ResponseBody::Pong { payload }).await;
-        }
+    match body {
+        RequestBody::Ping { payload } => respond(state, tx, op, started, id, ResponseBody::Pong { payload }).await,
         RequestBody::Info => {
-            ServerStats::inc(&state.stats.requests_info);
-            send(state, tx, id, ResponseBody::Info(state.info())).await;
+            let s = Arc::clone(state);
+            let body = match tokio::task::spawn_blocking(move || s.info()).await {
+                Ok(info) => ResponseBody::Info(info),
+                Err(_) => error(ErrorCode::Internal, "internal error".into()),
+            };
+            respond(state, tx, op, started, id, body).await;
         }
         RequestBody::ConfigReload => {
-            ServerStats::inc(&state.stats.requests_config_reload);
-            let message = "configuration reload is not available in this build; restart the server";
-            send(state, tx, id, error(ErrorCode::Unsupported, message.into())).await;
+            let s = Arc::clone(state);
+            let body = match tokio::task::spawn_blocking(move || crate::reload::reload(&s)).await {
+                Ok(Ok(report)) => {
+                    ResponseBody::ConfigReload { applied: report.applied, needs_restart: report.needs_restart }
+                }
+                Ok(Err(e @ ReloadError::NoFile)) => error(ErrorCode::Unsupported, e.to_string()),
+                // No dedicated wire code exists for an invalid file.
+                Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
+                Err(_) => error(ErrorCode::Internal, "internal error".into()),
+            };
+            respond(state, tx, op, started, id, body).await;
         }
-        RequestBody::Checkpoint => {
-            ServerStats::inc(&state.stats.requests_checkpoint);
-            dispatch(state, tx, id, permit, Work::Checkpoint).await;
-        }
-        RequestBody::Txn(ops) => {
-            ServerStats::inc(&state.stats.requests_txn);
-            dispatch(state, tx, id, permit, Work::Txn(ops)).await;
-        }
+        RequestBody::Checkpoint => dispatch(state, live, tx, id, permit, Work::Checkpoint, started).await,
+        RequestBody::Txn(ops) => dispatch(state, live, tx, id, permit, Work::Txn(ops), started).await,
         RequestBody::Auth { .. } => unreachable!("handled above"),
     }
 }
@@ -269,37 +354,56 @@ enum Work {
 
 /// Runs engine work on the worker pool, or answers BUSY when the backlog
 /// is over the threshold.
-async fn dispatch(state: &Arc<State>, tx: &mpsc::Sender<Vec<u8>>, id: u64, permit: OwnedSemaphorePermit, work: Work) {
+async fn dispatch(
+    state: &Arc<State>,
+    live: &Live,
+    tx: &mpsc::Sender<Vec<u8>>,
+    id: u64,
+    permit: OwnedSemaphorePermit,
+    work: Work,
+    started: Instant,
+) {
+    let op = match work {
+        Work::Txn(_) => RequestOp::Txn,
+        Work::Checkpoint => RequestOp::Checkpoint,
+    };
     let backlog = state.backlog.fetch_add(1, Ordering::AcqRel);
-    if backlog >= state.config.limits.shed_backlog {
+    if backlog >= live.config.limits.shed_backlog {
         state.backlog.fetch_sub(1, Ordering::AcqRel);
         ServerStats::inc(&state.stats.busy_sheds);
         let message = format!("server busy: {backlog} requests queued; retry after a backoff");
-        send(state, tx, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message))).await;
+        respond(state, tx, op, started, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message))).await;
         return;
     }
     let (state, tx) = (Arc::clone(state), tx.clone());
-    tokio::spawn(async move {
+    let task = async move {
         let body = match Arc::clone(&state.workers).acquire_owned().await {
             Err(_) => ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")),
             Ok(worker) => {
                 let db = Arc::clone(&state.db);
-                let result = tokio::task::spawn_blocking(move || match work {
-                    Work::Txn(ops) => db.transact(&to_engine(&ops)).map(outcome_to_wire),
-                    Work::Checkpoint => db.checkpoint().map(|info| {
-                        let sb = db.stats().superblock;
-                        ResponseBody::Checkpoint {
-                            checkpoint_lsn: info.map_or(sb.checkpoint_lsn.get(), |i| i.checkpoint_lsn.get()),
-                            generation: info.map_or(sb.generation.get(), |i| i.generation.get()),
-                        }
-                    }),
+                // A child of the request span, entered on the blocking thread.
+                let span = match &work {
+                    Work::Txn(ops) => tracing::debug_span!("commit", ops = ops.len()),
+                    Work::Checkpoint => tracing::debug_span!("checkpoint"),
+                };
+                let result = tokio::task::spawn_blocking(move || {
+                    span.in_scope(|| match work {
+                        Work::Txn(ops) => db.transact(&to_engine(&ops)).map(outcome_to_wire),
+                        Work::Checkpoint => db.checkpoint().map(|info| {
+                            let sb = db.stats().superblock;
+                            ResponseBody::Checkpoint {
+                                checkpoint_lsn: info.map_or(sb.checkpoint_lsn.get(), |i| i.checkpoint_lsn.get()),
+                                generation: info.map_or(sb.generation.get(), |i| i.generation.get()),
+                            }
+                        }),
+                    })
                 })
                 .await;
                 drop(worker);
                 match result {
                     Ok(Ok(body)) => body,
                     Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "request failed");
+                        tracing::debug!(error = %redact::engine_error(&e), "request failed");
                         ResponseBody::Error(engine_error(&e))
                     }
                     Err(join) => {
@@ -309,8 +413,12 @@ async fn dispatch(state: &Arc<State>, tx: &mpsc::Sender<Vec<u8>>, id: u64, permi
                 }
             }
         };
+        if let ResponseBody::Checkpoint { generation, .. } = &body {
+            state.checkpoint_clock.observe(*generation);
+        }
         state.backlog.fetch_sub(1, Ordering::AcqRel);
-        send(&state, &tx, id, body).await;
+        respond(&state, &tx, op, started, id, body).await;
         drop(permit);
-    });
+    };
+    tokio::spawn(task.instrument(tracing::Span::current()));
 }

@@ -1,11 +1,15 @@
 //! `jubilant-server`: serves a data directory. With no flags it serves
 //! `./jubilant-data` on 127.0.0.1:7420.
+//!
+//! Exit codes: 0 after a clean shutdown, 1 when serving failed, 2 for an
+//! invalid configuration or command line.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use jubilant_server::config::{Config, LogFormat};
+use jubilant_server::config::{ConfigSource, LogFormat, Overrides};
 use jubilant_server::server::Server;
 
 /// The jubilant-db server.
@@ -18,22 +22,15 @@ struct Args {
     /// Address to listen on, e.g. 127.0.0.1:7420 (port 0 picks a free one).
     #[arg(long)]
     listen: Option<String>,
-    /// Configuration file (TOML).
+    /// Configuration file (TOML); re-read on SIGHUP.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Human => builder.init(),
-    }
+    /// Print the default configuration file, commented, and exit.
+    #[arg(long)]
+    print_default_config: bool,
 }
 
 async fn shutdown_signal(tx: tokio::sync::watch::Sender<bool>) {
@@ -54,30 +51,29 @@ async fn shutdown_signal(tx: tokio::sync::watch::Sender<bool>) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut config = match &args.config {
-        Some(path) => match Config::load(path) {
-            Ok(c) => c,
+    if args.print_default_config {
+        let text = jubilant_server::config::keys::default_file();
+        return match std::io::stdout().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("jubilant-server: invalid configuration: {e}");
-                return ExitCode::from(2);
+                eprintln!("jubilant-server: {e}");
+                ExitCode::from(1)
             }
-        },
-        None => Config::default(),
+        };
+    }
+    let source = ConfigSource {
+        path: args.config,
+        overrides: Overrides { data_dir: args.data_dir, listen: args.listen, log_format: args.log_format },
     };
-    if let Some(d) = args.data_dir {
-        config.data_dir = d;
-    }
-    if let Some(l) = args.listen {
-        config.listen = l;
-    }
-    if let Some(f) = args.log_format {
-        config.log.format = f;
-    }
-    if let Err(e) = config.validate() {
-        eprintln!("jubilant-server: invalid configuration: {e}");
-        return ExitCode::from(2);
-    }
-    init_logging(&config);
+    let config = match source.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jubilant-server: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log = jubilant_server::logging::init(&config.log);
     jubilant_server::tls::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("jubilant-io").build() {
         Ok(rt) => rt,
@@ -87,7 +83,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let server = Server::bind(config).await?;
+        let server = Server::bind(config, source, log).await?;
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(shutdown_signal(tx));
         server.run(rx).await

@@ -1,37 +1,66 @@
 //! The accept loop, shared state, INFO, and graceful shutdown.
+//!
+//! The tunables a reload may change live in [`Live`], behind an
+//! [`ArcSwap`]: a request loads it once and sees either the old or the new
+//! configuration, never a mix. The worker and connection pools are
+//! semaphores resized by the reload (see [`crate::reload`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::tls::SwappableAcceptor;
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use jubilant_engine::Db;
 use jubilant_format::wire::{ErrorCode, WireLimits};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Tokens;
-use crate::config::Config;
+use crate::config::{Config, ConfigSource};
 use crate::conn::{error_frame, serve};
+use crate::logging::LogHandle;
+use crate::metrics::Family;
+use crate::metrics::engine::CheckpointClock;
 use crate::stats::ServerStats;
+
+/// The tunables in effect; replaced whole by a reload.
+#[derive(Debug)]
+pub struct Live {
+    /// The configuration in effect (restart-only keys at their start
+    /// values).
+    pub config: Config,
+    /// API tokens.
+    pub tokens: Tokens,
+    /// Limits for decoding requests.
+    pub wire_limits: WireLimits,
+}
+
+impl Live {
+    /// The tunables of `config`.
+    #[must_use]
+    pub fn new(config: Config) -> Live {
+        let tokens = Tokens::new(config.auth.tokens.clone());
+        let wire_limits = WireLimits { max_frame: config.limits.max_frame_bytes, ..WireLimits::default() };
+        Live { config, tokens, wire_limits }
+    }
+}
 
 /// State shared by every connection.
 #[derive(Debug)]
 pub struct State {
     /// The database.
     pub db: Arc<Db>,
-    /// The configuration in effect.
-    pub config: Config,
-    /// API tokens.
-    pub tokens: Tokens,
-    /// Limits for decoding requests.
-    pub wire_limits: WireLimits,
-    /// The engine worker pool.
+    /// The tunables in effect.
+    pub live: ArcSwap<Live>,
+    /// The engine worker pool (`limits.workers` permits).
     pub workers: Arc<Semaphore>,
+    /// Connection slots (`limits.max_connections` permits).
+    pub connections: Arc<Semaphore>,
     /// Engine requests queued or running.
     pub backlog: AtomicUsize,
     /// Counters.
@@ -40,54 +69,91 @@ pub struct State {
     pub started: Instant,
     /// The address actually bound.
     pub local_addr: SocketAddr,
-}
-
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                flatten(&format!("{prefix}.{k}"), v, out);
-            }
-        }
-        serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-        other => out.push((prefix.to_owned(), other.to_string())),
-    }
+    /// The admin listener's address, when on.
+    pub admin_addr: Option<SocketAddr>,
+    /// The TLS acceptor, swapped when a reload re-reads the certificates.
+    pub tls: Option<SwappableAcceptor>,
+    /// Where the configuration came from (for reloads).
+    pub source: ConfigSource,
+    /// The log filter, when this process installed the subscriber.
+    pub log: Option<LogHandle>,
+    /// When the current checkpoint was first seen.
+    pub checkpoint_clock: CheckpointClock,
+    /// Serializes reloads.
+    pub reload_lock: std::sync::Mutex<()>,
+    next_connection: AtomicU64,
 }
 
 impl State {
-    /// Every statistic and setting INFO reports (no secrets).
+    /// A new connection id, for logs and spans.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Every metric family, the engine's sampled now. Blocking: `Db::stats`
+    /// may wait for a running checkpoint, so call it off the reactor.
+    #[must_use]
+    pub fn families(&self) -> Vec<Family> {
+        let engine = self.db.stats();
+        let age = self.checkpoint_clock.observe(engine.superblock.generation.get());
+        let live = self.live.load();
+        let workers = live.config.limits.workers;
+        let idle = self.workers.available_permits();
+        let mut families = self.stats.families();
+        families.extend([
+            Family::gauge(
+                "server.backlog",
+                "Engine requests queued or running.",
+                self.backlog.load(Ordering::Relaxed) as u64,
+            ),
+            Family::gauge("server.workers", "Size of the engine worker pool (limits.workers).", workers as u64),
+            Family::gauge(
+                "server.workers_busy",
+                "Workers running engine work now.",
+                workers.saturating_sub(idle) as u64,
+            ),
+            Family::gauge_f64(
+                "server.uptime_seconds",
+                "Time since the server started.",
+                self.started.elapsed().as_secs_f64(),
+            ),
+        ]);
+        families.extend(crate::metrics::engine::families(&engine, age));
+        families
+    }
+
+    /// Every statistic and setting INFO reports: identity, every metric
+    /// family (see [`crate::metrics`]), and the configuration in effect as
+    /// `config.<key>` (token secrets are never serialized). Blocking, like
+    /// [`State::families`].
+    #[must_use]
     pub fn info(&self) -> Vec<(String, String)> {
+        let live = self.live.load();
+        let c = &live.config;
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
         let mut out: Vec<(String, String)> = vec![
             ("server.version".into(), env!("CARGO_PKG_VERSION").into()),
-            ("server.uptime_s".into(), self.started.elapsed().as_secs().to_string()),
             ("server.listen".into(), self.local_addr.to_string()),
-            ("server.data_dir".into(), self.config.data_dir.display().to_string()),
-            ("server.tls".into(), if self.config.tls.is_some() { "on" } else { "off" }.into()),
-            ("server.auth".into(), if self.tokens.enabled() { "on" } else { "off" }.into()),
-            ("server.backlog".into(), self.backlog.load(Ordering::Relaxed).to_string()),
+            ("server.admin_listen".into(), self.admin_addr.map_or_else(|| "off".into(), |a| a.to_string())),
+            ("server.data_dir".into(), c.data_dir.display().to_string()),
+            (
+                "server.config_file".into(),
+                self.source.path.as_ref().map_or_else(|| "none (defaults)".into(), |p| p.display().to_string()),
+            ),
+            ("server.tls".into(), on_off(self.tls.is_some())),
+            ("server.mutual_tls".into(), on_off(c.tls.as_ref().is_some_and(|t| t.client_ca.is_some()))),
+            ("server.auth".into(), on_off(live.tokens.enabled())),
             ("format.version".into(), jubilant_format::FORMAT_VERSION.to_string()),
             ("format.schema_hash".into(), format!("{:#018x}", jubilant_format::SCHEMA_HASH)),
         ];
-        out.extend(self.stats.entries().into_iter().map(|(k, v)| (k, v.to_string())));
-        if let Ok(stats) = serde_json::to_value(self.db.stats()) {
-            flatten("engine", &stats, &mut out);
-        }
-        let l = &self.config.limits;
-        for (k, v) in [
-            ("config.limits.max_frame_bytes", l.max_frame_bytes.to_string()),
-            ("config.limits.max_connections", l.max_connections.to_string()),
-            ("config.limits.read_timeout_ms", l.read_timeout_ms.to_string()),
-            ("config.limits.idle_timeout_ms", l.idle_timeout_ms.to_string()),
-            ("config.limits.workers", l.workers.to_string()),
-            ("config.limits.shed_backlog", l.shed_backlog.to_string()),
-            ("config.limits.max_in_flight_per_connection", l.max_in_flight_per_connection.to_string()),
-            ("config.engine.cache_bytes", self.config.engine.cache_bytes.to_string()),
-            ("config.engine.dirty_bytes_max", self.config.engine.dirty_bytes_max.to_string()),
-            ("config.engine.durability", format!("{:?}", self.config.engine.durability).to_lowercase()),
-            ("config.auth.tokens", self.config.auth.tokens.len().to_string()),
-        ] {
-            out.push((k.into(), v));
-        }
+        out.extend(crate::metrics::info_entries(&self.families()));
+        // Plain strings without their TOML quotes; everything else as TOML.
+        let unquote = |v: String| match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(inner) if !inner.contains(['\\', '"']) => inner.to_owned(),
+            _ => v,
+        };
+        out.extend(crate::config::keys::flatten(c).into_iter().map(|(k, v)| (format!("config.{k}"), unquote(v))));
+        out.push(("config.auth.token_count".into(), c.auth.tokens.len().to_string()));
         out
     }
 }
@@ -96,38 +162,56 @@ impl State {
 pub struct Server {
     state: Arc<State>,
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    admin: Option<TcpListener>,
 }
 
 impl Server {
-    /// Opens the database and binds the listener.
-    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+    /// Opens the database and binds the listeners. `config` is
+    /// `source.load()`'s result (validated); `log` changes the log level on
+    /// reload.
+    pub async fn bind(config: Config, source: ConfigSource, log: Option<LogHandle>) -> anyhow::Result<Server> {
         let tls = match &config.tls {
-            Some(t) => Some(crate::tls::acceptor(t)?),
+            Some(t) => Some(SwappableAcceptor::new(crate::tls::acceptor(t)?)),
             None => None,
         };
         let opts = config.engine_options();
         let dir = config.data_dir.clone();
-        let db = tokio::task::spawn_blocking(move || Db::open(&dir, opts))
-            .await
-            .context("open the database")?
-            .with_context(|| format!("open data directory {}", config.data_dir.display()))?;
+        let (db, generation) = tokio::task::spawn_blocking(move || {
+            Db::open(&dir, opts).map(|db| {
+                let generation = db.stats().superblock.generation.get();
+                (db, generation)
+            })
+        })
+        .await
+        .context("open the database")?
+        .with_context(|| format!("open data directory {}", config.data_dir.display()))?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let wire_limits = WireLimits { max_frame: config.limits.max_frame_bytes, ..WireLimits::default() };
+        let admin = match &config.admin.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("admin listener on {addr}"))?),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+        crate::redact::set_show_data(config.log.unsafe_show_data);
         let state = Arc::new(State {
             db: Arc::new(db),
-            tokens: Tokens::new(config.auth.tokens.clone()),
-            wire_limits,
             workers: Arc::new(Semaphore::new(config.limits.workers)),
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             backlog: AtomicUsize::new(0),
             stats: ServerStats::default(),
             started: Instant::now(),
             local_addr,
-            config,
+            admin_addr,
+            tls,
+            source,
+            log,
+            checkpoint_clock: CheckpointClock::new(generation),
+            reload_lock: std::sync::Mutex::new(()),
+            next_connection: AtomicU64::new(0),
+            live: ArcSwap::from_pointee(Live::new(config)),
         });
-        Ok(Server { state, listener, tls })
+        Ok(Server { state, listener, admin })
     }
 
     /// The address bound.
@@ -136,20 +220,44 @@ impl Server {
         self.state.local_addr
     }
 
+    /// The shared state (for reloads and INFO from outside the server).
+    #[must_use]
+    pub fn state(&self) -> Arc<State> {
+        Arc::clone(&self.state)
+    }
+
     /// Serves until `shutdown` turns true; then stops accepting, lets
-    /// in-flight requests finish, and makes every commit durable.
+    /// in-flight requests finish, and makes every commit durable. SIGHUP
+    /// reloads the configuration.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let Server { state, listener, tls } = self;
-        let c = &state.config;
-        tracing::info!(
-            "jubilant-server listening on {} (tls: {}, mutual tls: {}, auth: {}, data dir: {})",
-            state.local_addr,
-            if tls.is_some() { "on" } else { "off" },
-            if c.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) { "on" } else { "off" },
-            if state.tokens.enabled() { "on" } else { "off" },
-            c.data_dir.display()
-        );
-        let connections = Arc::new(Semaphore::new(c.limits.max_connections));
+        let Server { state, listener, admin } = self;
+        // Listen for SIGHUP before announcing the address: from then on a
+        // SIGHUP must reload, never take the default action (exit).
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        if let Err(e) = &hup {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with `jubectl config reload`");
+        }
+        {
+            let live = state.live.load();
+            let c = &live.config;
+            tracing::info!(
+                "jubilant-server listening on {} (tls: {}, mutual tls: {}, auth: {}, data dir: {})",
+                state.local_addr,
+                if state.tls.is_some() { "on" } else { "off" },
+                if c.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) { "on" } else { "off" },
+                if live.tokens.enabled() { "on" } else { "off" },
+                c.data_dir.display()
+            );
+        }
+        let mut background = JoinSet::new();
+        if let (Some(admin), Some(addr)) = (admin, state.admin_addr) {
+            tracing::info!("metrics endpoint on http://{addr}/metrics");
+            background.spawn(crate::admin::serve(admin, Arc::clone(&state), shutdown.clone()));
+        }
+        if let Ok(hup) = hup {
+            background.spawn(reload_on_sighup(hup, Arc::clone(&state), shutdown.clone()));
+        }
+        background.spawn(watch_checkpoints(Arc::clone(&state), shutdown.clone()));
         let mut tasks = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -165,20 +273,23 @@ impl Server {
                 }
             };
             let _ = stream.set_nodelay(true);
-            ServerStats::inc(&state.stats.connections_total);
-            let permit = Arc::clone(&connections).try_acquire_owned().ok();
-            let (state, tls, shutdown) = (Arc::clone(&state), tls.clone(), shutdown.clone());
+            ServerStats::inc(&state.stats.connections_accepted);
+            let permit = Arc::clone(&state.connections).try_acquire_owned().ok();
+            let (state, shutdown) = (Arc::clone(&state), shutdown.clone());
             // Reap finished connection tasks so the set stays small.
             while tasks.try_join_next().is_some() {}
             tasks.spawn(async move {
-                tracing::debug!(%peer, "connection");
-                connection(stream, state, tls, shutdown, permit).await;
+                let conn = state.next_connection_id();
+                tracing::debug!(%peer, conn, "connection");
+                connection(stream, state, shutdown, permit, conn).await;
             });
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
-        let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms + 1_000);
+        let grace = Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms + 1_000);
         let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.abort_all();
+        background.abort_all();
+        while background.join_next().await.is_some() {}
         let db = Arc::clone(&state.db);
         drop(state);
         tokio::task::spawn_blocking(move || db.flush()).await.context("flush")?.context("make commits durable")?;
@@ -187,21 +298,61 @@ impl Server {
     }
 }
 
+/// Reloads the configuration on every SIGHUP until shutdown.
+async fn reload_on_sighup(
+    mut hup: tokio::signal::unix::Signal,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            got = hup.recv() => if got.is_none() { return },
+            _ = shutdown.changed() => return,
+        }
+        tracing::info!("SIGHUP: reloading the configuration");
+        let state = Arc::clone(&state);
+        // The outcome is logged by the reload itself.
+        let _ = tokio::task::spawn_blocking(move || crate::reload::reload(&state)).await;
+    }
+}
+
+/// Samples the superblock generation every second so that the checkpoint
+/// age is exact to about a second between scrapes.
+async fn watch_checkpoints(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let s = Arc::clone(&state);
+        let _ = tokio::task::spawn_blocking(move || {
+            let generation = s.db.stats().superblock.generation.get();
+            s.checkpoint_clock.observe(generation);
+        })
+        .await;
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     state: Arc<State>,
-    tls: Option<TlsAcceptor>,
     shutdown: watch::Receiver<bool>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    conn: u64,
 ) {
-    let read_timeout = Duration::from_millis(state.config.limits.read_timeout_ms);
-    match tls {
-        None => finish(stream, state, shutdown, permit).await,
-        Some(acceptor) => match tokio::time::timeout(read_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(tls_stream)) => finish(tls_stream, state, shutdown, permit).await,
-            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-            Err(_) => tracing::debug!("TLS handshake timed out"),
-        },
+    let acceptor = state.tls.as_ref().map(SwappableAcceptor::current);
+    match acceptor {
+        None => finish(stream, state, shutdown, permit, conn).await,
+        Some(acceptor) => {
+            let read_timeout = Duration::from_millis(state.live.load().config.limits.read_timeout_ms);
+            match tokio::time::timeout(read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => finish(tls_stream, state, shutdown, permit, conn).await,
+                Ok(Err(e)) => tracing::debug!(conn, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(conn, "TLS handshake timed out"),
+            }
+        }
     }
 }
 
@@ -210,20 +361,22 @@ async fn finish<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send +
     state: Arc<State>,
     shutdown: watch::Receiver<bool>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    conn: u64,
 ) {
     let Some(permit) = permit else {
         ServerStats::inc(&state.stats.connections_refused);
+        let max = state.live.load().config.limits.max_connections;
         let frame = error_frame(
             0,
             ErrorCode::TooManyConnections,
-            format!("the server has reached its limit of {} connections", state.config.limits.max_connections),
+            format!("the server has reached its limit of {max} connections"),
         );
         let _ = stream.write_all(&frame).await;
         let _ = stream.shutdown().await;
         return;
     };
     state.stats.connections_open.fetch_add(1, Ordering::Relaxed);
-    serve(stream, Arc::clone(&state), shutdown).await;
+    serve(stream, Arc::clone(&state), shutdown, conn).await;
     state.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
     drop(permit);
 }

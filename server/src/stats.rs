@@ -1,42 +1,132 @@
-//! Server counters, published through INFO.
+//! Counters of the served path, published through INFO and /metrics (see
+//! [`crate::metrics`] for the naming).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jubilant_format::wire::{ErrorCode, ResponseBody};
+
+use crate::metrics::{Family, Histogram, Kind, Sample, Value};
+
+/// What a request asked for: the `op` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOp {
+    /// A transaction (GET, SET, DEL, SCAN, ASSERT).
+    Txn,
+    /// AUTH.
+    Auth,
+    /// PING.
+    Ping,
+    /// INFO.
+    Info,
+    /// CHECKPOINT.
+    Checkpoint,
+    /// CONFIG RELOAD.
+    ConfigReload,
+    /// A frame that did not decode into a request.
+    Unknown,
+}
+
+impl RequestOp {
+    /// Every op, in label order.
+    pub const ALL: [RequestOp; 7] = [
+        RequestOp::Txn,
+        RequestOp::Auth,
+        RequestOp::Ping,
+        RequestOp::Info,
+        RequestOp::Checkpoint,
+        RequestOp::ConfigReload,
+        RequestOp::Unknown,
+    ];
+
+    /// The label value.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            RequestOp::Txn => "txn",
+            RequestOp::Auth => "auth",
+            RequestOp::Ping => "ping",
+            RequestOp::Info => "info",
+            RequestOp::Checkpoint => "checkpoint",
+            RequestOp::ConfigReload => "config_reload",
+            RequestOp::Unknown => "unknown",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// `result` label values: `ok`, then each error code in wire order.
+pub const RESULTS: [&str; 14] = [
+    "ok",
+    "malformed",
+    "unsupported",
+    "unauthenticated",
+    "forbidden",
+    "busy",
+    "frame_too_large",
+    "too_many_connections",
+    "assert_failed",
+    "lock_timeout",
+    "too_large",
+    "shutting_down",
+    "storage",
+    "internal",
+];
+
+/// The `result` label of a response.
+#[must_use]
+pub fn result_name(body: &ResponseBody) -> &'static str {
+    RESULTS.get(result_index(body)).copied().unwrap_or("internal")
+}
+
+/// The `result` index of a response.
+fn result_index(body: &ResponseBody) -> usize {
+    match body {
+        ResponseBody::Error(e) => match ErrorCode::ALL.iter().position(|c| *c == e.code) {
+            Some(i) => i + 1,
+            // The server only sends codes it knows.
+            None => RESULTS.len() - 1,
+        },
+        _ => 0,
+    }
+}
+
+const OPS: usize = RequestOp::ALL.len();
 
 /// Counters of the served path.
 #[derive(Debug, Default)]
 pub struct ServerStats {
     /// Connections accepted.
-    pub connections_total: AtomicU64,
+    pub connections_accepted: AtomicU64,
     /// Connections open now.
     pub connections_open: AtomicU64,
     /// Connections refused at the limit.
     pub connections_refused: AtomicU64,
-    /// Requests by kind.
-    pub requests_txn: AtomicU64,
-    /// AUTH requests.
-    pub requests_auth: AtomicU64,
-    /// PING requests.
-    pub requests_ping: AtomicU64,
-    /// INFO requests.
-    pub requests_info: AtomicU64,
-    /// CHECKPOINT requests.
-    pub requests_checkpoint: AtomicU64,
-    /// CONFIG RELOAD requests.
-    pub requests_config_reload: AtomicU64,
+    /// Responses by op and result.
+    requests: [[AtomicU64; RESULTS.len()]; OPS],
+    /// Latency by op.
+    latency: [Histogram; OPS],
     /// Error responses sent.
     pub errors: AtomicU64,
     /// Requests refused with BUSY.
     pub busy_sheds: AtomicU64,
-    /// Failed AUTH attempts.
+    /// Failed AUTH attempts and requests before AUTH.
     pub auth_failures: AtomicU64,
     /// Requests refused with FORBIDDEN.
     pub forbidden: AtomicU64,
-    /// Malformed or unsupported frames.
+    /// Malformed, unsupported or oversized frames.
     pub malformed: AtomicU64,
     /// Frame bytes received.
     pub bytes_in: AtomicU64,
     /// Frame bytes sent.
     pub bytes_out: AtomicU64,
+    /// Configuration reloads that were applied.
+    pub config_reloads_ok: AtomicU64,
+    /// Configuration reloads refused (invalid file); nothing changed.
+    pub config_reloads_failed: AtomicU64,
 }
 
 impl ServerStats {
@@ -45,26 +135,115 @@ impl ServerStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every counter with its name.
-    pub fn entries(&self) -> Vec<(String, u64)> {
+    /// Counts a response to an `op` request that took `elapsed`.
+    pub fn record(&self, op: RequestOp, body: &ResponseBody, elapsed: Duration) {
+        let result = result_index(body);
+        if let Some(c) = self.requests.get(op.index()).and_then(|row| row.get(result)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(h) = self.latency.get(op.index()) {
+            h.observe(elapsed);
+        }
+        if result != 0 {
+            ServerStats::inc(&self.errors);
+        }
+    }
+
+    /// The served path's families. `ok` is always reported for each op;
+    /// other results once they happened.
+    #[must_use]
+    pub fn families(&self) -> Vec<Family> {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut requests = Vec::new();
+        let mut latency = Vec::new();
+        for (op, (row, histogram)) in RequestOp::ALL.iter().zip(self.requests.iter().zip(&self.latency)) {
+            for (result, counter) in RESULTS.iter().zip(row) {
+                let n = get(counter);
+                if n > 0 || *result == "ok" {
+                    requests.push(Sample {
+                        labels: vec![("op", op.name().to_owned()), ("result", (*result).to_owned())],
+                        value: Value::Int(n),
+                    });
+                }
+            }
+            latency.push(Sample {
+                labels: vec![("op", op.name().to_owned())],
+                value: Value::Histogram(histogram.snapshot()),
+            });
+        }
+        let reloads = [("ok", get(&self.config_reloads_ok)), ("error", get(&self.config_reloads_failed))];
         vec![
-            ("server.connections_total".into(), get(&self.connections_total)),
-            ("server.connections_open".into(), get(&self.connections_open)),
-            ("server.connections_refused".into(), get(&self.connections_refused)),
-            ("server.requests.txn".into(), get(&self.requests_txn)),
-            ("server.requests.auth".into(), get(&self.requests_auth)),
-            ("server.requests.ping".into(), get(&self.requests_ping)),
-            ("server.requests.info".into(), get(&self.requests_info)),
-            ("server.requests.checkpoint".into(), get(&self.requests_checkpoint)),
-            ("server.requests.config_reload".into(), get(&self.requests_config_reload)),
-            ("server.errors".into(), get(&self.errors)),
-            ("server.busy_sheds".into(), get(&self.busy_sheds)),
-            ("server.auth_failures".into(), get(&self.auth_failures)),
-            ("server.forbidden".into(), get(&self.forbidden)),
-            ("server.malformed".into(), get(&self.malformed)),
-            ("server.bytes_in".into(), get(&self.bytes_in)),
-            ("server.bytes_out".into(), get(&self.bytes_out)),
+            Family {
+                name: "server.requests",
+                help: "Requests answered, by operation and result (ok or the error code).",
+                kind: Kind::Counter,
+                samples: requests,
+            },
+            Family {
+                name: "server.request_duration_seconds",
+                help: "Time from a request's decoding to its response being queued, by operation.",
+                kind: Kind::Histogram,
+                samples: latency,
+            },
+            Family::counter("server.connections_accepted", "Connections accepted.", get(&self.connections_accepted)),
+            Family::gauge("server.connections_open", "Connections open now.", get(&self.connections_open)),
+            Family::counter(
+                "server.connections_refused",
+                "Connections refused at limits.max_connections.",
+                get(&self.connections_refused),
+            ),
+            Family::counter("server.errors", "Error responses sent.", get(&self.errors)),
+            Family::counter("server.busy_sheds", "Requests refused with BUSY (load shedding).", get(&self.busy_sheds)),
+            Family::counter(
+                "server.auth_failures",
+                "AUTH requests with an invalid token, and requests before AUTH.",
+                get(&self.auth_failures),
+            ),
+            Family::counter("server.forbidden", "Requests refused with FORBIDDEN.", get(&self.forbidden)),
+            Family::counter("server.malformed", "Malformed, unsupported or oversized frames.", get(&self.malformed)),
+            Family::counter("server.bytes_in", "Frame bytes received.", get(&self.bytes_in)),
+            Family::counter("server.bytes_out", "Frame bytes sent.", get(&self.bytes_out)),
+            Family {
+                name: "server.config_reloads",
+                help: "Configuration reloads, by result (error: the file was invalid and nothing changed).",
+                kind: Kind::Counter,
+                samples: reloads
+                    .iter()
+                    .map(|(r, n)| Sample { labels: vec![("result", (*r).to_owned())], value: Value::Int(*n) })
+                    .collect(),
+            },
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_labels_follow_the_error_codes() {
+        assert_eq!(RESULTS.len(), ErrorCode::ALL.len() + 1);
+        for (code, label) in ErrorCode::ALL.iter().zip(&RESULTS[1..]) {
+            assert_eq!(code.name().to_lowercase(), *label);
+        }
+        for (i, op) in RequestOp::ALL.iter().enumerate() {
+            assert_eq!(op.index(), i);
+        }
+    }
+
+    #[test]
+    fn record_counts_by_op_and_result() {
+        let stats = ServerStats::default();
+        let busy = ResponseBody::Error(jubilant_format::wire::WireError::new(ErrorCode::Busy, "busy"));
+        stats.record(RequestOp::Txn, &busy, Duration::from_millis(1));
+        stats.record(RequestOp::Txn, &ResponseBody::Pong { payload: vec![] }, Duration::from_millis(1));
+        let info = crate::metrics::info_entries(&stats.families());
+        let get = |k: &str| info.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("server.requests.txn.busy"), Some("1"));
+        assert_eq!(get("server.requests.txn.ok"), Some("1"));
+        assert_eq!(get("server.requests.ping.ok"), Some("0"));
+        assert_eq!(get("server.requests.ping.busy"), None);
+        assert_eq!(get("server.errors"), Some("1"));
+        assert_eq!(get("server.request_duration_seconds.txn.count"), Some("2"));
     }
 }

@@ -1,5 +1,5 @@
 //! TLS: certificates and keys from PEM files, optional client
-//! certificates (mutual TLS).
+//! certificates (mutual TLS), and the acceptor a reload swaps.
 
 use std::sync::Arc;
 
@@ -44,4 +44,33 @@ pub fn acceptor(config: &TlsConfig) -> anyhow::Result<TlsAcceptor> {
     }
     .context("certificate and key do not match")?;
     Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// The acceptor in effect; a reload that re-reads the certificate files
+/// swaps in a new one, and connections accepted after that use it.
+pub struct SwappableAcceptor(arc_swap::ArcSwap<TlsAcceptor>);
+
+impl std::fmt::Debug for SwappableAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SwappableAcceptor")
+    }
+}
+
+impl SwappableAcceptor {
+    /// Starts with `acceptor`.
+    #[must_use]
+    pub fn new(acceptor: TlsAcceptor) -> SwappableAcceptor {
+        SwappableAcceptor(arc_swap::ArcSwap::from_pointee(acceptor))
+    }
+
+    /// The acceptor for a new connection.
+    #[must_use]
+    pub fn current(&self) -> Arc<TlsAcceptor> {
+        self.0.load_full()
+    }
+
+    /// Puts `acceptor` in effect.
+    pub fn replace(&self, acceptor: TlsAcceptor) {
+        self.0.store(Arc::new(acceptor));
+    }
 }

@@ -111,8 +111,13 @@ impl Db {
                 return Err(Error::ValueTooLarge { len: value.len(), max: value_max });
             }
         }
+        // A transaction of one GET or one SCAN needs no locks: it reads one
+        // snapshot, in which every commit is either wholly visible or not
+        // at all (commits become visible atomically, after they are
+        // durable), so it is serializable at that instant.
+        let single_read = matches!(ops, [TxnOp::Get { .. } | TxnOp::Scan { .. }]);
         let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let plan = LockManager::plan(lock_requests(ops));
+        let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
         let deadline = Instant::now() + self.options().lock_timeout;
         let held = match txns.locks.acquire_all(id, &plan, deadline) {
             Ok(held) => held,

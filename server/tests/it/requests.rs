@@ -67,13 +67,13 @@ fn info_reports_server_and_engine_counters_and_configuration() {
     c.txn(vec![set("a", "1")]);
     let ResponseBody::Info(entries) = c.call(RequestBody::Info) else { panic!() };
     let get = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    assert_eq!(get("server.requests.txn").as_deref(), Some("1"));
+    assert_eq!(get("server.requests.txn.ok").as_deref(), Some("1"));
     assert_eq!(get("format.version").as_deref(), Some("1"));
     assert!(get("engine.commits").is_some_and(|v| v != "0"));
     assert!(get("engine.cache.hits").is_some());
     assert!(get("engine.wal.fsyncs").is_some());
     assert!(get("config.limits.max_frame_bytes").is_some());
-    assert!(get("server.uptime_s").is_some());
+    assert!(get("server.uptime_seconds").is_some());
 }
 
 #[test]

@@ -35,19 +35,51 @@ pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The configuration file given with `--config`, if any.
+    pub config_path: Option<PathBuf>,
+}
+
+/// How to start a server.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// TOML written to `<data_dir>.toml` and passed with `--config`.
+    pub config: Option<&'a str>,
+    /// `RUST_LOG` (default "info"); `Some("")` leaves it unset so that
+    /// `log.level` applies.
+    pub rust_log: Option<&'a str>,
+    /// More arguments.
+    pub args: &'a [&'a str],
 }
 
 impl ServerProcess {
     /// Starts the server on `data_dir` with an optional TOML config body.
     pub fn start(data_dir: &Path, config: Option<&str>) -> ServerProcess {
+        ServerProcess::launch(data_dir, Launch { config, ..Launch::default() })
+    }
+
+    /// Starts the server as `launch` says; waits (bounded) until it listens.
+    pub fn launch(data_dir: &Path, launch: Launch<'_>) -> ServerProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jubilant-server"));
-        cmd.arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0");
-        if let Some(body) = config {
+        cmd.arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0").args(launch.args);
+        let mut config_path = None;
+        if let Some(body) = launch.config {
             let path = data_dir.with_extension("toml");
             std::fs::write(&path, body).unwrap();
-            cmd.arg("--config").arg(path);
+            cmd.arg("--config").arg(&path);
+            config_path = Some(path);
         }
-        let mut child = cmd.env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        match launch.rust_log {
+            Some("") => {
+                cmd.env_remove("RUST_LOG");
+            }
+            Some(filter) => {
+                cmd.env("RUST_LOG", filter);
+            }
+            None => {
+                cmd.env("RUST_LOG", "info");
+            }
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -65,7 +97,46 @@ impl ServerProcess {
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("the server did not start; log: {:?}", log.lock().unwrap()));
-        ServerProcess { child, addr: addr.parse().unwrap(), log }
+        ServerProcess { child, addr: addr.parse().unwrap(), log, config_path }
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Lines of the log containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits (at most 20 s) until `count` log lines contain `needle`.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log_count(needle) < count {
+            assert!(Instant::now() < deadline, "no {count} log lines with {needle:?}; log:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The admin (metrics) listener's address, from the log.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let needle = "metrics endpoint on http://";
+        self.wait_for_log(needle, 1);
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|l| l.contains(needle)).unwrap();
+        let rest = line.split(needle).nth(1).unwrap();
+        rest.split('/').next().unwrap().parse().unwrap()
+    }
+
+    /// Rewrites the configuration file.
+    pub fn write_config(&self, body: &str) {
+        std::fs::write(self.config_path.as_ref().expect("started with a config"), body).unwrap();
+    }
+
+    /// Sends SIGHUP (reload the configuration).
+    pub fn sighup(&self) {
+        Command::new("kill").arg("-HUP").arg(self.child.id().to_string()).status().unwrap();
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
@@ -166,6 +237,32 @@ pub fn set(key: &str, value: &str) -> Op {
 
 pub fn get(key: &str) -> Op {
     Op::Get { key: key.into() }
+}
+
+/// One HTTP/1.1 request to `addr`; returns the status code and body.
+pub fn http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// `GET path` on `addr`.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+}
+
+/// INFO as a map.
+pub fn info(c: &mut RawClient) -> std::collections::BTreeMap<String, String> {
+    match c.call(RequestBody::Info) {
+        ResponseBody::Info(entries) => entries.into_iter().collect(),
+        other => panic!("INFO answered {other:?}"),
+    }
 }
 
 /// The error code of an error response (panics otherwise).

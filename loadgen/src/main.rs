@@ -1,0 +1,304 @@
+//! `jubilant-loadgen`: GET and SET throughput and latency of
+//! `jubilant-server` with 1 and 50 connections, unpipelined and with 16
+//! requests in flight per connection (100-byte values, keys drawn from 1M),
+//! and the same shapes from `redis-benchmark` against a local
+//! `redis-server` (`appendfsync always`: every write durable before the
+//! reply) started and stopped by this program on a loopback port.
+//!
+//! ```sh
+//! cargo run --release -p jubilant-loadgen                 # starts both servers
+//! cargo run --release -p jubilant-loadgen -- --addr 127.0.0.1:7420 --no-redis
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use jubilant_format::wire::{Op, Request, RequestBody, ResponseBody, WireLimits, decode_response, encode_frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+
+/// Load generator for jubilant-server (and redis for comparison).
+#[derive(Debug, Parser)]
+struct Args {
+    /// A running server to load; by default one is started on a fresh
+    /// data directory on a loopback port.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Keys drawn from this many.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    value_bytes: usize,
+    /// Requests per measurement cell.
+    #[arg(long, default_value_t = 100_000)]
+    requests: u64,
+    /// Skip redis.
+    #[arg(long)]
+    no_redis: bool,
+}
+
+/// One measurement.
+#[derive(Debug, Clone)]
+struct Cell {
+    server: &'static str,
+    op: &'static str,
+    connections: u64,
+    pipeline: u64,
+    ops_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+struct Child_(Child);
+
+impl Drop for Child_ {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default()
+}
+
+/// Starts jubilant-server on a fresh directory; returns it and its address.
+fn start_jubilant(dir: &std::path::Path) -> anyhow::Result<(Child_, SocketAddr)> {
+    use std::io::BufRead;
+    let mut child = Command::new(bin_dir().join("jubilant-server"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("start jubilant-server (build it with `cargo build --release --bin jubilant-server`)")?;
+    let stderr = child.stderr.take().context("server stderr")?;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let Some(line) = lines.next() else { bail!("jubilant-server exited before listening") };
+        let line = line?;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap_or_default().parse()?;
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((Child_(child), addr))
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted.get(i).copied().unwrap_or(0))
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// One connection keeping `pipeline` requests in flight; returns the
+/// latencies (µs) of `n` requests.
+async fn connection(
+    addr: SocketAddr,
+    op: &'static str,
+    n: u64,
+    pipeline: u64,
+    keys: u64,
+    value: Arc<Vec<u8>>,
+    seed: u64,
+) -> anyhow::Result<Vec<u32>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut wr = BufWriter::new(wr);
+    let mut rng = Rng(seed | 1);
+    let mut sent_at: std::collections::VecDeque<Instant> = std::collections::VecDeque::new();
+    let mut latencies = Vec::with_capacity(n as usize);
+    let mut sent = 0u64;
+    let mut frame = Vec::new();
+    let limits = WireLimits::default();
+    while latencies.len() < n as usize {
+        while sent < n && (sent_at.len() as u64) < pipeline {
+            let key = format!("key:{:012}", rng.next() % keys).into_bytes();
+            let body = match op {
+                "SET" => RequestBody::Txn(vec![Op::Set { key, value: value.to_vec(), ttl_ms: None }]),
+                _ => RequestBody::Txn(vec![Op::Get { key }]),
+            };
+            frame.clear();
+            encode_frame(&Request { id: sent + 1, body }.encode(), &mut frame);
+            wr.write_all(&frame).await?;
+            sent_at.push_back(Instant::now());
+            sent += 1;
+        }
+        wr.flush().await?;
+        let len = rd.read_u32_le().await? as usize;
+        let mut body = vec![0u8; len];
+        rd.read_exact(&mut body).await?;
+        let response = decode_response(&body, &limits)?;
+        if let ResponseBody::Error(e) = response.body {
+            bail!("server error: {e:?}");
+        }
+        // Responses to one connection come back in order here: each is a
+        // single-key transaction on the worker pool, so compare by count.
+        if let Some(t) = sent_at.pop_front() {
+            latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(latencies)
+}
+
+async fn jubilant_cell(
+    addr: SocketAddr,
+    args: &Args,
+    op: &'static str,
+    connections: u64,
+    pipeline: u64,
+) -> anyhow::Result<Cell> {
+    let value = Arc::new(vec![b'x'; args.value_bytes]);
+    let per_conn = (args.requests / connections).max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        tasks.push(tokio::spawn(connection(
+            addr,
+            op,
+            per_conn,
+            pipeline,
+            args.keys,
+            Arc::clone(&value),
+            c * 7919 + 13,
+        )));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(Cell {
+        server: "jubilant",
+        op,
+        connections,
+        pipeline,
+        ops_per_s: all.len() as f64 / secs,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+    })
+}
+
+/// Runs redis-benchmark for one shape; parses its CSV.
+fn redis_cell(port: u16, args: &Args, op: &'static str, connections: u64, pipeline: u64) -> anyhow::Result<Cell> {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", &op.to_lowercase()])
+        .args(["-n", &args.requests.to_string(), "-c", &connections.to_string(), "-P", &pipeline.to_string()])
+        .args(["-d", &args.value_bytes.to_string(), "-r", &args.keys.to_string(), "--csv"])
+        .output()
+        .context("run redis-benchmark")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    let line =
+        text.lines().find(|l| l.starts_with(&format!("\"{op}\""))).context("redis-benchmark printed no result")?;
+    let fields: Vec<f64> = line.split(',').skip(1).map(|f| f.trim_matches('"').parse().unwrap_or(0.0)).collect();
+    let get = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+    Ok(Cell {
+        server: "redis",
+        op,
+        connections,
+        pipeline,
+        ops_per_s: get(0),
+        p50_us: get(3) * 1000.0,
+        p99_us: get(5) * 1000.0,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tmp = std::env::temp_dir().join(format!("jubilant-loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let result = run(&args, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
+    let (_server, addr) = match args.addr {
+        Some(a) => (None, a),
+        None => {
+            let (child, addr) = start_jubilant(&tmp.join("db"))?;
+            (Some(child), addr)
+        }
+    };
+    let redis = if args.no_redis {
+        None
+    } else {
+        let port = 20_000 + (std::process::id() % 20_000) as u16;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--dir"])
+            .arg(tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start redis-server (apt-get install redis-server redis-tools, or pass --no-redis)")?;
+        std::thread::sleep(Duration::from_millis(300));
+        Some((Child_(child), port))
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut cells = Vec::new();
+    for op in ["SET", "GET"] {
+        for connections in [1u64, 50] {
+            for pipeline in [1u64, 16] {
+                let cell = runtime.block_on(jubilant_cell(addr, args, op, connections, pipeline))?;
+                eprintln!("{cell:?}");
+                cells.push(cell);
+                if let Some((_, port)) = &redis {
+                    let cell = redis_cell(*port, args, op, connections, pipeline)?;
+                    eprintln!("{cell:?}");
+                    cells.push(cell);
+                }
+            }
+        }
+    }
+    println!(
+        "| op | connections | in flight per connection | jubilant ops/s | p50 µs | p99 µs | redis ops/s | p50 µs | p99 µs | jubilant vs redis |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for c in cells.iter().filter(|c| c.server == "jubilant") {
+        let r = cells.iter().find(|r| {
+            r.server == "redis" && r.op == c.op && r.connections == c.connections && r.pipeline == c.pipeline
+        });
+        let (rops, rp50, rp99, ratio) = match r {
+            Some(r) => (
+                format!("{:.0}", r.ops_per_s),
+                format!("{:.0}", r.p50_us),
+                format!("{:.0}", r.p99_us),
+                format!("{:.2}×", c.ops_per_s / r.ops_per_s),
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {rops} | {rp50} | {rp99} | {ratio} |",
+            c.op, c.connections, c.pipeline, c.ops_per_s, c.p50_us, c.p99_us
+        );
+    }
+    Ok(())
+}
