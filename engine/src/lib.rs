@@ -36,10 +36,12 @@ pub mod lock;
 pub mod memtable;
 pub mod options;
 pub mod pager;
+pub mod repair;
 pub mod storage;
 mod sync;
 pub mod ttl;
 pub mod txn;
+pub mod validate;
 pub mod vlog;
 pub mod wal;
 

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bytes::{Bytes, parse_bytes_arg};
 use crate::duration::parse_duration;
+use crate::forensics::args::OfflineCommand;
 
 /// Admin command line for jubilant-db.
 ///
@@ -14,8 +15,16 @@ use crate::duration::parse_duration;
 /// data (output uses the same form). Durations are a whole number and a
 /// unit: `500ms`, `10s`, `2m`, `1h`.
 ///
-/// Exit codes: 0 success, 1 the server or the network failed (one line on
-/// stderr), 2 usage error.
+/// Online commands talk to a server; offline commands (validate, repair,
+/// salvage, dump-*, stat) open a data directory directly.
+///
+/// Exit codes of online commands: 0 success, 1 the server or the network
+/// failed (one line on stderr), 16 usage error.
+///
+/// Exit codes of offline commands, as fsck (a sum of bits): 0 clean,
+/// 1 problems corrected, 4 problems left uncorrected, 8 operational error
+/// (missing directory, permission, locked by a running server), 16 usage
+/// error.
 #[derive(Debug, Parser)]
 #[command(name = "jubectl", version)]
 pub struct Cli {
@@ -72,6 +81,9 @@ pub enum Command {
     /// Server configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Offline commands on a data directory.
+    #[command(flatten)]
+    Offline(OfflineCommand),
 }
 
 /// `jubectl kv …`.
@@ -172,6 +184,7 @@ mod tests {
             &["jubectl", "config", "reload", "extra"],
         ] {
             let error = Cli::try_parse_from(args).unwrap_err();
+            // clap's own code; main maps every parse error to 16.
             assert_eq!(error.exit_code(), 2, "{args:?}");
         }
     }

@@ -1,5 +1,10 @@
 //! How a run ends: the failure kinds and the one mapping from them to exit
 //! codes (kept in one place so the codes can change together).
+//!
+//! Online commands exit 0 (success), 1 (the server, the network or a local
+//! file failed) or 16 (usage). Offline commands (`validate`, `repair`,
+//! `salvage`, the dumps, `stat`) follow fsck: the code is a sum of
+//! [`fsck`] bits. Usage errors are 16 for both, so scripts test one code.
 
 use std::process::ExitCode;
 
@@ -16,14 +21,29 @@ pub enum Status {
     Usage,
 }
 
-/// The exit code of each [`Status`]: 0, 1 and 2 (clap's usage code).
+/// The exit code of each [`Status`]: 0, 1 and 16 ([`fsck::USAGE`]).
 #[must_use]
 pub fn exit_code(status: Status) -> u8 {
     match status {
         Status::Success => 0,
         Status::Failed => 1,
-        Status::Usage => 2,
+        Status::Usage => fsck::USAGE,
     }
+}
+
+/// The exit-code bits of the offline commands, as fsck's: a run's code is
+/// the sum of the bits that apply.
+pub mod fsck {
+    /// No problem found (or, for `repair`, nothing needed doing).
+    pub const CLEAN: u8 = 0;
+    /// Problems were found and corrected.
+    pub const CORRECTED: u8 = 1;
+    /// Problems were found and left uncorrected.
+    pub const UNCORRECTED: u8 = 4;
+    /// Operational error: the directory is missing, unreadable or locked.
+    pub const OPERATIONAL: u8 = 8;
+    /// Usage error: the command line is invalid.
+    pub const USAGE: u8 = 16;
 }
 
 /// [`exit_code`] as the process's `ExitCode`.
@@ -62,10 +82,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_zero_one_two() {
+    fn codes_are_zero_one_sixteen() {
         assert_eq!(exit_code(Status::Success), 0);
         assert_eq!(exit_code(Status::Failed), 1);
-        assert_eq!(exit_code(Status::Usage), 2);
+        assert_eq!(exit_code(Status::Usage), 16);
         assert_eq!(Failure::Usage("x".into()).status(), Status::Usage);
         assert_eq!(Failure::Client(ClientError::Closed("x".into())).status(), Status::Failed);
     }

@@ -1,12 +1,14 @@
 //! `jubectl`: the admin command line of jubilant-db.
 //!
 //! Thin by design: `cli` parses, `run` calls `jubilant_client`, `output`
-//! formats, `exit` maps the result to an exit code.
+//! formats, `exit` maps the result to an exit code; `forensics` runs the
+//! offline commands on a data directory.
 
 mod bytes;
 mod cli;
 mod duration;
 mod exit;
+mod forensics;
 mod output;
 mod run;
 mod txn_file;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
 use crate::exit::{Failure, Status, exit};
 
 fn main() -> ExitCode {
@@ -32,6 +34,9 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    if let Command::Offline(command) = cli.command {
+        return offline(command, json);
+    }
     match run(cli) {
         Ok(rendered) => {
             if let Some(note) = rendered.stderr {
@@ -54,6 +59,30 @@ fn main() -> ExitCode {
             }
             eprintln!("{}", output::error_line(&failure));
             exit(failure.status())
+        }
+    }
+}
+
+/// Runs an offline command: output streams to stdout, the exit code is
+/// fsck-style.
+fn offline(command: forensics::args::OfflineCommand, json: bool) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    let result = forensics::run(command, json, &mut stdout).and_then(|code| {
+        stdout.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        // A closed pipe (`jubectl dump-wal DIR | head`) is not an error.
+        Err(error) if error.is_broken_pipe() => ExitCode::from(exit::fsck::CLEAN),
+        Err(error) => {
+            if json {
+                let failure = Failure::Local(anyhow::anyhow!("{error}"));
+                let _ = stdout.write_all(output::error_json(&failure).as_bytes());
+            }
+            let message = error.to_string().replace(['\n', '\r'], " ");
+            eprintln!("jubectl: {message}");
+            ExitCode::from(error.code())
         }
     }
 }

@@ -130,6 +130,8 @@ pub fn execute(prepared: Prepared, client: &BlockingClient) -> Result<Outcome, F
         Command::Checkpoint => Outcome::Checkpoint(client.checkpoint()?),
         Command::Ping => Outcome::Ping(client.ping()?),
         Command::Config(ConfigCommand::Reload) => Outcome::ConfigReload(client.config_reload()?),
+        // `main` runs offline commands without a client.
+        Command::Offline(_) => return Err(Failure::Usage("an offline command needs no server".into())),
     };
     Ok(outcome)
 }

@@ -6,6 +6,12 @@
 //! - `cargo xtask golden [--check]`: rewrite the golden files and insta
 //!   snapshots of the format crate from its encoders; `--check` (the
 //!   default test run does the same) fails on any difference.
+//! - `cargo xtask golden-dirs [--check]`: rebuild the golden data
+//!   directories under `golden/dirs/` with the engine and rewrite the
+//!   snapshots of jubectl's offline commands on them; `--check` (the
+//!   default test run does the same) fails on any difference. Directory
+//!   ids are random, so a rebuild changes every snapshot: rebuild only
+//!   after a deliberate format change, and review the snapshots.
 //!
 //! flatc is found through `$FLATC`, then `.venv-flatc/bin/flatc` (what
 //! `scripts/install-flatc` creates), then `PATH`.
@@ -27,7 +33,12 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen(true),
         ["golden"] => golden(true),
         ["golden", "--check"] => golden(false),
-        _ => Err("usage: cargo xtask codegen [--check] | cargo xtask golden [--check]".to_owned()),
+        ["golden-dirs"] => golden_dirs(true),
+        ["golden-dirs", "--check"] => golden_dirs(false),
+        _ => Err(
+            "usage: cargo xtask codegen [--check] | cargo xtask golden [--check] | cargo xtask golden-dirs [--check]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,5 +144,32 @@ fn golden(update: bool) -> Result<()> {
         });
     }
     println!("golden files {}", if update { "rewritten" } else { "match" });
+    Ok(())
+}
+
+fn golden_dirs(update: bool) -> Result<()> {
+    let root = root();
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let test = |filter: &str, envs: &[(&str, &str)]| -> Result<()> {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(&root).args(["test", "--package", "jubectl", "--test", "it", "--", filter]);
+        for (name, value) in envs {
+            cmd.env(name, value);
+        }
+        let status = cmd.status().map_err(|e| format!("run cargo test: {e}"))?;
+        if status.success() { Ok(()) } else { Err(format!("cargo test {filter} failed")) }
+    };
+    if update {
+        // First the directories, then (once they exist) the snapshots.
+        test("forensics::golden::golden_directories_exist", &[("JUBILANT_UPDATE_GOLDEN_DIRS", "1")])?;
+        test("forensics::golden", &[("INSTA_UPDATE", "always")])?;
+        println!("golden/dirs rebuilt and snapshots rewritten: review them with git diff");
+    } else {
+        test("forensics::golden", &[("INSTA_UPDATE", "no")]).map_err(|_| {
+            "offline command output differs from its snapshots: if the change is deliberate, run `cargo xtask golden-dirs` and commit"
+                .to_owned()
+        })?;
+        println!("golden/dirs snapshots match");
+    }
     Ok(())
 }

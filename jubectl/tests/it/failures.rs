@@ -48,25 +48,25 @@ fn failed_assert_exits_1_and_writes_nothing() {
 }
 
 #[test]
-fn usage_errors_exit_2_without_contacting_the_server() {
+fn usage_errors_exit_16_without_contacting_the_server() {
     let addr = closed_address();
     let run = jubectl(&["--addr", &addr, "kv", "set", "k", "v", "--ttl", "10"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 16);
     assert!(run.stderr.contains("missing unit"), "{}", run.stderr);
-    assert_eq!(jubectl(&["kv", "frobnicate"]).code, 2);
-    assert_eq!(jubectl(&["--tls-cert", "c.pem", "ping"]).code, 2);
+    assert_eq!(jubectl(&["kv", "frobnicate"]).code, 16);
+    assert_eq!(jubectl(&["--tls-cert", "c.pem", "ping"]).code, 16);
 
     // A malformed transaction file is a usage error, found before connecting.
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "bad.json", r#"[{"op":"assert","key":"a"}]"#);
     let run = jubectl(&["--addr", &addr, "kv", "txn", &file]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 16);
     assert_eq!(
         run.stderr,
         format!("jubectl: {file}: op 0: assert needs exactly one of \"exists\", \"value\", \"version\"\n")
     );
     let run = jubectl_with(&["--addr", &addr, "kv", "txn", "-"], &[], Some("not json"));
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 16);
     assert_eq!(run.stderr.lines().count(), 1);
 
     // A missing file is a local I/O failure.

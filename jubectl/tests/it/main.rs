@@ -9,3 +9,5 @@ mod commands;
 // Exit codes and the one-line errors: unreachable server, failed assert,
 // usage errors, authentication.
 mod failures;
+// Offline forensics: validate, dumps, stat, repair, salvage.
+mod forensics;
