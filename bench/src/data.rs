@@ -20,6 +20,11 @@ pub const SEED_GROUP: u64 = 0x6772_6f75_7000_0000;
 pub const SEED_READS: u64 = 0x7265_6164_7300_0000;
 /// Seed of the scans' start keys.
 pub const SEED_SCANS: u64 = 0x7363_616e_7300_0000;
+/// Seed of the large-value workload's keys and choices.
+pub const SEED_LARGE: u64 = 0x6c61_7267_6500_0000;
+/// Seed of the transaction workload's keys and choices (plus the thread
+/// index).
+pub const SEED_TXN: u64 = 0x7478_6e00_0000_0000;
 
 /// SplitMix64: a small, fast, seedable generator; good enough to pick keys.
 #[derive(Debug, Clone)]
@@ -79,6 +84,27 @@ pub fn value_for(key: &[u8; KEY_LEN]) -> [u8; VALUE_LEN] {
     value
 }
 
+/// Fills `out` with the random bytes of `key`'s value of generation
+/// `generation` (an overwrite writes the next generation), so a large
+/// value can be regenerated to check what was read.
+pub fn fill_value(key: &[u8; KEY_LEN], generation: u64, out: &mut [u8]) {
+    let mut seed = [0; 8];
+    for (s, k) in seed.iter_mut().zip(key) {
+        *s = *k;
+    }
+    Rng::new(u64::from_le_bytes(seed) ^ generation.wrapping_mul(0x9e37_79b9_7f4a_7c15)).fill(out);
+}
+
+/// The numbers `0..count` in a random order (Fisher–Yates).
+pub fn shuffled(seed: u64, count: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    let mut order: Vec<usize> = (0..count).collect();
+    for i in (1..count).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
+
 /// `count` keys from the generator seeded with `seed`.
 pub fn keys(seed: u64, count: usize) -> Vec<[u8; KEY_LEN]> {
     let mut rng = Rng::new(seed);
@@ -100,6 +126,25 @@ mod tests {
         assert_ne!(keys(SEED_BULK, 10), keys(SEED_LATENCY, 10));
         let k = keys(SEED_BULK, 1)[0];
         assert_eq!(value_for(&k), value_for(&k));
+    }
+
+    #[test]
+    fn large_values_differ_by_generation() {
+        let k = keys(SEED_LARGE, 1)[0];
+        let (mut a, mut b, mut c) = ([0; 64], [0; 64], [0; 64]);
+        fill_value(&k, 0, &mut a);
+        fill_value(&k, 0, &mut b);
+        fill_value(&k, 1, &mut c);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn shuffled_is_a_permutation() {
+        let mut order = shuffled(3, 100);
+        assert_ne!(order, (0..100).collect::<Vec<_>>());
+        order.sort_unstable();
+        assert_eq!(order, (0..100).collect::<Vec<_>>());
     }
 
     #[test]

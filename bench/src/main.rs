@@ -2,7 +2,9 @@
 //! engines (redb, fjall, LMDB through heed) behind one small trait, in one
 //! process, interleaved; prints Markdown tables and writes a JSON report.
 //!
-//! - `jubilant-bench [run] [--full] [--rounds N] [--only W,...] [--engines E,...]`
+//! - `jubilant-bench [run] [--full] [--rounds N] [--only W,...] [--engines E,...]`:
+//!   the small-value workloads, the disk's limits, 64 KiB values
+//!   (`values64k`) and jubilant's transactions (`txn`).
 //! - `jubilant-bench rss [--keys N] [--json]`: the bounded-memory run alone.
 //! - `jubilant-bench compare [NEW [OLD]]`: changes against the previous report.
 //!
@@ -16,7 +18,10 @@ mod physical;
 mod report;
 mod rss;
 mod run;
+mod space;
 mod stats;
+mod txn;
+mod values64k;
 mod workloads;
 
 use std::io::Write as _;

@@ -20,6 +20,9 @@ pub const REPORT_FORMAT: u32 = 1;
 /// The name of jubilant in reports.
 pub const JUBILANT: &str = "jubilant";
 
+/// The "engine" name of the disk's own limits in reports.
+pub const DISK: &str = "disk";
+
 /// A whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {

@@ -8,6 +8,11 @@
 //! the same engine. Before each measurement every open engine is settled
 //! (fjall's flushes and compactions are waited for), so one engine's
 //! background work does not land in another's numbers.
+//!
+//! After the small-value workloads come, in each round, the disk's
+//! physical limits, the large-value workload (one engine open at a time,
+//! in rotated order; it reuses this round's sequential bandwidth) and the
+//! transaction workload (jubilant alone).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,10 +25,13 @@ use clap::{Args, ValueEnum};
 use crate::data::{self, KEY_LEN};
 use crate::engines::{Engine, EngineKind};
 use crate::machine::Machine;
-use crate::physical;
-use crate::report::{Better, JUBILANT, REPORT_FORMAT, Report};
+use crate::physical::{self, PhysicalLimits};
+use crate::report::{Better, DISK, JUBILANT, REPORT_FORMAT, Report};
 use crate::rss::{self, RssResult};
+use crate::space::disk_bytes;
 use crate::stats::per_second;
+use crate::txn;
+use crate::values64k;
 use crate::workloads;
 
 /// A workload, as named on the command line.
@@ -45,6 +53,13 @@ pub enum Workload {
     Counters,
     /// jubilant's bounded-memory load in a child process.
     Rss,
+    /// 64 KiB values: write, random reads, disk space, space after
+    /// overwrites, deletes and each engine's GC or compaction.
+    #[value(name = "values64k")]
+    Values64k,
+    /// jubilant's transactions: `db.transact` against plain batches, and
+    /// read-modify-write latency under key contention.
+    Txn,
 }
 
 /// Options of `jubilant-bench run`.
@@ -57,8 +72,8 @@ pub struct RunArgs {
     /// Rounds of every workload; tables show the median.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
-    /// Run only these workloads (the bulk load always runs: the others
-    /// need its data).
+    /// Run only these workloads (the bulk load runs whenever a
+    /// small-value workload does: they need its data).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Workload>,
     /// Engines to run (default: all).
@@ -111,6 +126,12 @@ pub struct Profile {
     pub sequential_mib: usize,
     /// Keys of the bounded-memory run.
     pub rss_keys: usize,
+    /// 64 KiB values of the large-value workload.
+    pub large_values: usize,
+    /// Commits per thread of each transaction measurement.
+    pub txn_per_thread: usize,
+    /// Preloaded keys per thread of the transaction workload.
+    pub txn_keys_per_thread: usize,
 }
 
 impl Profile {
@@ -130,6 +151,9 @@ impl Profile {
             physical_syncs: 1_000,
             sequential_mib: if full { 1024 } else { 256 },
             rss_keys: 1_000_000,
+            large_values: if full { 10_000 } else { 2_000 },
+            txn_per_thread: if full { 10_000 } else { 2_000 },
+            txn_keys_per_thread: 10_000,
         }
     }
 
@@ -175,6 +199,25 @@ impl Profile {
                     rss::DIRTY_BYTES_MAX >> 20
                 ),
             ),
+            Workload::Values64k => (
+                "values64k",
+                format!(
+                    "{} random {} KiB values, durable commits of {}; random reads; space before and after overwriting a quarter, deleting a quarter and reclaiming",
+                    self.large_values,
+                    values64k::VALUE_BYTES >> 10,
+                    values64k::BATCH
+                ),
+            ),
+            Workload::Txn => (
+                "txn",
+                format!(
+                    "jubilant transactions, durable: {} × SET via db.transact vs WriteBatch on {} threads; read-modify-writes on {} threads under 0/10/50% hot-key contention; {} commits per thread each",
+                    txn::WRITES_PER_TXN,
+                    txn::UNCONTENDED_THREADS,
+                    txn::CONTENDED_THREADS,
+                    self.txn_per_thread
+                ),
+            ),
         }
     }
 }
@@ -210,13 +253,14 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
     let unix_time = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let profile = Profile::new(args);
     let selected = |w: Workload| args.only.is_empty() || args.only.contains(&w);
-    let mut engines: Vec<EngineKind> = Vec::new();
-    for e in if args.engines.is_empty() { EngineKind::ALL.as_slice() } else { args.engines.as_slice() } {
-        if !engines.contains(e) {
-            engines.push(*e);
-        }
+    let engines = engine_list(if args.engines.is_empty() { EngineKind::ALL.as_slice() } else { &args.engines });
+    let large_engines =
+        engine_list(if args.engines.is_empty() { EngineKind::LARGE_VALUES.as_slice() } else { &args.engines });
+    let mut reported = engines.clone();
+    if selected(Workload::Values64k) {
+        reported.extend(large_engines.iter().copied());
     }
-    engines.sort_by_key(|e| EngineKind::ALL.iter().position(|a| a == e));
+    let reported = engine_list(&reported);
     let tmp_root = args.tmp_dir.clone().unwrap_or_else(default_tmp_dir);
     fs::create_dir_all(&tmp_root).with_context(|| format!("create {}", tmp_root.display()))?;
     let tmp_root = fs::canonicalize(&tmp_root)?;
@@ -230,9 +274,9 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
         unix_time,
         profile: profile.name.to_owned(),
         rounds: usize::try_from(args.rounds)?,
-        engines: engines.iter().map(|e| e.name().to_owned()).collect(),
+        engines: reported.iter().map(|e| e.name().to_owned()).collect(),
         machine,
-        settings: settings(&profile, &engines),
+        settings: settings(&profile, &reported),
         notes: vec![
             "Each engine runs with its own default options; every commit is durable when it returns.".to_owned(),
             format!(
@@ -262,8 +306,42 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
             }
             result?;
         }
-        if selected(Workload::Physical) {
-            physical_round(&profile, &run_dir.join("physical"), &mut report)?;
+        let limits = if selected(Workload::Physical) || selected(Workload::Values64k) {
+            Some(physical_round(&profile, &run_dir.join("physical"), selected(Workload::Physical), &mut report)?)
+        } else {
+            None
+        };
+        if let Some(limits) = limits.filter(|_| selected(Workload::Values64k)) {
+            let w = profile.title(Workload::Values64k);
+            let order: Vec<EngineKind> = rotated(&large_engines, round).into_iter().copied().collect();
+            let result = values64k::round(
+                (w.0, w.1.as_str()),
+                &order,
+                profile.large_values,
+                round,
+                &run_dir,
+                &limits,
+                &mut report,
+            );
+            if run_dir.exists() {
+                let _ = fs::remove_dir_all(&run_dir);
+            }
+            result?;
+        }
+        if selected(Workload::Txn) {
+            let w = profile.title(Workload::Txn);
+            let result = txn::round(
+                (w.0, w.1.as_str()),
+                profile.txn_per_thread,
+                profile.txn_keys_per_thread,
+                round,
+                &run_dir,
+                &mut report,
+            );
+            if run_dir.exists() {
+                let _ = fs::remove_dir_all(&run_dir);
+            }
+            result?;
         }
     }
     if selected(Workload::Rss) {
@@ -277,6 +355,18 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
     let reports_dir = args.reports_dir.clone().unwrap_or_else(default_reports_dir);
     let out = write_report(&report, &reports_dir)?;
     Ok((report, out))
+}
+
+/// `kinds` without repeats, in table order.
+fn engine_list(kinds: &[EngineKind]) -> Vec<EngineKind> {
+    let mut list: Vec<EngineKind> = Vec::new();
+    for e in kinds {
+        if !list.contains(e) {
+            list.push(*e);
+        }
+    }
+    list.sort_by_key(|e| e.order());
+    list
 }
 
 fn settings(profile: &Profile, engines: &[EngineKind]) -> Vec<(String, String)> {
@@ -481,7 +571,8 @@ fn engines_round(
     Ok(())
 }
 
-fn physical_round(profile: &Profile, dir: &Path, report: &mut Report) -> Result<()> {
+/// Measures the disk's limits; records them if `record`.
+fn physical_round(profile: &Profile, dir: &Path, record: bool, report: &mut Report) -> Result<PhysicalLimits> {
     let w = profile.title(Workload::Physical);
     let w = (w.0, w.1.as_str());
     let limits =
@@ -490,7 +581,10 @@ fn physical_round(profile: &Profile, dir: &Path, report: &mut Report) -> Result<
         "  physical: overwrite p50 {:.0} µs, append p50 {:.0} µs, sequential {:.0} MiB/s",
         limits.overwrite.p50_us, limits.append.p50_us, limits.sequential_mib_per_s
     );
-    let disk = "disk";
+    if !record {
+        return Ok(limits);
+    }
+    let disk = DISK;
     report.record(w, disk, "4 KiB overwrite + fdatasync p50", "µs", Better::Lower, limits.overwrite.p50_us);
     report.record(w, disk, "4 KiB overwrite + fdatasync p99", "µs", Better::Lower, limits.overwrite.p99_us);
     report.record(w, disk, "4 KiB append + fdatasync p50", "µs", Better::Lower, limits.append.p50_us);
@@ -504,7 +598,7 @@ fn physical_round(profile: &Profile, dir: &Path, report: &mut Report) -> Result<
         1e6 / limits.overwrite.p50_us.max(1e-9),
     );
     report.record(w, disk, "sequential 1 MiB writes + fsync", "MiB/s", Better::Higher, limits.sequential_mib_per_s);
-    Ok(())
+    Ok(limits)
 }
 
 /// Runs `jubilant-bench rss --json` as a child and records its result.
@@ -560,30 +654,6 @@ fn rotated<T>(items: &[T], by: usize) -> Vec<&T> {
 
 fn progress(round: usize, workload: &str, kind: EngineKind, what: &str) {
     eprintln!("  [r{}] {workload:<8} {:<9} {what}", round + 1, kind.name());
-}
-
-/// Bytes of allocated blocks of every file under `dir`.
-fn disk_bytes(dir: &Path) -> Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    let mut visited = 0_usize;
-    while let Some(d) = stack.pop() {
-        visited += 1;
-        if visited > 100_000 {
-            bail!("more than 100,000 directories under {}", dir.display());
-        }
-        for entry in fs::read_dir(&d).with_context(|| format!("list {}", d.display()))? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                total += meta.blocks() * 512;
-            }
-        }
-    }
-    Ok(total)
 }
 
 /// Writes `report.json` and `report.md` under `reports_dir/<unix time>/`.

@@ -2,8 +2,9 @@
 //!
 //! A value becomes garbage when its key is overwritten or deleted. GC finds
 //! every live reference (the newest version of each key: memtables, then
-//! tree), sums the live bytes of each segment, and for each segment (but
-//! the one being appended to) whose live share is below the threshold,
+//! tree), sums the live bytes of each segment, and for each segment whose
+//! live share is below the threshold (the one being appended to is
+//! rotated out first),
 //! rewrites its live values into the current segment through ordinary
 //! transactions: under an exclusive lock, only if the key still refers to
 //! the old record (a concurrent write wins). A relocated key gets a new
@@ -60,29 +61,31 @@ pub(crate) fn run(arc: &Arc<Inner>, min_live_ratio: f64) -> Result<GcReport> {
     let inner = &**arc;
     let mut report = GcReport::default();
     let started = Instant::now();
-    // Every live reference, grouped by segment.
-    let mut live: HashMap<SegmentId, Vec<(Vec<u8>, ValueRef)>> = HashMap::new();
-    let mut it =
-        Iter::new(Arc::clone(arc), Bound::Unbounded, Bound::Unbounded, false, Expired::Include).without_values();
-    while let Some(item) = it.next_entry() {
-        let (key, entry) = item?;
-        if let Some(r) = entry.value_ref {
-            live.entry(r.segment).or_default().push((key, r));
-        }
-    }
-    drop(it);
-    let current = inner.vlog.current();
+    let mut live = live_refs(arc)?;
+    let mut current = inner.vlog.current();
+    let mut rotated = false;
     let mut victims: Vec<SegmentId> = Vec::new();
     for (segment, size) in inner.vlog.segment_sizes() {
         let bytes: u64 = live.get(&segment).map_or(0, |v| v.iter().map(|(_, r)| u64::from(r.length)).sum());
         report.live_bytes.insert(segment.get(), bytes);
         let payload = size.saturating_sub(SEGMENT_HEADER_LEN as u64);
-        if Some(segment) == current || payload == 0 {
+        if payload == 0 || (bytes as f64) >= min_live_ratio * payload as f64 {
             continue;
         }
-        if (bytes as f64) < min_live_ratio * payload as f64 {
-            victims.push(segment);
+        if Some(segment) == current {
+            // The segment being appended to is mostly garbage too: start a
+            // new one, so this one can be collected (small data sets never
+            // fill a segment).
+            let lsn = inner.wal.as_ref().map_or(Lsn::ZERO, crate::wal::Wal::next_lsn);
+            current = Some(inner.vlog.rotate(lsn)?);
+            rotated = true;
         }
+        victims.push(segment);
+    }
+    if rotated {
+        // Commits between the scan and the rotation may have appended to
+        // the old segment: scan again, now that nothing appends to it.
+        live = live_refs(arc)?;
     }
     for segment in victims {
         let refs = live.remove(&segment).unwrap_or_default();
@@ -100,6 +103,24 @@ pub(crate) fn run(arc: &Arc<Inner>, min_live_ratio: f64) -> Result<GcReport> {
     report.segments_deleted = after_checkpoint(inner, checkpointed)?.into_iter().map(SegmentId::get).collect();
     tracing::debug!(?report, elapsed_ms = started.elapsed().as_millis() as u64, "value-log GC");
     Ok(report)
+}
+
+/// Keys and the references they hold, by segment.
+type LiveRefs = HashMap<SegmentId, Vec<(Vec<u8>, ValueRef)>>;
+
+/// Every live reference (expired entries included: the sweeper has not
+/// removed them yet), grouped by segment.
+fn live_refs(arc: &Arc<Inner>) -> Result<LiveRefs> {
+    let mut live: LiveRefs = HashMap::new();
+    let mut it =
+        Iter::new(Arc::clone(arc), Bound::Unbounded, Bound::Unbounded, false, Expired::Include).without_values();
+    while let Some(item) = it.next_entry() {
+        let (key, entry) = item?;
+        if let Some(r) = entry.value_ref {
+            live.entry(r.segment).or_default().push((key, r));
+        }
+    }
+    Ok(live)
 }
 
 /// Moves the values of `refs` into the current segment, for the keys that

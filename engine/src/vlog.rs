@@ -273,6 +273,15 @@ impl ValueLog {
         lock(&self.inner).current
     }
 
+    /// Starts a new current segment, so the old one can be collected.
+    pub fn rotate(&self, lsn: Lsn) -> Result<SegmentId> {
+        assert!(!self.read_only, "rotate on a read-only value log");
+        let mut g = lock(&self.inner);
+        let next = SegmentId(g.current.map_or(1, |id| id.get() + 1));
+        self.create_segment(&mut g, next, lsn)?;
+        Ok(next)
+    }
+
     /// Deletes a segment no reference reaches any more (after garbage
     /// collection and a checkpoint). Never the current segment.
     pub fn remove_segment(&self, id: SegmentId) -> Result<()> {

@@ -62,8 +62,12 @@ fn kill_9_at_random_moments_loses_no_acknowledged_transaction() {
         }
         next_txn += 10_000_000;
         if has_validate() {
-            let (code, out, err) = jubectl(&["validate", data.to_str().unwrap()]);
-            assert_eq!(code, 0, "round {round}: validate after kill -9:\n{out}\n{err}");
+            // Right after a kill -9 a torn WAL tail is expected (a warning,
+            // which opening truncates); nothing may be an error.
+            let (code, out, err) = jubectl(&["--json", "validate", data.to_str().unwrap()]);
+            let report: serde_json::Value = serde_json::from_str(out.trim())
+                .unwrap_or_else(|e| panic!("round {round}: validate output ({code}): {e}\n{out}\n{err}"));
+            assert_eq!(report["counts"]["errors"], 0, "round {round}: validate after kill -9:\n{out}\n{err}");
         }
         // Every acknowledged transaction is whole; nothing is partial.
         let server = Server::start(&data, "");

@@ -1,15 +1,17 @@
 //! fjall with default options; every commit is a write batch persisted with
 //! `PersistMode::SyncData` (fdatasync of the journal), the same system call
-//! jubilant, redb and LMDB use for their commits.
+//! jubilant, redb and LMDB use for their commits. The `fjall-kv` variant
+//! turns on key-value separation (`KvSeparationOptions::default()`: values
+//! of at least 1 KiB go to blob files), fjall's counterpart of a value log.
 
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode, Readable};
 
-use super::{Engine, Pair};
+use super::{Engine, Pair, ValueSink, Write};
 use crate::data::KEY_LEN;
 
 /// Poll interval of [`Engine::settle`].
@@ -24,10 +26,14 @@ pub struct FjallEngine {
 }
 
 impl FjallEngine {
-    /// Opens a new database in `dir` with default options.
-    pub fn open(dir: &Path) -> Result<FjallEngine> {
+    /// Opens a new database in `dir` with default options, plus key-value
+    /// separation if `kv_separation`.
+    pub fn open(dir: &Path, kv_separation: bool) -> Result<FjallEngine> {
         let db = Database::builder(dir).open().context("open fjall database")?;
-        let keyspace = db.keyspace("bench", KeyspaceCreateOptions::default)?;
+        let keyspace = db.keyspace("bench", || {
+            let options = KeyspaceCreateOptions::default();
+            if kv_separation { options.with_kv_separation(Some(KvSeparationOptions::default())) } else { options }
+        })?;
         Ok(FjallEngine { db, keyspace })
     }
 }
@@ -40,6 +46,33 @@ impl Engine for FjallEngine {
         }
         batch.commit().context("commit fjall batch")?;
         Ok(())
+    }
+
+    fn apply(&self, writes: &[Write<'_>]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
+        for w in writes {
+            match *w {
+                Write::Put { key, value } => batch.insert(&self.keyspace, key, value),
+                Write::Delete { key } => batch.remove(&self.keyspace, key),
+            }
+        }
+        batch.commit().context("commit fjall batch")?;
+        Ok(())
+    }
+
+    fn read_values(&self, keys: &[[u8; KEY_LEN]], sink: &mut ValueSink<'_>) -> Result<()> {
+        let snapshot = self.db.snapshot();
+        for (i, key) in keys.iter().enumerate() {
+            sink(i, snapshot.get(&self.keyspace, key)?.as_deref())?;
+        }
+        Ok(())
+    }
+
+    fn reclaim(&mut self) -> Result<String> {
+        self.keyspace.rotate_memtable_and_wait().context("flush fjall memtable")?;
+        self.keyspace.major_compact().context("major compaction of fjall keyspace")?;
+        self.settle()?;
+        Ok(format!("{} blob file(s) left", self.keyspace.blob_file_count()))
     }
 
     fn get_many(&self, keys: &[[u8; KEY_LEN]]) -> Result<u64> {

@@ -5,8 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use jubilant_engine::{Db, Options, WriteBatch};
 
-use super::{Engine, Pair};
+use super::{Engine, Pair, ValueSink, Write};
 use crate::data::KEY_LEN;
+
+/// [`Engine::reclaim`] rewrites value-log segments less live than this.
+const RECLAIM_LIVE_RATIO: f64 = 0.8;
 
 /// An open jubilant database.
 pub struct JubilantEngine {
@@ -29,6 +32,41 @@ impl Engine for JubilantEngine {
         }
         self.db.write(&batch).context("commit jubilant batch")?;
         Ok(())
+    }
+
+    fn apply(&self, writes: &[Write<'_>]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        for w in writes {
+            match *w {
+                Write::Put { key, value } => batch.put(key, value),
+                Write::Delete { key } => batch.delete(key),
+            };
+        }
+        self.db.write(&batch).context("commit jubilant batch")?;
+        Ok(())
+    }
+
+    fn read_values(&self, keys: &[[u8; KEY_LEN]], sink: &mut ValueSink<'_>) -> Result<()> {
+        for (i, key) in keys.iter().enumerate() {
+            sink(i, self.db.get(key)?.as_deref())?;
+        }
+        Ok(())
+    }
+
+    fn reclaim(&mut self) -> Result<String> {
+        let gc = self.db.gc_value_log(RECLAIM_LIVE_RATIO).context("jubilant value-log GC")?;
+        self.db.checkpoint().context("checkpoint jubilant")?;
+        Ok(format!(
+            "relocated {} segment(s), moved {} values ({} MiB), deleted {} segment(s)",
+            gc.segments_relocated.len(),
+            gc.values_moved,
+            gc.bytes_moved >> 20,
+            gc.segments_deleted.len()
+        ))
+    }
+
+    fn value_log_bytes(&self) -> Option<u64> {
+        Some(self.db.stats().vlog.bytes)
     }
 
     fn get_many(&self, keys: &[[u8; KEY_LEN]]) -> Result<u64> {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions};
 
-use super::{Engine, Pair};
+use super::{Engine, Pair, ValueSink, Write};
 use crate::data::KEY_LEN;
 
 /// Size of the memory map: LMDB needs an upper bound on the file size.
@@ -51,6 +51,40 @@ impl Engine for LmdbEngine {
         }
         txn.commit().context("commit LMDB transaction")?;
         Ok(())
+    }
+
+    fn apply(&self, writes: &[Write<'_>]) -> Result<()> {
+        let mut txn = self.env.write_txn()?;
+        for w in writes {
+            match *w {
+                Write::Put { key, value } => self.db.put(&mut txn, key, value)?,
+                Write::Delete { key } => {
+                    self.db.delete(&mut txn, key)?;
+                }
+            }
+        }
+        txn.commit().context("commit LMDB transaction")?;
+        Ok(())
+    }
+
+    fn read_values(&self, keys: &[[u8; KEY_LEN]], sink: &mut ValueSink<'_>) -> Result<()> {
+        let txn = self.env.read_txn()?;
+        let mut buffer = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            match self.db.get(&txn, key.as_slice())? {
+                Some(value) => {
+                    buffer.clear();
+                    buffer.extend_from_slice(value);
+                    sink(i, Some(&buffer))?;
+                }
+                None => sink(i, None)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn reclaim(&mut self) -> Result<String> {
+        Ok("nothing to run".to_owned())
     }
 
     fn get_many(&self, keys: &[[u8; KEY_LEN]]) -> Result<u64> {

@@ -7,6 +7,10 @@
 //! read transaction), which is how an application doing many reads would
 //! use redb, LMDB and fjall; jubilant has no read transaction, so each of
 //! its reads takes its own snapshot.
+//!
+//! The large-value workload uses [`Engine::apply`], [`Engine::read_values`]
+//! and [`Engine::reclaim`]: writes of any size, reads that hand each value
+//! to the caller once, and each engine's own way of giving space back.
 
 mod fjall;
 mod jubilant;
@@ -24,6 +28,27 @@ use crate::data::{KEY_LEN, VALUE_LEN};
 /// One key/value pair of the generated data set.
 pub type Pair = ([u8; KEY_LEN], [u8; VALUE_LEN]);
 
+/// One write of [`Engine::apply`].
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// Insert or overwrite `key`.
+    Put {
+        /// The key.
+        key: &'a [u8],
+        /// The value, of any size.
+        value: &'a [u8],
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+    },
+}
+
+/// Receives the value (or `None` if absent) of the `i`-th key of
+/// [`Engine::read_values`].
+pub type ValueSink<'a> = dyn FnMut(usize, Option<&[u8]>) -> Result<()> + 'a;
+
 /// An engine under test, shared by the benchmark threads.
 pub trait Engine: Send + Sync {
     /// Commits `pairs` as one atomic, durable transaction.
@@ -37,6 +62,26 @@ pub trait Engine: Send + Sync {
     /// (within one read snapshot where the engine has them); returns the
     /// number of pairs read.
     fn scan_many(&self, starts: &[[u8; KEY_LEN]], len: usize) -> Result<u64>;
+
+    /// Applies `writes` as one atomic, durable transaction.
+    fn apply(&self, writes: &[Write<'_>]) -> Result<()>;
+
+    /// Reads the value of every key (within one read snapshot where the
+    /// engine has them) and hands it to `sink` in memory the caller may
+    /// keep: jubilant's and fjall's owned values as returned, redb's and
+    /// LMDB's borrowed slices copied once into a buffer, so every engine
+    /// delivers each byte once.
+    fn read_values(&self, keys: &[[u8; KEY_LEN]], sink: &mut ValueSink<'_>) -> Result<()>;
+
+    /// Gives back the space of deleted and overwritten data with the
+    /// engine's own tool (see [`EngineKind::reclaim_note`]); returns what
+    /// it did, for the progress output.
+    fn reclaim(&mut self) -> Result<String>;
+
+    /// Bytes in jubilant's value log (`None` for other engines).
+    fn value_log_bytes(&self) -> Option<u64> {
+        None
+    }
 
     /// Moves recent writes out of memory-only structures before the read
     /// workloads, so reads hit the persistent structure. Returns a note for
@@ -63,7 +108,7 @@ pub trait Engine: Send + Sync {
 
 /// The engines this harness knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum EngineKind {
     /// jubilant-engine, the engine of this workspace.
     Jubilant,
@@ -71,13 +116,33 @@ pub enum EngineKind {
     Redb,
     /// fjall 3.x.
     Fjall,
+    /// fjall 3.x with key-value separation (`KvSeparationOptions::default()`:
+    /// values of at least 1 KiB go to blob files).
+    FjallKv,
     /// LMDB through heed 0.23.
     Lmdb,
 }
 
 impl EngineKind {
-    /// Every engine, jubilant first.
+    /// The engines of a default run of the small-value workloads, jubilant
+    /// first.
     pub const ALL: [EngineKind; 4] = [EngineKind::Jubilant, EngineKind::Redb, EngineKind::Fjall, EngineKind::Lmdb];
+
+    /// The engines of a default run of the large-value workload: fjall
+    /// also with key-value separation, the peer closest to a value log.
+    pub const LARGE_VALUES: [EngineKind; 5] =
+        [EngineKind::Jubilant, EngineKind::Redb, EngineKind::Fjall, EngineKind::FjallKv, EngineKind::Lmdb];
+
+    /// Position in tables: jubilant first, then the peers.
+    pub fn order(self) -> usize {
+        match self {
+            EngineKind::Jubilant => 0,
+            EngineKind::Redb => 1,
+            EngineKind::Fjall => 2,
+            EngineKind::FjallKv => 3,
+            EngineKind::Lmdb => 4,
+        }
+    }
 
     /// The name used in tables and reports.
     pub fn name(self) -> &'static str {
@@ -85,6 +150,7 @@ impl EngineKind {
             EngineKind::Jubilant => "jubilant",
             EngineKind::Redb => "redb",
             EngineKind::Fjall => "fjall",
+            EngineKind::FjallKv => "fjall-kv",
             EngineKind::Lmdb => "lmdb",
         }
     }
@@ -94,7 +160,8 @@ impl EngineKind {
         Ok(match self {
             EngineKind::Jubilant => Box::new(jubilant::JubilantEngine::open(dir)?),
             EngineKind::Redb => Box::new(redb::RedbEngine::open(dir)?),
-            EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir)?),
+            EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir, false)?),
+            EngineKind::FjallKv => Box::new(fjall::FjallEngine::open(dir, true)?),
             EngineKind::Lmdb => Box::new(lmdb::LmdbEngine::open(dir)?),
         })
     }
@@ -104,8 +171,20 @@ impl EngineKind {
         match self {
             EngineKind::Jubilant => "Durability::Sync (WAL fdatasync, group commit)",
             EngineKind::Redb => "Durability::Immediate (default)",
-            EngineKind::Fjall => "batch durability PersistMode::SyncData (journal fdatasync)",
+            EngineKind::Fjall | EngineKind::FjallKv => "batch durability PersistMode::SyncData (journal fdatasync)",
             EngineKind::Lmdb => "default flags (sync on commit)",
+        }
+    }
+
+    /// What [`Engine::reclaim`] runs for this engine, for the report.
+    pub fn reclaim_note(self) -> &'static str {
+        match self {
+            EngineKind::Jubilant => "db.gc_value_log(0.8), then db.checkpoint()",
+            EngineKind::Redb => "Database::compact() until it reports nothing left to do",
+            EngineKind::Fjall | EngineKind::FjallKv => {
+                "memtable flush, Keyspace::major_compact(), then waiting for compactions (blob-file GC included)"
+            }
+            EngineKind::Lmdb => "nothing: LMDB reuses freed pages but never shrinks its file",
         }
     }
 }

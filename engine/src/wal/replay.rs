@@ -144,7 +144,12 @@ pub fn replay(
         (Some(i), _) => i,
         (None, None) => {
             return Ok(ReplayOutcome {
-                position: WalPosition { segments: Vec::new(), end_offset: SEGMENT_HEADER_LEN as u64, next_lsn: wanted },
+                position: WalPosition {
+                    segments: Vec::new(),
+                    end_offset: SEGMENT_HEADER_LEN as u64,
+                    next_lsn: wanted,
+                    fresh_segment: false,
+                },
                 transactions: 0,
                 max_txn_id: None,
                 torn_tail_bytes,
@@ -166,6 +171,7 @@ pub fn replay(
     let mut transactions = 0u64;
     let mut max_txn: Option<TxnId> = None;
     let mut max_commit_unix_ms = 0u64;
+    let mut fresh_segment = false;
     let mut expected = segments.get(start).map_or(wanted, |&(_, first)| first);
     let mut end_offset = SEGMENT_HEADER_LEN as u64;
     let mut live: Vec<(SegmentId, Lsn)> = segments.get(..start).unwrap_or_default().to_vec();
@@ -184,7 +190,30 @@ pub fn replay(
         let body = bytes.get(SEGMENT_HEADER_LEN..).unwrap_or_default();
         let mut reader = WalReader::new(body, SEGMENT_HEADER_LEN as u64, Some(first));
         let failure = loop {
-            match reader.next_step() {
+            let step = reader.next_step();
+            // Damage in records the checkpoint already covers costs
+            // nothing: resume at the first record after the checkpoint.
+            if let Err(e) = &step
+                && expected <= checkpoint_lsn
+            {
+                let bad_pos = (reader.offset() - SEGMENT_HEADER_LEN as u64) as usize;
+                let after = Lsn(checkpoint_lsn.get() + 1);
+                if let Some(r) = resync_wal(body, SEGMENT_HEADER_LEN as u64, bad_pos, after).filter(|r| r.lsn == after)
+                {
+                    tracing::warn!(
+                        file = %path.display(),
+                        offset = reader.offset(),
+                        resume_offset = r.offset,
+                        reason = %e,
+                        "WAL damage in records the checkpoint already holds: skipped"
+                    );
+                    let pos = (r.offset - SEGMENT_HEADER_LEN as u64) as usize;
+                    reader = WalReader::new(body.get(pos..).unwrap_or_default(), r.offset, Some(after));
+                    expected = after;
+                    continue;
+                }
+            }
+            match step {
                 Ok(WalStep::Record(record)) => {
                     expected = Lsn(record.lsn.get() + 1);
                     if record.lsn <= checkpoint_lsn {
@@ -243,8 +272,22 @@ pub fn replay(
         // later segment (the log is fsynced before it rolls over).
         let bad_pos = (reader.offset() - SEGMENT_HEADER_LEN as u64) as usize;
         let offset = reader.offset();
-        let evidence = durable_evidence(body, bad_pos, expected);
         let later = segments.get(index + 1).copied();
+        if expected <= checkpoint_lsn && later.is_none() {
+            // Only checkpointed records are damaged and nothing after the
+            // checkpoint follows: keep the segment as it is (the next
+            // checkpoint removes it) and append to a fresh one.
+            tracing::warn!(
+                file = %path.display(),
+                offset,
+                reason = %error,
+                "WAL damage in records the checkpoint already holds; new records go to a fresh segment"
+            );
+            fresh_segment = true;
+            expected = Lsn(checkpoint_lsn.get() + 1);
+            break;
+        }
+        let evidence = durable_evidence(body, bad_pos, expected);
         match (evidence, later) {
             (Some(ev), _) => {
                 return Err(Error::WalMidLogCorruption {
@@ -284,8 +327,21 @@ pub fn replay(
             }
         }
     }
+    if !live.is_empty() && expected <= checkpoint_lsn && !fresh_segment {
+        // The log ends below the checkpoint: the checkpoint made the WAL
+        // durable up to its LSN first, so segments are missing, and with
+        // them any commit logged after the checkpoint.
+        let (id, _) = live.last().copied().unwrap_or((SegmentId(0), Lsn::ZERO));
+        return Err(Error::WalGap {
+            path: segment_path(dir, id),
+            reason: format!(
+                "the WAL ends at LSN {}, below the checkpoint LSN {checkpoint_lsn}: a segment is missing",
+                expected.get().saturating_sub(1)
+            ),
+        });
+    }
     Ok(ReplayOutcome {
-        position: WalPosition { segments: live, end_offset, next_lsn: expected.max(wanted) },
+        position: WalPosition { segments: live, end_offset, next_lsn: expected.max(wanted), fresh_segment },
         transactions,
         max_txn_id: max_txn,
         torn_tail_bytes,
@@ -305,18 +361,19 @@ fn txn_ops<'a>(
 }
 
 /// Proof that damaged records were durable.
-struct Evidence {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
     /// LSN of the first valid record after the damage.
-    resume_lsn: Lsn,
+    pub resume_lsn: Lsn,
     /// The highest LSN of a valid record after the damage.
-    last_lsn: Lsn,
+    pub last_lsn: Lsn,
 }
 
 /// Scans the valid records after bad bytes at `bad_pos` (where LSN
 /// `expected` was due) for a commit whose `durable_lsn` reaches
 /// `expected`: then the bad records had been fsynced before that commit
 /// was logged.
-fn durable_evidence(body: &[u8], bad_pos: usize, expected: Lsn) -> Option<Evidence> {
+pub fn durable_evidence(body: &[u8], bad_pos: usize, expected: Lsn) -> Option<Evidence> {
     let base = SEGMENT_HEADER_LEN as u64;
     let mut pos = bad_pos;
     let mut resume: Option<Lsn> = None;

@@ -39,6 +39,9 @@ pub struct WalPosition {
     pub end_offset: u64,
     /// LSN of the next record.
     pub next_lsn: Lsn,
+    /// Start a new segment instead of appending to the last one (whose
+    /// tail holds damaged, already checkpointed records).
+    pub fresh_segment: bool,
 }
 
 #[derive(Debug)]
@@ -132,6 +135,13 @@ impl Wal {
     ) -> Result<Wal> {
         let mut segments: VecDeque<(SegmentId, Lsn)> = pos.segments.iter().copied().collect();
         let (segment, file, path, write_offset) = match segments.back() {
+            Some(&(last, _)) if pos.fresh_segment => {
+                let segment = SegmentId(last.get() + 1);
+                let (file, path) =
+                    create_segment(&*storage, dir, directory_id, segment, pos.next_lsn, segment_bytes, preallocate)?;
+                segments.push_back((segment, pos.next_lsn));
+                (segment, file, path, SEGMENT_HEADER_LEN as u64)
+            }
             Some(&(segment, _)) => {
                 let path = segment_path(dir, segment);
                 let file = storage.open(&path).map_err(|e| Error::io("open WAL segment", &path, e))?;

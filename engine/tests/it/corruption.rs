@@ -205,3 +205,49 @@ fn a_torn_newest_superblock_falls_back_to_the_other_slot() {
         drop(db);
     }
 }
+
+/// Damage in WAL records the checkpoint already holds costs nothing: the
+/// directory opens, with every commit, and keeps working.
+#[test]
+fn damage_in_checkpointed_wal_records_is_skipped() {
+    for with_later_commits in [false, true] {
+        let sim = SimStorage::new(17);
+        let ends = commits(&sim, 6);
+        let db = open_sim(&sim).unwrap();
+        db.checkpoint().unwrap();
+        if with_later_commits {
+            let mut b = WriteBatch::new();
+            b.put("after", "checkpoint");
+            db.write(&b).unwrap();
+        }
+        drop(db);
+        // Garble the second commit's records (long since checkpointed).
+        write(&sim, &wal_segment(), ends[1] + 30, &[0xEE; 8]);
+        let db = open_sim(&sim).unwrap_or_else(|e| panic!("later commits {with_later_commits}: {e}"));
+        assert_eq!(contents(&db).len(), 6 + usize::from(with_later_commits));
+        let mut b = WriteBatch::new();
+        b.put("new", "write");
+        db.write(&b).unwrap();
+        drop(db);
+        let db = open_sim(&sim).unwrap();
+        assert_eq!(contents(&db).len(), 7 + usize::from(with_later_commits));
+    }
+}
+
+/// A WAL that ends below the checkpoint has lost a segment (and with it
+/// any commit logged after the checkpoint): opening refuses.
+#[test]
+fn a_wal_ending_below_the_checkpoint_refuses_to_open() {
+    let sim = SimStorage::new(18);
+    let _ = commits(&sim, 4);
+    let db = open_sim(&sim).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    let f = sim.open(&wal_segment()).unwrap();
+    f.set_len(jubilant_format::segment::SEGMENT_HEADER_LEN as u64).unwrap();
+    f.sync().unwrap();
+    match open_sim(&sim) {
+        Err(Error::WalGap { reason, .. }) => assert!(reason.contains("below the checkpoint"), "{reason}"),
+        other => panic!("expected a WAL gap, got {other:?}"),
+    }
+}
