@@ -91,7 +91,7 @@ impl Default for Options {
             page_size: PageSize::DEFAULT,
             cache_bytes: 256 << 20,
             dirty_bytes_max: 128 << 20,
-            wal_segment_bytes: 64 << 20,
+            wal_segment_bytes: 16 << 20,
             wal_preallocate: true,
             durability: Durability::Sync,
             buffered_flush_interval: Duration::from_millis(10),

@@ -14,6 +14,7 @@
 mod crash;
 mod flows;
 mod random;
+mod repair;
 
 use jubilant_client::{BlockingClient, ClientConfig};
 

@@ -44,6 +44,10 @@ enum Step {
     Rollover,
     /// Value-log garbage collection (relocations and segment deletion).
     Gc,
+    /// A put that has already expired (a key of its own: no visible change).
+    ExpiredPut,
+    /// One run of the TTL sweeper (tombstones through the WAL).
+    Sweep,
 }
 
 const STEPS: [Step; 6] = [Step::Put, Step::LargePut, Step::Delete, Step::Commit, Step::Checkpoint, Step::Rollover];
@@ -193,6 +197,19 @@ fn run_steps(db: &Db, sim: &SimStorage, steps: &[Step], start: &Model, audit: bo
                     return run;
                 }
             }
+            Step::ExpiredPut => {
+                // Expired at once: invisible, and gone after a sweep.
+                let mut batch = WriteBatch::new();
+                batch.put_expiring(format!("exp{tag:03}"), vec![tag as u8; 30], 1);
+                if db.write(&batch).is_err() {
+                    return run;
+                }
+            }
+            Step::Sweep => {
+                if db.sweep_expired().is_err() {
+                    return run;
+                }
+            }
         }
     }
     run
@@ -308,6 +325,10 @@ fn random_case(seed: u64) {
             11..=15 => Step::Commit,
             16 => Step::Checkpoint,
             17 => Step::Gc,
+            18 => match rng.below(2) {
+                0 => Step::ExpiredPut,
+                _ => Step::Sweep,
+            },
             _ => Step::Rollover,
         })
         .collect();
