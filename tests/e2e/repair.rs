@@ -23,8 +23,7 @@ fn flip(path: &std::path::Path, offset: u64) {
 fn last_record(dump: &str) -> serde_json::Value {
     dump.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "record")
-        .next_back()
+        .rfind(|v| v["type"] == "record")
         .unwrap_or_else(|| panic!("no record in the dump:\n{dump}"))
 }
 
