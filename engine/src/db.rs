@@ -438,6 +438,23 @@ impl Db {
                 ),
             });
         }
+        if opts.verify_on_open && !opts.read_only {
+            // The startup guardrail: damage reachable from the only valid
+            // superblock must not be written on top of.
+            let refuse = |detail: String| Error::NeedsRepair {
+                reason: format!(
+                    "{}: the tree of superblock generation {} is damaged: {detail}",
+                    page_path.display(),
+                    sb.generation
+                ),
+            };
+            match check_tree(&pager, &sb) {
+                Ok(Ok(_)) => {}
+                Ok(Err(problems)) => return Err(refuse(problems.join("; "))),
+                Err(e @ (Error::CorruptPage { .. } | Error::CorruptNode { .. })) => return Err(refuse(e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
         let space = FreeSpace::load(&pager, &sb)?;
         let root_node = match sb.root_page {
             // A read-only open (for inspection) tolerates a damaged root:

@@ -126,6 +126,11 @@ impl ValueLog {
                 Err(e) => return Err(Error::corrupt(path, e)),
             }
             let len = if last && !read_only { truncate_torn_tail(&*file, &path, len)? } else { len };
+            if !read_only {
+                // Values the WAL refers to may be only in the OS's cache
+                // after a failed fsync in an earlier process.
+                file.sync().map_err(|e| Error::io("fsync value-log segment", &path, e))?;
+            }
             inner.segments.insert(id, Segment { file, len });
             if last {
                 inner.current = Some(id);

@@ -145,6 +145,10 @@ impl Wal {
             Some(&(segment, _)) => {
                 let path = segment_path(dir, segment);
                 let file = storage.open(&path).map_err(|e| Error::io("open WAL segment", &path, e))?;
+                // Replay read what the OS had, which after a failed fsync
+                // in an earlier process may not be on disk: make it
+                // durable before it counts as durable here.
+                file.sync().map_err(|e| Error::io("fsync WAL segment", &path, e))?;
                 (segment, file, path, pos.end_offset)
             }
             None => {

@@ -65,19 +65,27 @@ fn a_flipped_bit_in_any_tree_page_is_reported_with_the_page() {
         let offset = page.get() * PAGE + 32 + (i as u64 * 97) % (PAGE - 32);
         let original = read(&sim, &page_file(), offset, 1);
         write(&sim, &page_file(), offset, &[original[0] ^ (1 << (i % 8))]);
-        // The root is read when the database opens, so damage there stops
-        // the open; damage elsewhere is found by the read that meets it.
-        let error = match open_sim(&sim) {
-            Err(e) => Some(e),
-            Ok(db) => scan_error(&db),
-        };
-        match error {
+        // A read-write open verifies the tree and refuses, naming the page
+        // (the startup guardrail) ...
+        match open_sim(&sim) {
+            Err(Error::NeedsRepair { reason }) => {
+                assert!(reason.contains(&format!("page {page}")), "{reason}");
+                assert!(reason.contains("checksum mismatch"), "{reason}");
+            }
+            other => panic!("page {page}: a read-write open must refuse, got {other:?}"),
+        }
+        // ... and a read-only open still works for inspection, reporting
+        // the damage with the page when a read meets it.
+        let db =
+            Db::open(DIR, jubilant_engine::Options { read_only: true, ..crate::support::sim_options(&sim) }).unwrap();
+        match scan_error(&db) {
             Some(Error::CorruptPage { page: p, source: FormatError::ChecksumMismatch { offset: o, .. }, .. }) => {
                 assert_eq!(p, *page);
                 assert_eq!(o, page.get() * PAGE);
             }
             other => panic!("page {page}: expected a checksum error, got {other:?}"),
         }
+        drop(db);
         write(&sim, &page_file(), offset, &original);
     }
     let db = open_sim(&sim).unwrap();
@@ -91,7 +99,8 @@ fn a_page_copied_over_another_is_a_misdirected_write() {
     let (victim, source) = (pages[pages.len() / 2], pages[pages.len() / 2 + 1]);
     let bytes = read(&sim, &page_file(), source.get() * PAGE, PAGE as usize);
     write(&sim, &page_file(), victim.get() * PAGE, &bytes);
-    let db = open_sim(&sim).unwrap();
+    assert!(matches!(open_sim(&sim), Err(Error::NeedsRepair { reason }) if reason.contains("misdirected write")));
+    let db = Db::open(DIR, jubilant_engine::Options { read_only: true, ..crate::support::sim_options(&sim) }).unwrap();
     match scan_error(&db) {
         Some(Error::CorruptPage { page, source: FormatError::MisdirectedPage { expected, found, .. }, .. }) => {
             assert_eq!((page, expected, found), (victim, victim, source));

@@ -249,7 +249,8 @@ fn waiters_on_a_hot_key_do_not_starve() {
                             Instant::now() + Duration::from_secs(60),
                         )
                         .unwrap();
-                    std::hint::spin_loop();
+                    // Hold it long enough for the others to queue up.
+                    std::thread::sleep(Duration::from_micros(50));
                     locks.release(held);
                 }
                 done.fetch_add(1, Ordering::SeqCst);
