@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use jubilant_format::PageId;
@@ -105,8 +105,8 @@ pub struct CacheStats {
 pub struct PageCache {
     shards: Vec<RwLock<Shard>>,
     counters: Vec<ShardCounters>,
-    shard_budget: usize,
-    budget: usize,
+    shard_budget: AtomicUsize,
+    budget: AtomicUsize,
     evictions: AtomicU64,
 }
 
@@ -123,8 +123,8 @@ impl PageCache {
         PageCache {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             counters: (0..SHARDS).map(|_| ShardCounters::default()).collect(),
-            shard_budget: budget / SHARDS,
-            budget,
+            shard_budget: AtomicUsize::new(budget / SHARDS),
+            budget: AtomicUsize::new(budget),
             evictions: AtomicU64::new(0),
         }
     }
@@ -160,6 +160,31 @@ impl PageCache {
                 c.misses.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Changes the byte budget, evicting at once down to a smaller one.
+    pub fn set_budget(&self, budget: usize) {
+        self.budget.store(budget, Ordering::Relaxed);
+        let shard_budget = budget / SHARDS;
+        self.shard_budget.store(shard_budget, Ordering::Relaxed);
+        let mut evicted = 0u64;
+        for shard in &self.shards {
+            let mut shard = write(shard);
+            // Unreferenced entries first (CLOCK), bounded by two passes.
+            let mut steps = 2 * shard.slots.len() + 1;
+            while shard.bytes > shard_budget && !shard.slots.is_empty() && steps > 0 {
+                steps -= 1;
+                let hand = shard.hand % shard.slots.len();
+                let referenced = shard.slots.get(hand).is_some_and(|s| s.referenced.swap(false, Ordering::Relaxed));
+                if referenced {
+                    shard.hand = (hand + 1) % shard.slots.len();
+                } else {
+                    shard.remove_at(hand);
+                    evicted += 1;
+                }
+            }
+        }
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
     }
 
     /// The cached node of `page`, if any.
@@ -200,13 +225,14 @@ impl PageCache {
         if let Some(i) = shard.index.get(&page).copied() {
             shard.remove_at(i);
         }
-        if bytes > self.shard_budget {
+        let shard_budget = self.shard_budget.load(Ordering::Relaxed);
+        if bytes > shard_budget {
             return;
         }
         let mut evicted = 0u64;
         // CLOCK: each pass clears reference bits, so two passes evict.
         let mut budget_steps = 2 * shard.slots.len() + 1;
-        while shard.bytes + bytes > self.shard_budget && !shard.slots.is_empty() && budget_steps > 0 {
+        while shard.bytes + bytes > shard_budget && !shard.slots.is_empty() && budget_steps > 0 {
             budget_steps -= 1;
             let hand = shard.hand;
             let evict = match shard.slots.get_mut(hand) {
@@ -254,7 +280,7 @@ impl PageCache {
             misses: self.counters.iter().map(|c| c.misses.load(Ordering::Relaxed)).sum(),
             evictions: self.evictions.load(Ordering::Relaxed),
             bytes,
-            budget_bytes: self.budget as u64,
+            budget_bytes: self.budget.load(Ordering::Relaxed) as u64,
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -45,6 +45,51 @@ use crate::wal::{Wal, replay};
 pub fn inline_limit(page_size: jubilant_format::PageSize) -> usize {
     // Per-entry overhead: lengths, kind, flags, version, expiry.
     (page_size.payload_max() - LEAF_HEADER_LEN) / 2 - 24
+}
+
+/// The options that can change while the database is open (see
+/// [`Db::set_tunables`]); everything else needs a reopen.
+#[derive(Debug)]
+pub struct Tunables {
+    dirty_bytes_max: AtomicUsize,
+    checkpoint_wal_bytes: AtomicU64,
+    checkpoint_interval_ms: AtomicU64,
+    ttl_sweep_interval_ms: AtomicU64,
+    lock_timeout_ms: AtomicU64,
+}
+
+impl Tunables {
+    fn from_options(o: &Options) -> Tunables {
+        Tunables {
+            dirty_bytes_max: AtomicUsize::new(o.dirty_bytes_max),
+            checkpoint_wal_bytes: AtomicU64::new(o.checkpoint_wal_bytes),
+            checkpoint_interval_ms: AtomicU64::new(o.checkpoint_interval.as_millis() as u64),
+            ttl_sweep_interval_ms: AtomicU64::new(o.ttl_sweep_interval.as_millis() as u64),
+            lock_timeout_ms: AtomicU64::new(o.lock_timeout.as_millis() as u64),
+        }
+    }
+
+    /// The lock wait limit now.
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_millis(self.lock_timeout_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// New values for the live tunables; `None` keeps a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TunableChanges {
+    /// Page cache budget in bytes.
+    pub cache_bytes: Option<usize>,
+    /// See [`Options::dirty_bytes_max`].
+    pub dirty_bytes_max: Option<usize>,
+    /// See [`Options::checkpoint_wal_bytes`].
+    pub checkpoint_wal_bytes: Option<u64>,
+    /// See [`Options::checkpoint_interval`].
+    pub checkpoint_interval: Option<Duration>,
+    /// See [`Options::ttl_sweep_interval`].
+    pub ttl_sweep_interval: Option<Duration>,
+    /// See [`Options::lock_timeout`].
+    pub lock_timeout: Option<Duration>,
 }
 
 /// What readers see: memtables and the tree root of one generation.
@@ -110,6 +155,8 @@ pub(crate) struct Inner {
     pub gc: Mutex<crate::gc::GcMarkers>,
     /// GC runs (for lock-manager transaction ids).
     pub gc_runs: AtomicU64,
+    /// Settings that can change while the database is open.
+    pub tunables: Tunables,
     /// Where the TTL sweeper resumes.
     sweep_cursor: Mutex<Option<Vec<u8>>>,
     last_checkpoint_at: Mutex<Instant>,
@@ -316,10 +363,12 @@ impl Inner {
             return false;
         }
         let wal_bytes = self.wal.as_ref().map_or(0, Wal::bytes_appended);
-        dirty >= self.opts.dirty_bytes_max / 2
+        let t = &self.tunables;
+        dirty >= t.dirty_bytes_max.load(Ordering::Relaxed) / 2
             || wal_bytes.saturating_sub(self.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed))
-                >= self.opts.checkpoint_wal_bytes
-            || lock(&self.last_checkpoint_at).elapsed() >= self.opts.checkpoint_interval
+                >= t.checkpoint_wal_bytes.load(Ordering::Relaxed)
+            || lock(&self.last_checkpoint_at).elapsed()
+                >= Duration::from_millis(t.checkpoint_interval_ms.load(Ordering::Relaxed))
     }
 }
 
@@ -535,6 +584,7 @@ impl Db {
             poisoned: std::sync::atomic::AtomicBool::new(false),
             counters: Counters::default(),
             txns: crate::txn::Transactions::default(),
+            tunables: Tunables::from_options(&opts),
             sweep_cursor: Mutex::new(None),
             gc: Mutex::new(crate::gc::GcMarkers::default()),
             gc_runs: AtomicU64::new(0),
@@ -580,6 +630,12 @@ impl Db {
     #[must_use]
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.inner.clock)
+    }
+
+    /// The lock wait limit in effect.
+    #[must_use]
+    pub fn lock_timeout(&self) -> Duration {
+        self.inner.tunables.lock_timeout()
     }
 
     /// The transaction machinery (locks and counters).
@@ -659,7 +715,8 @@ impl Db {
             let rs = read(&inner.read_state);
             (rs.active.bytes(), rs.frozen.as_ref().map(|f| f.bytes()))
         };
-        if active < inner.opts.dirty_bytes_max / 2 {
+        let dirty_max = inner.tunables.dirty_bytes_max.load(Ordering::Relaxed);
+        if active < dirty_max / 2 {
             return Ok(());
         }
         if self.background.is_none() {
@@ -668,7 +725,7 @@ impl Db {
         }
         inner.wake.notify_all();
         if let Some(frozen) = frozen
-            && active + frozen >= inner.opts.dirty_bytes_max
+            && active + frozen >= dirty_max
         {
             // The running checkpoint holds this lock: taking it waits for
             // the checkpoint to finish and free its memtable.
@@ -684,6 +741,45 @@ impl Db {
     /// left alone). Returns how many keys it deleted.
     pub fn sweep_expired(&self) -> Result<usize> {
         sweep_expired(&self.inner)
+    }
+
+    /// Changes tunables while the database is open, at once and without
+    /// interrupting anything: the cache shrinks or grows as nodes come
+    /// and go, the next checkpoint and sweep decisions use the new
+    /// triggers, and transactions starting now the new lock timeout.
+    pub fn set_tunables(&self, changes: &TunableChanges) -> Result<()> {
+        let t = &self.inner.tunables;
+        let invalid = |name, reason: &str| Err(Error::InvalidOption { name, reason: reason.into() });
+        if let Some(c) = changes.cache_bytes
+            && c < 64 * self.inner.manifest.page_size.bytes()
+        {
+            return invalid("cache_bytes", "must hold at least 64 pages");
+        }
+        if let Some(d) = changes.dirty_bytes_max
+            && d < 64 << 10
+        {
+            return invalid("dirty_bytes_max", "must be at least 64 KiB");
+        }
+        if let Some(c) = changes.cache_bytes {
+            self.inner.pager.cache().set_budget(c);
+        }
+        if let Some(d) = changes.dirty_bytes_max {
+            t.dirty_bytes_max.store(d, Ordering::Relaxed);
+        }
+        if let Some(w) = changes.checkpoint_wal_bytes {
+            t.checkpoint_wal_bytes.store(w, Ordering::Relaxed);
+        }
+        if let Some(i) = changes.checkpoint_interval {
+            t.checkpoint_interval_ms.store(i.as_millis() as u64, Ordering::Relaxed);
+        }
+        if let Some(i) = changes.ttl_sweep_interval {
+            t.ttl_sweep_interval_ms.store(i.as_millis() as u64, Ordering::Relaxed);
+        }
+        if let Some(l) = changes.lock_timeout {
+            t.lock_timeout_ms.store(l.as_millis() as u64, Ordering::Relaxed);
+        }
+        self.inner.wake.notify_all();
+        Ok(())
     }
 
     /// Value-log garbage collection: rewrites the live values of every
@@ -828,7 +924,7 @@ fn sweep_expired(arc: &Arc<Inner>) -> Result<usize> {
     );
     let txns = &inner.txns;
     let id = jubilant_format::TxnId(u64::MAX - inner.counters.sweeps.fetch_add(1, Ordering::Relaxed));
-    let held = match txns.locks().acquire_all(id, &plan, std::time::Instant::now() + opts.lock_timeout) {
+    let held = match txns.locks().acquire_all(id, &plan, std::time::Instant::now() + inner.tunables.lock_timeout()) {
         Ok(held) => held,
         // Busy keys are retried on a later run.
         Err(_) => return Ok(0),
@@ -895,7 +991,7 @@ fn background_loop(arc: &Arc<Inner>) {
                 tracing::warn!(error = %e, "value-log GC failed");
             }
         }
-        if last_sweep.elapsed() >= inner.opts.ttl_sweep_interval {
+        if last_sweep.elapsed() >= Duration::from_millis(inner.tunables.ttl_sweep_interval_ms.load(Ordering::Relaxed)) {
             last_sweep = Instant::now();
             match sweep_expired(arc) {
                 Ok(0) => {}

@@ -72,6 +72,22 @@ fn try_reload(state: &State) -> Result<ReloadReport, ReloadError> {
         }
         _ => None,
     };
+    // The engine's live tunables, validated by the engine before anything
+    // else changes.
+    let (oe, ne) = (&old.config.engine, &config.engine);
+    let changes = jubilant_engine::TunableChanges {
+        cache_bytes: (oe.cache_bytes != ne.cache_bytes).then_some(ne.cache_bytes),
+        dirty_bytes_max: (oe.dirty_bytes_max != ne.dirty_bytes_max).then_some(ne.dirty_bytes_max),
+        checkpoint_wal_bytes: (oe.checkpoint_wal_bytes != ne.checkpoint_wal_bytes).then_some(ne.checkpoint_wal_bytes),
+        checkpoint_interval: (oe.checkpoint_interval_ms != ne.checkpoint_interval_ms)
+            .then(|| std::time::Duration::from_millis(ne.checkpoint_interval_ms)),
+        ttl_sweep_interval: None,
+        lock_timeout: (oe.lock_timeout_ms != ne.lock_timeout_ms)
+            .then(|| std::time::Duration::from_millis(ne.lock_timeout_ms)),
+    };
+    if changes != jubilant_engine::TunableChanges::default() {
+        state.db.set_tunables(&changes).map_err(|e| ReloadError::Invalid(e.to_string()))?;
+    }
     let (old_limits, new_limits) = (old.config.limits.clone(), config.limits.clone());
     let level_changed = old.config.log.level != config.log.level;
     let level = config.log.level.clone();

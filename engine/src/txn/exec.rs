@@ -118,7 +118,7 @@ impl Db {
         let single_read = matches!(ops, [TxnOp::Get { .. } | TxnOp::Scan { .. }]);
         let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
-        let deadline = Instant::now() + self.options().lock_timeout;
+        let deadline = Instant::now() + self.lock_timeout();
         let held = match txns.locks.acquire_all(id, &plan, deadline) {
             Ok(held) => held,
             Err(LockError::Timeout { key }) => {

@@ -168,3 +168,51 @@ fn real_files_survive_reopen_with_background_checkpoints() {
     db.checkpoint().unwrap();
     assert_invariants(&db);
 }
+
+#[test]
+fn tunables_change_while_open() {
+    let sim = SimStorage::new(5);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..3_000 {
+        b.put(key(i), vec![1; 100]);
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    for i in 0..3_000 {
+        db.get(&key(i)).unwrap();
+    }
+    let before = db.stats().cache;
+    // Shrink the cache: reads evict down to the new budget.
+    db.set_tunables(&jubilant_engine::TunableChanges { cache_bytes: Some(256 << 10), ..Default::default() }).unwrap();
+    for i in 0..3_000 {
+        db.get(&key(i)).unwrap();
+    }
+    let after = db.stats().cache;
+    assert_eq!(after.budget_bytes, 256 << 10);
+    assert!(after.bytes <= 256 << 10, "{before:?} → {after:?}");
+    // A shorter lock timeout applies to the next transaction.
+    db.set_tunables(&jubilant_engine::TunableChanges {
+        lock_timeout: Some(std::time::Duration::from_millis(20)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(db.lock_timeout(), std::time::Duration::from_millis(20));
+    let held = db
+        .transactions()
+        .locks()
+        .acquire_all(
+            jubilant_format::TxnId(u64::MAX),
+            &[jubilant_engine::lock::LockRequest::Key {
+                key: key(1),
+                mode: jubilant_engine::lock::LockMode::Exclusive,
+            }],
+            std::time::Instant::now() + std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+    assert!(matches!(db.transact(&[jubilant_engine::TxnOp::Del { key: key(1) }]), Err(Error::LockTimeout { .. })));
+    db.transactions().locks().release(held);
+    // Out-of-range values are refused and change nothing.
+    assert!(db.set_tunables(&jubilant_engine::TunableChanges { cache_bytes: Some(1), ..Default::default() }).is_err());
+    assert_eq!(db.stats().cache.budget_bytes, 256 << 10);
+}

@@ -151,12 +151,12 @@ pub const KEYS: &[KeyDoc] = &[
         "API tokens; authentication is on when any is configured. A reload affects later AUTH requests; \
          connections keep the role they authenticated with.",
     ),
-    key("engine.cache_bytes", "integer", "262144 to 1099511627776", Restart, "Page cache budget."),
+    key("engine.cache_bytes", "integer", "262144 to 1099511627776", Live, "Page cache budget."),
     key(
         "engine.dirty_bytes_max",
         "integer",
         "65536 to 1099511627776",
-        Restart,
+        Live,
         "Most bytes of changes held in memory waiting for a checkpoint.",
     ),
     key("engine.wal_segment_bytes", "integer", "65536 to 1099511627776", Restart, "Size of one WAL segment file."),
@@ -164,7 +164,7 @@ pub const KEYS: &[KeyDoc] = &[
         "engine.lock_timeout_ms",
         "integer",
         "1 to 3600000",
-        Restart,
+        Live,
         "How long a transaction waits for its locks before it aborts with LOCK_TIMEOUT.",
     ),
     key(
@@ -178,14 +178,14 @@ pub const KEYS: &[KeyDoc] = &[
         "engine.checkpoint_interval_ms",
         "integer",
         "10 to 86400000",
-        Restart,
+        Live,
         "Checkpoint at least this often while there are changes.",
     ),
     key(
         "engine.checkpoint_wal_bytes",
         "integer",
         "65536 to 1099511627776",
-        Restart,
+        Live,
         "Checkpoint once this many WAL bytes were written since the last one.",
     ),
     key(
@@ -375,7 +375,10 @@ pub fn plan_reload(old: &Config, new: Config) -> ReloadPlan {
 fn keep_restart_only(new: &mut Config, old: &Config) {
     new.listen.clone_from(&old.listen);
     new.data_dir.clone_from(&old.data_dir);
-    new.engine = old.engine.clone();
+    // The engine's live tunables change through `Db::set_tunables`; the
+    // rest needs a reopen.
+    new.engine.wal_segment_bytes = old.engine.wal_segment_bytes;
+    new.engine.durability = old.engine.durability;
     new.admin = old.admin.clone();
     new.log.format = old.log.format;
     new.log.span_durations = old.log.span_durations;
