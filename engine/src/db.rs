@@ -406,6 +406,10 @@ pub struct Stats {
     pub ttl_expired: u64,
     /// Value-log counters.
     pub vlog: crate::vlog::VlogStats,
+    /// Value-log GC counters.
+    pub gc: crate::gc::GcStats,
+    /// Time since the last checkpoint (or since open), milliseconds.
+    pub checkpoint_age_ms: u64,
 }
 
 /// A value read from the database, with its version.
@@ -840,6 +844,8 @@ impl Db {
             ttl_sweeps: inner.counters.sweeps.load(Ordering::Relaxed),
             ttl_expired: inner.counters.ttl_expired.load(Ordering::Relaxed),
             vlog: inner.vlog.stats(),
+            gc: lock(&inner.gc).stats(),
+            checkpoint_age_ms: lock(&inner.last_checkpoint_at).elapsed().as_millis() as u64,
         }
     }
 

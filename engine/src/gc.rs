@@ -46,10 +46,33 @@ pub struct GcReport {
     pub segments_deleted: Vec<u64>,
 }
 
-/// Relocated segments waiting for a checkpoint past their LSN.
+/// Relocated segments waiting for a checkpoint past their LSN, and the
+/// counters of GC.
 #[derive(Debug, Default)]
 pub struct GcMarkers {
     pending: Vec<(SegmentId, Lsn)>,
+    stats: GcStats,
+}
+
+/// Counters of value-log GC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GcStats {
+    /// GC runs since open.
+    pub runs: u64,
+    /// Values relocated since open.
+    pub values_moved: u64,
+    /// Segments deleted since open.
+    pub segments_deleted: u64,
+    /// Live value-log bytes found by the last run (0 before the first).
+    pub live_bytes_at_last_run: u64,
+}
+
+impl GcMarkers {
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> GcStats {
+        self.stats
+    }
 }
 
 /// Keys moved per transaction.
@@ -101,6 +124,12 @@ pub(crate) fn run(arc: &Arc<Inner>, min_live_ratio: f64) -> Result<GcReport> {
     // Segments whose marker a durable checkpoint already covers go now.
     let checkpointed = lock(&inner.checkpoint).superblock.checkpoint_lsn;
     report.segments_deleted = after_checkpoint(inner, checkpointed)?.into_iter().map(SegmentId::get).collect();
+    {
+        let mut markers = lock(&inner.gc);
+        markers.stats.runs += 1;
+        markers.stats.values_moved += report.values_moved;
+        markers.stats.live_bytes_at_last_run = report.live_bytes.values().sum();
+    }
     tracing::debug!(?report, elapsed_ms = started.elapsed().as_millis() as u64, "value-log GC");
     Ok(report)
 }
@@ -175,6 +204,7 @@ pub(crate) fn after_checkpoint(inner: &Inner, checkpointed: Lsn) -> Result<Vec<S
             continue;
         }
         inner.vlog.remove_segment(segment)?;
+        lock(&inner.gc).stats.segments_deleted += 1;
     }
     Ok(ready)
 }

@@ -30,6 +30,7 @@ pub mod db;
 pub mod error;
 pub mod freespace;
 pub mod gc;
+pub mod histogram;
 pub mod iter;
 pub mod layout;
 pub mod lock;

@@ -413,9 +413,6 @@ async fn dispatch(
                 }
             }
         };
-        if let ResponseBody::Checkpoint { generation, .. } = &body {
-            state.checkpoint_clock.observe(*generation);
-        }
         state.backlog.fetch_sub(1, Ordering::AcqRel);
         respond(&state, &tx, op, started, id, body).await;
         drop(permit);

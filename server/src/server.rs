@@ -25,7 +25,6 @@ use crate::config::{Config, ConfigSource};
 use crate::conn::{error_frame, serve};
 use crate::logging::LogHandle;
 use crate::metrics::Family;
-use crate::metrics::engine::CheckpointClock;
 use crate::stats::ServerStats;
 
 /// The tunables in effect; replaced whole by a reload.
@@ -77,8 +76,6 @@ pub struct State {
     pub source: ConfigSource,
     /// The log filter, when this process installed the subscriber.
     pub log: Option<LogHandle>,
-    /// When the current checkpoint was first seen.
-    pub checkpoint_clock: CheckpointClock,
     /// Serializes reloads.
     pub reload_lock: std::sync::Mutex<()>,
     next_connection: AtomicU64,
@@ -95,7 +92,6 @@ impl State {
     #[must_use]
     pub fn families(&self) -> Vec<Family> {
         let engine = self.db.stats();
-        let age = self.checkpoint_clock.observe(engine.superblock.generation.get());
         let live = self.live.load();
         let workers = live.config.limits.workers;
         let idle = self.workers.available_permits();
@@ -118,7 +114,7 @@ impl State {
                 self.started.elapsed().as_secs_f64(),
             ),
         ]);
-        families.extend(crate::metrics::engine::families(&engine, age));
+        families.extend(crate::metrics::engine::families(&engine));
         families
     }
 
@@ -176,15 +172,10 @@ impl Server {
         };
         let opts = config.engine_options();
         let dir = config.data_dir.clone();
-        let (db, generation) = tokio::task::spawn_blocking(move || {
-            Db::open(&dir, opts).map(|db| {
-                let generation = db.stats().superblock.generation.get();
-                (db, generation)
-            })
-        })
-        .await
-        .context("open the database")?
-        .with_context(|| format!("open data directory {}", config.data_dir.display()))?;
+        let db = tokio::task::spawn_blocking(move || Db::open(&dir, opts))
+            .await
+            .context("open the database")?
+            .with_context(|| format!("open data directory {}", config.data_dir.display()))?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
@@ -206,7 +197,6 @@ impl Server {
             tls,
             source,
             log,
-            checkpoint_clock: CheckpointClock::new(generation),
             reload_lock: std::sync::Mutex::new(()),
             next_connection: AtomicU64::new(0),
             live: ArcSwap::from_pointee(Live::new(config)),
@@ -257,7 +247,6 @@ impl Server {
         if let Ok(hup) = hup {
             background.spawn(reload_on_sighup(hup, Arc::clone(&state), shutdown.clone()));
         }
-        background.spawn(watch_checkpoints(Arc::clone(&state), shutdown.clone()));
         let mut tasks = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -313,25 +302,6 @@ async fn reload_on_sighup(
         let state = Arc::clone(&state);
         // The outcome is logged by the reload itself.
         let _ = tokio::task::spawn_blocking(move || crate::reload::reload(&state)).await;
-    }
-}
-
-/// Samples the superblock generation every second so that the checkpoint
-/// age is exact to about a second between scrapes.
-async fn watch_checkpoints(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        let s = Arc::clone(&state);
-        let _ = tokio::task::spawn_blocking(move || {
-            let generation = s.db.stats().superblock.generation.get();
-            s.checkpoint_clock.observe(generation);
-        })
-        .await;
     }
 }
 

@@ -88,7 +88,16 @@ pub struct Wal {
     synced: Condvar,
     /// Called before every fsync of the WAL (the value log syncs here).
     pre_sync: std::sync::OnceLock<Hook>,
+    /// fsync latency, microseconds.
+    fsync_us: crate::histogram::Histogram,
+    /// Records made durable by one fsync (the group-commit batch).
+    group_records: crate::histogram::Histogram,
 }
+
+/// Bucket bounds of the fsync latency histogram, microseconds.
+pub const FSYNC_US_BOUNDS: &[u64] = &[50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 250_000, 1_000_000];
+/// Bucket bounds of the group-commit batch histogram, records.
+pub const GROUP_RECORDS_BOUNDS: &[u64] = &[1, 3, 6, 12, 24, 48, 96, 192, 384, 768, 1_536, 3_072];
 
 /// A hook run before the WAL is fsynced.
 pub type PreSync = Arc<dyn Fn() -> Result<()> + Send + Sync>;
@@ -102,7 +111,7 @@ impl std::fmt::Debug for Hook {
 }
 
 /// Counters of the WAL.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WalStats {
     /// Bytes appended since open.
     pub bytes_appended: u64,
@@ -114,6 +123,10 @@ pub struct WalStats {
     pub segments: u64,
     /// Highest durable LSN.
     pub durable_lsn: u64,
+    /// fsync latency of the group-commit leader, microseconds.
+    pub fsync_latency_us: crate::histogram::HistogramSnapshot,
+    /// Records made durable by one fsync (group-commit batch size).
+    pub group_commit_records: crate::histogram::HistogramSnapshot,
     /// LSN of the next record.
     pub next_lsn: u64,
 }
@@ -186,6 +199,8 @@ impl Wal {
             }),
             synced: Condvar::new(),
             pre_sync: std::sync::OnceLock::new(),
+            fsync_us: crate::histogram::Histogram::new(FSYNC_US_BOUNDS),
+            group_records: crate::histogram::Histogram::new(GROUP_RECORDS_BOUNDS),
         })
     }
 
@@ -294,7 +309,9 @@ impl Wal {
             let last = g.last_lsn;
             let file = Arc::clone(&g.file);
             let path = g.path.clone();
+            self.group_records.observe(last.get().saturating_sub(g.durable_lsn.get()));
             drop(g);
+            let started = std::time::Instant::now();
             let result = self
                 .run_pre_sync()
                 .and_then(|()| {
@@ -305,6 +322,7 @@ impl Wal {
                     }
                 })
                 .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
+            self.fsync_us.observe(started.elapsed().as_micros() as u64);
             g = lock(&self.inner);
             g.syncing = false;
             g.fsyncs += 1;
@@ -395,6 +413,8 @@ impl Wal {
             segments: g.segments.len() as u64,
             durable_lsn: g.durable_lsn.get(),
             next_lsn: g.next_lsn.get(),
+            fsync_latency_us: self.fsync_us.snapshot(),
+            group_commit_records: self.group_records.snapshot(),
         }
     }
 

@@ -1,52 +1,33 @@
 //! The engine's counters (`Db::stats()`, sampled at scrape or INFO time)
-//! as metric families, and the checkpoint age the server tracks itself.
-//!
-//! The engine does not say when its last checkpoint happened, so
-//! [`CheckpointClock`] notes when the server first saw each superblock
-//! generation (a background task samples every second; scrapes, INFO and
-//! CHECKPOINT requests sample too). The age is therefore exact to about a
-//! second, and for the checkpoint found at open it counts from the
-//! server's start.
-//!
-//! Not exported because the engine does not count them yet: fsync latency
-//! histogram, group-commit batch size, checkpoint duration histogram (only
-//! the last duration is known), value-log bytes and GC, TTL expirations.
-
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! as metric families.
 
 use jubilant_engine::Stats;
 
-use super::{Family, Kind, Sample, Value};
+use super::{Family, HistogramSnapshot, Kind, Sample, Value};
 
-/// When the current superblock generation was first seen.
-#[derive(Debug)]
-pub struct CheckpointClock {
-    seen: Mutex<(u64, Instant)>,
-}
-
-impl CheckpointClock {
-    /// Starts at `generation`, seen now.
-    #[must_use]
-    pub fn new(generation: u64) -> CheckpointClock {
-        CheckpointClock { seen: Mutex::new((generation, Instant::now())) }
-    }
-
-    /// Notes `generation`; returns the time since the current generation
-    /// was first seen.
-    pub fn observe(&self, generation: u64) -> Duration {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.0 != generation {
-            *seen = (generation, Instant::now());
-        }
-        seen.1.elapsed()
+/// Converts an engine histogram in microseconds to one in seconds.
+fn seconds(h: &jubilant_engine::histogram::HistogramSnapshot) -> HistogramSnapshot {
+    HistogramSnapshot {
+        bounds_seconds: h.bounds.iter().map(|&b| b as f64 / 1e6).collect(),
+        counts: h.counts.clone(),
+        overflow: h.overflow,
+        sum_seconds: h.sum as f64 / 1e6,
     }
 }
 
-/// The engine families of `stats`; `checkpoint_age` from the
-/// [`CheckpointClock`].
+/// An engine histogram of counts (not durations), in the same shape.
+fn counts(h: &jubilant_engine::histogram::HistogramSnapshot) -> HistogramSnapshot {
+    HistogramSnapshot {
+        bounds_seconds: h.bounds.iter().map(|&b| b as f64).collect(),
+        counts: h.counts.clone(),
+        overflow: h.overflow,
+        sum_seconds: h.sum as f64,
+    }
+}
+
+/// The engine families of `stats`.
 #[must_use]
-pub fn families(stats: &Stats, checkpoint_age: Duration) -> Vec<Family> {
+pub fn families(stats: &Stats) -> Vec<Family> {
     let c = &stats.cache;
     let w = &stats.wal;
     let t = &stats.transactions;
@@ -108,9 +89,43 @@ pub fn families(stats: &Stats, checkpoint_age: Duration) -> Vec<Family> {
         ),
         Family::gauge_f64(
             "engine.checkpoint.age_seconds",
-            "Time since the server first saw the current checkpoint (server start for the one found at open).",
-            checkpoint_age.as_secs_f64(),
+            "Time since the last checkpoint (or since the database was opened).",
+            stats.checkpoint_age_ms as f64 / 1e3,
         ),
+        Family::single(
+            "engine.wal.fsync_duration_seconds",
+            "fsync latency of the WAL's group-commit leader.",
+            Kind::Histogram,
+            Value::Histogram(seconds(&w.fsync_latency_us)),
+        ),
+        Family::single(
+            "engine.wal.group_commit_records",
+            "WAL records made durable by one fsync (the group-commit batch); bucket bounds are record counts.",
+            Kind::Histogram,
+            Value::Histogram(counts(&w.group_commit_records)),
+        ),
+        Family::gauge("engine.vlog.segments", "Value-log segment files.", stats.vlog.segments),
+        Family::gauge("engine.vlog.bytes", "Bytes in value-log segments.", stats.vlog.bytes),
+        Family::counter("engine.vlog.fsyncs", "fsyncs of value-log segments since open.", stats.vlog.fsyncs),
+        Family::gauge(
+            "engine.vlog.live_bytes",
+            "Live value-log bytes found by the last GC run (0 before the first).",
+            stats.gc.live_bytes_at_last_run,
+        ),
+        Family::gauge(
+            "engine.vlog.dead_bytes",
+            "Value-log bytes not live as of the last GC run (headers included).",
+            if stats.gc.runs == 0 { 0 } else { stats.vlog.bytes.saturating_sub(stats.gc.live_bytes_at_last_run) },
+        ),
+        Family::counter("engine.gc.runs", "Value-log GC runs since open.", stats.gc.runs),
+        Family::counter("engine.gc.values_moved", "Values relocated by GC since open.", stats.gc.values_moved),
+        Family::counter(
+            "engine.gc.segments_deleted",
+            "Value-log segments deleted by GC since open.",
+            stats.gc.segments_deleted,
+        ),
+        Family::counter("engine.ttl.sweeps", "TTL sweeper runs that deleted keys, since open.", stats.ttl_sweeps),
+        Family::counter("engine.ttl.expired", "Expired keys the TTL sweeper deleted since open.", stats.ttl_expired),
         Family::gauge(
             "engine.checkpoint.generation",
             "Superblock generation of the current checkpoint.",
@@ -125,12 +140,21 @@ pub fn families(stats: &Stats, checkpoint_age: Duration) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jubilant_engine::histogram::Histogram;
 
     #[test]
-    fn the_clock_restarts_when_the_generation_changes() {
-        let clock = CheckpointClock::new(1);
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(clock.observe(1) >= Duration::from_millis(20));
-        assert!(clock.observe(2) < Duration::from_millis(20));
+    fn microsecond_histograms_become_seconds_with_the_same_buckets() {
+        let h = Histogram::new(&[50, 1_000]);
+        for v in [10, 60, 2_000_000] {
+            h.observe(v);
+        }
+        let s = seconds(&h.snapshot());
+        assert_eq!(s.bounds_seconds, vec![0.000_05, 0.001]);
+        assert_eq!(s.counts.iter().sum::<u64>() + s.overflow, 3);
+        assert_eq!(s.overflow, 1);
+        assert!((s.sum_seconds - 2.000_07).abs() < 1e-9, "{}", s.sum_seconds);
+        let c = counts(&h.snapshot());
+        assert_eq!(c.bounds_seconds, vec![50.0, 1000.0]);
+        assert_eq!(c.sum_seconds, 2_000_070.0);
     }
 }

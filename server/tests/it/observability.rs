@@ -122,6 +122,11 @@ const REQUIRED: &[&str] = &[
     "jubilant_engine_locks_waits_total",
     "jubilant_engine_locks_timeouts_total",
     "jubilant_engine_transactions_aborts_total",
+    "jubilant_engine_wal_fsync_duration_seconds",
+    "jubilant_engine_wal_group_commit_records",
+    "jubilant_engine_vlog_segments",
+    "jubilant_engine_gc_runs_total",
+    "jubilant_engine_ttl_expired_total",
 ];
 
 /// INFO keys that may change between the scrape and the INFO request
@@ -177,6 +182,10 @@ fn info_carries_every_metric_of_a_parsed_scrape() {
     assert_eq!(value("jubilant_server_auth_failures_total", &[]), Some(1.0));
     assert_eq!(value("jubilant_engine_transactions_aborts_total", &[("reason", "assert")]), Some(1.0));
     assert_eq!(value("jubilant_server_request_duration_seconds_count", &[("op", "txn")]), Some(51.0));
+    // Every committed write waited on a WAL fsync the histograms saw.
+    let fsyncs = value("jubilant_engine_wal_fsync_duration_seconds_count", &[]).unwrap_or(0.0);
+    assert!(fsyncs >= 1.0, "no fsync observed:\n{text}");
+    assert_eq!(value("jubilant_engine_wal_group_commit_records_count", &[]), Some(fsyncs));
 
     // INFO carries every sample, under the mapped name, with the same value
     // (but for the few that move between the two requests).
