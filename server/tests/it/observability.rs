@@ -187,6 +187,12 @@ fn info_carries_every_metric_of_a_parsed_scrape() {
     assert!(fsyncs >= 1.0, "no fsync observed:\n{text}");
     assert_eq!(value("jubilant_engine_wal_group_commit_records_count", &[]), Some(fsyncs));
 
+    // docs/OBSERVABILITY.md lists every family.
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/OBSERVABILITY.md")).unwrap();
+    for name in scrape.families.keys() {
+        assert!(doc.contains(&format!("`{name}`")), "{name} is not listed in docs/OBSERVABILITY.md");
+    }
+
     // INFO carries every sample, under the mapped name, with the same value
     // (but for the few that move between the two requests).
     let info = info(&mut c);
