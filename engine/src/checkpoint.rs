@@ -51,6 +51,7 @@ pub struct CheckpointInfo {
 
 /// Runs one checkpoint if there is anything to write; `None` otherwise.
 pub(crate) fn run(inner: &Inner) -> Result<Option<CheckpointInfo>> {
+    let _span = tracing::debug_span!("engine_checkpoint").entered();
     let started = Instant::now();
     let mut state = lock(&inner.checkpoint);
     let Some(wal) = inner.wal.as_ref() else {

@@ -81,6 +81,8 @@ const BATCH: usize = 64;
 /// Runs GC: relocates every segment whose live share is below
 /// `min_live_ratio`.
 pub(crate) fn run(arc: &Arc<Inner>, min_live_ratio: f64) -> Result<GcReport> {
+    // Subscribers see the run's duration from the span's close.
+    let _span = tracing::info_span!("gc", min_live_ratio).entered();
     let inner = &**arc;
     let mut report = GcReport::default();
     let started = Instant::now();

@@ -4,7 +4,8 @@
 //! Spans: `request` (fields `conn`, `id`, `op`; never keys) around every
 //! request, `commit` around a transaction's engine work and `checkpoint`
 //! around a requested checkpoint, both children of their request, so a
-//! subscriber can follow one request from frame to response. They are at
+//! subscriber can follow one request from frame to response; the engine's
+//! `fsync`, `engine_checkpoint` and `gc` spans nest inside them. They are at
 //! debug level; `log.span_durations` logs their busy and idle time when
 //! they close.
 

@@ -309,8 +309,12 @@ impl Wal {
             let last = g.last_lsn;
             let file = Arc::clone(&g.file);
             let path = g.path.clone();
-            self.group_records.observe(last.get().saturating_sub(g.durable_lsn.get()));
+            let records = last.get().saturating_sub(g.durable_lsn.get());
+            self.group_records.observe(records);
             drop(g);
+            // Covers the value log's sync (pre-sync hook), the write and
+            // the fsync: what the committers of this group wait for.
+            let span = tracing::debug_span!("fsync", records, bytes = buf.len()).entered();
             let started = std::time::Instant::now();
             let result = self
                 .run_pre_sync()
@@ -323,6 +327,7 @@ impl Wal {
                 })
                 .and_then(|()| file.sync().map_err(|e| Error::io("fsync WAL", &path, e)));
             self.fsync_us.observe(started.elapsed().as_micros() as u64);
+            drop(span);
             g = lock(&self.inner);
             g.syncing = false;
             g.fsyncs += 1;

@@ -75,22 +75,30 @@ fn debug_logs_show_no_secret_key_value_or_token_in_either_format() {
                 assert!(!text.contains(&spelling), "the {format} log contains {spelling:?}:\n{text}");
             }
         }
-        // Spans: a commit closes with its durations; the engine's checkpoint
-        // event is inside the checkpoint span inside its request span.
-        let (commit_closed, nested) = match format {
+        // Spans: a commit closes with its durations, and so does the WAL
+        // fsync inside it; the engine's checkpoint event is inside the
+        // engine's checkpoint span, inside the server's checkpoint span
+        // inside its request span.
+        let (commit_closed, fsync_closed, nested) = match format {
             "human" => (
                 text.lines().any(|l| l.contains("request{") && l.contains("commit{ops=2}") && l.contains("time.busy")),
-                text.lines().any(|l| l.contains("op=\"checkpoint\"}:checkpoint: jubilant_engine")),
+                text.lines().any(|l| l.contains("commit{ops=2}:fsync{records=") && l.contains("time.busy")),
+                text.lines().any(|l| l.contains("op=\"checkpoint\"}:checkpoint:engine_checkpoint: jubilant_engine")),
             ),
             _ => (
                 text.lines().any(|l| l.contains("\"name\":\"commit\"") && l.contains("time.busy")),
+                text.lines().any(|l| l.contains("\"name\":\"fsync\"") && l.contains("time.busy")),
                 text.lines().any(|l| {
                     l.contains("\"target\":\"jubilant_engine")
-                        && l.contains("\"op\":\"checkpoint\",\"name\":\"request\"},{\"name\":\"checkpoint\"}")
+                        && l.contains(
+                            "\"op\":\"checkpoint\",\"name\":\"request\"},{\"name\":\"checkpoint\"},\
+                             {\"name\":\"engine_checkpoint\"}",
+                        )
                 }),
             ),
         };
         assert!(commit_closed, "no closed commit span:\n{text}");
+        assert!(fsync_closed, "no closed fsync span:\n{text}");
         assert!(nested, "no engine event inside request > checkpoint:\n{text}");
     }
 }
