@@ -9,6 +9,10 @@
 //! cargo run --release -p jubilant-loadgen                 # starts both servers
 //! cargo run --release -p jubilant-loadgen -- --addr 127.0.0.1:7420 --no-redis
 //! ```
+//!
+//! Redis is skipped (with a note) when `redis-server` is not installed. The
+//! table is printed and written with the raw cells as
+//! `target/reports/loadgen/<unix time>/report.{md,json}`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,15 +40,18 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
     /// Requests per measurement cell.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, env = "JUBILANT_LOADGEN_REQUESTS")]
     requests: u64,
+    /// Directory of the reports (default: `target/reports/loadgen`).
+    #[arg(long)]
+    reports_dir: Option<PathBuf>,
     /// Skip redis.
     #[arg(long)]
     no_redis: bool,
 }
 
 /// One measurement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 struct Cell {
     server: &'static str,
     op: &'static str,
@@ -247,7 +254,16 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
             (Some(child), addr)
         }
     };
-    let redis = if args.no_redis {
+    let redis_installed = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !args.no_redis && !redis_installed {
+        eprintln!("redis-server is not installed: measuring jubilant-server alone");
+    }
+    let redis = if args.no_redis || !redis_installed {
         None
     } else {
         let port = 20_000 + (std::process::id() % 20_000) as u16;
@@ -278,10 +294,10 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
             }
         }
     }
-    println!(
-        "| op | connections | in flight per connection | jubilant ops/s | p50 µs | p99 µs | redis ops/s | p50 µs | p99 µs | jubilant vs redis |"
+    let mut table = String::from(
+        "| op | connections | in flight per connection | jubilant ops/s | p50 µs | p99 µs | redis ops/s | p50 µs | p99 µs | jubilant vs redis |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in cells.iter().filter(|c| c.server == "jubilant") {
         let r = cells.iter().find(|r| {
             r.server == "redis" && r.op == c.op && r.connections == c.connections && r.pipeline == c.pipeline
@@ -295,10 +311,36 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
             ),
             None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
-        println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {rops} | {rp50} | {rp99} | {ratio} |",
+        table.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {rops} | {rp50} | {rp99} | {ratio} |\n",
             c.op, c.connections, c.pipeline, c.ops_per_s, c.p50_us, c.p99_us
-        );
+        ));
     }
+    print!("{table}");
+    let unix_time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let reports = args.reports_dir.clone().unwrap_or_else(|| {
+        // `target/release/jubilant-loadgen` → `target/reports/loadgen`.
+        bin_dir().parent().map_or_else(|| PathBuf::from("reports"), PathBuf::from).join("reports").join("loadgen")
+    });
+    let dir = reports.join(unix_time.to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let header = format!(
+        "# jubilant-loadgen, unix time {unix_time}\n\n{} requests per cell, keys drawn from {}, {}-byte values; \
+         redis: {}.\n\n",
+        args.requests,
+        args.keys,
+        args.value_bytes,
+        if redis.is_some() { "appendonly yes, appendfsync always" } else { "not measured" }
+    );
+    std::fs::write(dir.join("report.md"), format!("{header}{table}"))?;
+    let json = serde_json::json!({
+        "unix_time": unix_time,
+        "requests": args.requests,
+        "keys": args.keys,
+        "value_bytes": args.value_bytes,
+        "cells": cells,
+    });
+    std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&json)?)?;
+    eprintln!("report: {}", dir.join("report.md").display());
     Ok(())
 }
