@@ -1,5 +1,5 @@
 //! `jubilant-bench`: runs the same workloads on jubilant-engine and on peer
-//! engines (redb, fjall, LMDB through heed) behind one small trait, in one
+//! engines (redb, fjall, LMDB through heed, sled) behind one small trait, in one
 //! process, interleaved; prints Markdown tables and writes a JSON report.
 //!
 //! - `jubilant-bench [run] [--full] [--rounds N] [--only W,...] [--engines E,...]`:
@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-/// Benchmarks jubilant-engine against redb, fjall and LMDB.
+/// Benchmarks jubilant-engine against redb, fjall, LMDB and sled.
 #[derive(Debug, Parser)]
 #[command(name = "jubilant-bench", version, args_conflicts_with_subcommands = true)]
 struct Cli {

@@ -435,7 +435,7 @@ fn engines_round(
     }
     if selected(Workload::Bulk) {
         report.note(w, "\"incl. deferred work\" adds what the load left for later, timed right after it: jubilant's db.checkpoint(), fjall's memtable flush and compactions (redb and LMDB defer nothing).");
-        report.note(w, "Disk space (allocated blocks, after the deferred work) includes jubilant's preallocated 64 MiB WAL segment (wal_preallocate); LMDB's map is sparse.");
+        report.note(w, &format!("Disk space (allocated blocks, after the deferred work) includes jubilant's preallocated {} MiB WAL segment (wal_preallocate); LMDB's map is sparse.", jubilant_engine::Options::default().wal_segment_bytes >> 20));
     }
     phase += 1;
 

@@ -252,7 +252,7 @@ pub fn round(
     report.note(w, &format!("Keys {KEY_LEN} random bytes, values {} KiB of random (incompressible) bytes; every commit of {} values is durable; MiB/s counts value bytes.", VALUE_BYTES >> 10, BATCH));
     report.note(w, &format!("Reads: every value once, in random order, {} per read snapshot; each value reaches the caller once (jubilant's and fjall's owned values as returned, redb's and LMDB's borrowed slices copied once).", READ_BATCH));
     report.note(w, "The disk column is this round's sequential 1 MiB writes + fsync (physical workload): \"jubilant vs disk\" on the write row is jubilant's share of the disk's sequential bandwidth.");
-    report.note(w, "Disk space: allocated blocks of the engine's directory after its deferred work; jubilant's includes its preallocated 64 MiB WAL segment. Live data after a random quarter is overwritten and another quarter deleted (durable batches of 10) is 3/4 of the load.");
+    report.note(w, &format!("Disk space: allocated blocks of the engine's directory after its deferred work; jubilant's includes its preallocated {} MiB WAL segment. Live data after a random quarter is overwritten and another quarter deleted (durable batches of 10) is 3/4 of the load.", jubilant_engine::Options::default().wal_segment_bytes >> 20));
     Ok(())
 }
 

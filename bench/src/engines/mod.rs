@@ -16,6 +16,7 @@ mod fjall;
 mod jubilant;
 mod lmdb;
 mod redb;
+mod sled;
 
 use std::path::Path;
 
@@ -121,17 +122,26 @@ pub enum EngineKind {
     FjallKv,
     /// LMDB through heed 0.23.
     Lmdb,
+    /// sled 0.34.
+    Sled,
 }
 
 impl EngineKind {
     /// The engines of a default run of the small-value workloads, jubilant
     /// first.
-    pub const ALL: [EngineKind; 4] = [EngineKind::Jubilant, EngineKind::Redb, EngineKind::Fjall, EngineKind::Lmdb];
+    pub const ALL: [EngineKind; 5] =
+        [EngineKind::Jubilant, EngineKind::Redb, EngineKind::Fjall, EngineKind::Lmdb, EngineKind::Sled];
 
     /// The engines of a default run of the large-value workload: fjall
     /// also with key-value separation, the peer closest to a value log.
-    pub const LARGE_VALUES: [EngineKind; 5] =
-        [EngineKind::Jubilant, EngineKind::Redb, EngineKind::Fjall, EngineKind::FjallKv, EngineKind::Lmdb];
+    pub const LARGE_VALUES: [EngineKind; 6] = [
+        EngineKind::Jubilant,
+        EngineKind::Redb,
+        EngineKind::Fjall,
+        EngineKind::FjallKv,
+        EngineKind::Lmdb,
+        EngineKind::Sled,
+    ];
 
     /// Position in tables: jubilant first, then the peers.
     pub fn order(self) -> usize {
@@ -141,6 +151,7 @@ impl EngineKind {
             EngineKind::Fjall => 2,
             EngineKind::FjallKv => 3,
             EngineKind::Lmdb => 4,
+            EngineKind::Sled => 5,
         }
     }
 
@@ -152,6 +163,7 @@ impl EngineKind {
             EngineKind::Fjall => "fjall",
             EngineKind::FjallKv => "fjall-kv",
             EngineKind::Lmdb => "lmdb",
+            EngineKind::Sled => "sled",
         }
     }
 
@@ -163,6 +175,7 @@ impl EngineKind {
             EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir, false)?),
             EngineKind::FjallKv => Box::new(fjall::FjallEngine::open(dir, true)?),
             EngineKind::Lmdb => Box::new(lmdb::LmdbEngine::open(dir)?),
+            EngineKind::Sled => Box::new(sled::SledEngine::open(dir)?),
         })
     }
 
@@ -173,6 +186,7 @@ impl EngineKind {
             EngineKind::Redb => "Durability::Immediate (default)",
             EngineKind::Fjall | EngineKind::FjallKv => "batch durability PersistMode::SyncData (journal fdatasync)",
             EngineKind::Lmdb => "default flags (sync on commit)",
+            EngineKind::Sled => "apply_batch, then Db::flush (write and fsync)",
         }
     }
 
@@ -185,6 +199,7 @@ impl EngineKind {
                 "memtable flush, Keyspace::major_compact(), then waiting for compactions (blob-file GC included)"
             }
             EngineKind::Lmdb => "nothing: LMDB reuses freed pages but never shrinks its file",
+            EngineKind::Sled => "Db::flush only: sled compacts its segments in the background, with no call to run it",
         }
     }
 }
