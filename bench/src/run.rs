@@ -280,7 +280,7 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
         notes: vec![
             "Each engine runs with its own default options; every commit is durable when it returns.".to_owned(),
             format!(
-                "Reads: redb, LMDB and fjall serve {} gets or {} scans from one read transaction/snapshot; jubilant has no read transaction, each read takes its own snapshot.",
+                "Reads: redb, LMDB and fjall serve {} gets or {} scans from one read transaction/snapshot; jubilant serves each batch of gets from one snapshot with Db::get_many, and each scan from its own.",
                 workloads::GET_BATCH,
                 workloads::SCAN_BATCH
             ),

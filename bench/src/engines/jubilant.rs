@@ -47,8 +47,8 @@ impl Engine for JubilantEngine {
     }
 
     fn read_values(&self, keys: &[[u8; KEY_LEN]], sink: &mut ValueSink<'_>) -> Result<()> {
-        for (i, key) in keys.iter().enumerate() {
-            sink(i, self.db.get(key)?.as_deref())?;
+        for (i, entry) in self.db.get_many(keys)?.into_iter().enumerate() {
+            sink(i, entry.as_ref().map(|e| e.value.as_slice()))?;
         }
         Ok(())
     }
@@ -70,13 +70,7 @@ impl Engine for JubilantEngine {
     }
 
     fn get_many(&self, keys: &[[u8; KEY_LEN]]) -> Result<u64> {
-        let mut found = 0;
-        for key in keys {
-            if self.db.get(key)?.is_some() {
-                found += 1;
-            }
-        }
-        Ok(found)
+        Ok(self.db.get_many(keys)?.iter().filter(|e| e.is_some()).count() as u64)
     }
 
     fn scan_many(&self, starts: &[[u8; KEY_LEN]], len: usize) -> Result<u64> {

@@ -5,8 +5,8 @@
 //! commit would survive a power cut. Read methods take a batch of
 //! operations and may serve the whole batch from one read snapshot (one
 //! read transaction), which is how an application doing many reads would
-//! use redb, LMDB and fjall; jubilant has no read transaction, so each of
-//! its reads takes its own snapshot.
+//! use redb, LMDB and fjall; jubilant reads a batch of gets at one
+//! snapshot with `Db::get_many`, and each scan at its own.
 //!
 //! The large-value workload uses [`Engine::apply`], [`Engine::read_values`]
 //! and [`Engine::reclaim`]: writes of any size, reads that hand each value

@@ -197,3 +197,34 @@ fn sweeper_tombstones_survive_crashes_consistently() {
         crate::support::assert_invariants(&db);
     }
 }
+
+#[test]
+fn get_many_agrees_with_one_get_per_key_across_tree_memtable_value_log_and_expiry() {
+    let sim = SimStorage::new(37);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let big = vec![7u8; 4096];
+    let mut b = WriteBatch::new();
+    b.put("a", "1").put("b", "2").put("c", "3");
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let mut b = WriteBatch::new();
+    b.put("b", "2'").delete("c").put("d", big.as_slice()).put_expiring("e", "5", T0 + 1_000);
+    db.write(&b).unwrap();
+    let keys: [&[u8]; 6] = [b"a", b"b", b"c", b"d", b"e", b"missing"];
+    let values = |db: &Db| -> Vec<Option<Vec<u8>>> {
+        db.get_many(&keys).unwrap().into_iter().map(|e| e.map(|e| e.value)).collect()
+    };
+    let expected = |e: Option<&[u8]>| -> Vec<Option<Vec<u8>>> {
+        [Some(&b"1"[..]), Some(b"2'"), None, Some(&big[..]), e, None].iter().map(|v| v.map(<[u8]>::to_vec)).collect()
+    };
+    assert_eq!(values(&db), expected(Some(b"5")));
+    clock.advance_ms(1_000);
+    assert_eq!(values(&db), expected(None), "e expired at its time");
+    // Versions too, and after everything moved into the tree.
+    db.checkpoint().unwrap();
+    let many = db.get_many(&keys).unwrap();
+    let one: Vec<_> = keys.iter().map(|k| db.get_entry(k).unwrap()).collect();
+    assert_eq!(many, one);
+    assert_eq!(values(&db), expected(None));
+}
