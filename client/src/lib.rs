@@ -30,6 +30,8 @@ mod config;
 mod connection;
 mod error;
 mod retry;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod tls;
 
 pub use blocking::BlockingClient;

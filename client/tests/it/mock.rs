@@ -2,15 +2,15 @@
 //! and answers as the test's handler says. Every loop ends when its
 //! connection closes or the test's runtime stops.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jubilant_client::test_util::MemoryStore;
 use jubilant_format::wire::{
-    AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, KeyValue, Op, OpResult, Request, RequestBody, Response,
-    ResponseBody, TxnResult, WireError, WireLimits, decode_request, encode_frame, frame_len,
+    DEFAULT_MAX_FRAME, ErrorCode, Request, RequestBody, Response, ResponseBody, WireError, WireLimits, decode_request,
+    encode_frame, frame_len,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -195,95 +195,24 @@ pub fn error(code: ErrorCode, message: &str) -> ResponseBody {
 /// Answers PING, INFO, CHECKPOINT and CONFIG RELOAD, and runs
 /// transactions against an in-memory map.
 pub fn kv_handler() -> Handler {
-    let store = Arc::new(Mutex::new(Store::default()));
+    let store = Arc::new(Mutex::new(MemoryStore::default()));
     handler(move |_, request| Action::Reply(answer(&store, &request.body)))
 }
 
-pub fn answer(store: &Mutex<Store>, body: &RequestBody) -> ResponseBody {
+pub fn answer(store: &Mutex<MemoryStore>, body: &RequestBody) -> ResponseBody {
     match body {
         RequestBody::Txn(ops) => store.lock().unwrap().run(ops),
         RequestBody::Auth { .. } => ResponseBody::Auth { role: "admin".to_owned() },
         RequestBody::Ping { payload } => ResponseBody::Pong { payload: payload.clone() },
         RequestBody::Info => ResponseBody::Info(vec![
             ("version".to_owned(), "0.1.0".to_owned()),
-            ("keys".to_owned(), store.lock().unwrap().map.len().to_string()),
+            ("keys".to_owned(), store.lock().unwrap().len().to_string()),
         ]),
         RequestBody::Checkpoint => ResponseBody::Checkpoint { checkpoint_lsn: 41, generation: 7 },
         RequestBody::ConfigReload => ResponseBody::ConfigReload {
             applied: vec!["log_level".to_owned()],
             needs_restart: vec!["listen".to_owned()],
         },
-    }
-}
-
-#[derive(Default)]
-pub struct Store {
-    map: BTreeMap<Vec<u8>, (Vec<u8>, u64)>,
-    version: u64,
-}
-
-impl Store {
-    fn run(&mut self, ops: &[Op]) -> ResponseBody {
-        let mut view = self.map.clone();
-        let version = self.version + 1;
-        let mut wrote = false;
-        let mut results = Vec::new();
-        let pair = |key: &[u8], (value, version): &(Vec<u8>, u64)| KeyValue {
-            key: key.to_vec(),
-            value: value.clone(),
-            version: *version,
-            expires_at_unix_ms: None,
-        };
-        for (index, op) in ops.iter().enumerate() {
-            results.push(match op {
-                Op::Get { key } => OpResult::Get(view.get(key).map(|v| pair(key, v))),
-                Op::Set { key, value, .. } => {
-                    view.insert(key.clone(), (value.clone(), version));
-                    wrote = true;
-                    OpResult::Set
-                }
-                Op::Del { key } => {
-                    wrote = true;
-                    OpResult::Del { existed: view.remove(key).is_some() }
-                }
-                Op::Assert { key, condition } => {
-                    let current = view.get(key);
-                    let holds = match condition {
-                        AssertCondition::Exists => current.is_some(),
-                        AssertCondition::Absent => current.is_none(),
-                        AssertCondition::ValueEquals(v) => current.is_some_and(|(value, _)| value == v),
-                        AssertCondition::VersionEquals(v) => current.map_or(0, |(_, version)| *version) == *v,
-                    };
-                    if !holds {
-                        let mut error = WireError::new(ErrorCode::AssertFailed, "assert did not hold");
-                        error.op_index = Some(u32::try_from(index).unwrap());
-                        return ResponseBody::Error(error);
-                    }
-                    OpResult::Assert
-                }
-                Op::Scan { start, end, limit, reverse } => {
-                    let in_range =
-                        |k: &Vec<u8>| start.as_ref().is_none_or(|s| k >= s) && end.as_ref().is_none_or(|e| k < e);
-                    let mut items: Vec<KeyValue> =
-                        view.iter().filter(|(k, _)| in_range(k)).map(|(k, v)| pair(k, v)).collect();
-                    if *reverse {
-                        items.reverse();
-                    }
-                    let limit = if *limit == 0 { 1000 } else { *limit as usize };
-                    let truncated = items.len() > limit;
-                    items.truncate(limit);
-                    OpResult::Scan { items, truncated }
-                }
-            });
-        }
-        let commit_version = if wrote {
-            self.map = view;
-            self.version = version;
-            version
-        } else {
-            0
-        };
-        ResponseBody::Txn(TxnResult { results, commit_version })
     }
 }
 

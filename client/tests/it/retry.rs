@@ -12,7 +12,7 @@ use crate::mock::{Action, MockServer, answer, config, error, handler, kv_handler
 /// in-memory store.
 fn busy_then_serve(busy: usize) -> crate::mock::Handler {
     let seen = AtomicUsize::new(0);
-    let store = Arc::new(std::sync::Mutex::new(crate::mock::Store::default()));
+    let store = Arc::new(std::sync::Mutex::new(jubilant_client::test_util::MemoryStore::default()));
     handler(move |_, request| {
         if matches!(request.body, RequestBody::Txn(_)) && seen.fetch_add(1, Ordering::SeqCst) < busy {
             return Action::Reply(error(ErrorCode::Busy, "overloaded"));
@@ -67,7 +67,7 @@ async fn assert_failures_are_not_retried() {
 /// Closes connection 0 on its first transaction; serves a store on every
 /// other connection.
 fn drop_first_connection() -> crate::mock::Handler {
-    let store = Arc::new(std::sync::Mutex::new(crate::mock::Store::default()));
+    let store = Arc::new(std::sync::Mutex::new(jubilant_client::test_util::MemoryStore::default()));
     handler(move |conn, request| {
         if conn.index == 0 && matches!(request.body, RequestBody::Txn(_)) {
             return Action::Close;

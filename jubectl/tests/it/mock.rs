@@ -2,7 +2,6 @@
 //! answering from an in-memory map. Every loop is bounded: the accept
 //! loop by a deadline, connections by a read timeout.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -11,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jubilant_client::test_util::MemoryStore;
 use jubilant_format::wire::{
-    AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, KeyValue, Op, OpResult, RequestBody, Response, ResponseBody,
-    TxnResult, WireError, WireLimits, decode_request, encode_frame, frame_len,
+    DEFAULT_MAX_FRAME, ErrorCode, RequestBody, Response, ResponseBody, WireError, WireLimits, decode_request,
+    encode_frame, frame_len,
 };
 
 const LIFETIME: Duration = Duration::from_secs(60);
@@ -29,12 +29,6 @@ impl Drop for Mock {
     }
 }
 
-#[derive(Default)]
-struct Store {
-    map: BTreeMap<Vec<u8>, (Vec<u8>, u64)>,
-    version: u64,
-}
-
 impl Mock {
     /// A server without authentication.
     pub fn start() -> Mock {
@@ -47,7 +41,7 @@ impl Mock {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
-        let store = Arc::new(Mutex::new(Store::default()));
+        let store = Arc::new(Mutex::new(MemoryStore::default()));
         let token = token.map(str::to_owned);
         let accept_stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -67,7 +61,7 @@ impl Mock {
     }
 }
 
-fn serve(mut stream: TcpStream, store: &Mutex<Store>, token: Option<&str>) {
+fn serve(mut stream: TcpStream, store: &Mutex<MemoryStore>, token: Option<&str>) {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut authenticated = token.is_none();
@@ -93,7 +87,7 @@ fn serve(mut stream: TcpStream, store: &Mutex<Store>, token: Option<&str>) {
             RequestBody::Ping { payload } => ResponseBody::Pong { payload: payload.clone() },
             RequestBody::Info => ResponseBody::Info(vec![
                 ("version".to_owned(), "0.1.0".to_owned()),
-                ("keys".to_owned(), store.lock().unwrap().map.len().to_string()),
+                ("keys".to_owned(), store.lock().unwrap().len().to_string()),
             ]),
             RequestBody::Checkpoint => ResponseBody::Checkpoint { checkpoint_lsn: 41, generation: 7 },
             RequestBody::ConfigReload => ResponseBody::ConfigReload {
@@ -111,71 +105,6 @@ fn serve(mut stream: TcpStream, store: &Mutex<Store>, token: Option<&str>) {
 
 fn error(code: ErrorCode, message: &str) -> ResponseBody {
     ResponseBody::Error(WireError::new(code, message))
-}
-
-impl Store {
-    fn run(&mut self, ops: &[Op]) -> ResponseBody {
-        let mut view = self.map.clone();
-        let version = self.version + 1;
-        let mut wrote = false;
-        let mut results = Vec::new();
-        let pair = |key: &[u8], (value, version): &(Vec<u8>, u64)| KeyValue {
-            key: key.to_vec(),
-            value: value.clone(),
-            version: *version,
-            expires_at_unix_ms: None,
-        };
-        for (index, op) in ops.iter().enumerate() {
-            results.push(match op {
-                Op::Get { key } => OpResult::Get(view.get(key).map(|v| pair(key, v))),
-                Op::Set { key, value, .. } => {
-                    view.insert(key.clone(), (value.clone(), version));
-                    wrote = true;
-                    OpResult::Set
-                }
-                Op::Del { key } => {
-                    wrote = true;
-                    OpResult::Del { existed: view.remove(key).is_some() }
-                }
-                Op::Assert { key, condition } => {
-                    let current = view.get(key);
-                    let holds = match condition {
-                        AssertCondition::Exists => current.is_some(),
-                        AssertCondition::Absent => current.is_none(),
-                        AssertCondition::ValueEquals(v) => current.is_some_and(|(value, _)| value == v),
-                        AssertCondition::VersionEquals(v) => current.map_or(0, |(_, version)| *version) == *v,
-                    };
-                    if !holds {
-                        let mut wire = WireError::new(ErrorCode::AssertFailed, "assert did not hold");
-                        wire.op_index = Some(u32::try_from(index).unwrap());
-                        return ResponseBody::Error(wire);
-                    }
-                    OpResult::Assert
-                }
-                Op::Scan { start, end, limit, reverse } => {
-                    let in_range =
-                        |k: &Vec<u8>| start.as_ref().is_none_or(|s| k >= s) && end.as_ref().is_none_or(|e| k < e);
-                    let mut items: Vec<KeyValue> =
-                        view.iter().filter(|(k, _)| in_range(k)).map(|(k, v)| pair(k, v)).collect();
-                    if *reverse {
-                        items.reverse();
-                    }
-                    let limit = if *limit == 0 { 1000 } else { *limit as usize };
-                    let truncated = items.len() > limit;
-                    items.truncate(limit);
-                    OpResult::Scan { items, truncated }
-                }
-            });
-        }
-        let commit_version = if wrote {
-            self.map = view;
-            self.version = version;
-            version
-        } else {
-            0
-        };
-        ResponseBody::Txn(TxnResult { results, commit_version })
-    }
 }
 
 /// What one run of jubectl did.
