@@ -5,26 +5,6 @@ use jubilant_engine::Stats;
 
 use super::{Family, HistogramSnapshot, Kind, Sample, Value};
 
-/// Converts an engine histogram in microseconds to one in seconds.
-fn seconds(h: &jubilant_engine::histogram::HistogramSnapshot) -> HistogramSnapshot {
-    HistogramSnapshot {
-        bounds_seconds: h.bounds.iter().map(|&b| b as f64 / 1e6).collect(),
-        counts: h.counts.clone(),
-        overflow: h.overflow,
-        sum_seconds: h.sum as f64 / 1e6,
-    }
-}
-
-/// An engine histogram of counts (not durations), in the same shape.
-fn counts(h: &jubilant_engine::histogram::HistogramSnapshot) -> HistogramSnapshot {
-    HistogramSnapshot {
-        bounds_seconds: h.bounds.iter().map(|&b| b as f64).collect(),
-        counts: h.counts.clone(),
-        overflow: h.overflow,
-        sum_seconds: h.sum as f64,
-    }
-}
-
 /// The engine families of `stats`.
 #[must_use]
 pub fn families(stats: &Stats) -> Vec<Family> {
@@ -96,13 +76,13 @@ pub fn families(stats: &Stats) -> Vec<Family> {
             "engine.wal.fsync_duration_seconds",
             "fsync latency of the WAL's group-commit leader.",
             Kind::Histogram,
-            Value::Histogram(seconds(&w.fsync_latency_us)),
+            Value::Histogram(HistogramSnapshot::from_micros(&w.fsync_latency_us)),
         ),
         Family::single(
             "engine.wal.group_commit_records",
             "WAL records made durable by one fsync (the group-commit batch); bucket bounds are record counts.",
             Kind::Histogram,
-            Value::Histogram(counts(&w.group_commit_records)),
+            Value::Histogram(HistogramSnapshot::from_counts(&w.group_commit_records)),
         ),
         Family::gauge("engine.vlog.segments", "Value-log segment files.", stats.vlog.segments),
         Family::gauge("engine.vlog.bytes", "Bytes in value-log segments.", stats.vlog.bytes),
@@ -135,26 +115,4 @@ pub fn families(stats: &Stats) -> Vec<Family> {
         Family::gauge("engine.checkpoint.keys", "Keys in the tree at the last checkpoint.", sb.key_count),
         Family::gauge("engine.pages", "Pages in the page file, superblocks included.", sb.page_count),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use jubilant_engine::histogram::Histogram;
-
-    #[test]
-    fn microsecond_histograms_become_seconds_with_the_same_buckets() {
-        let h = Histogram::new(&[50, 1_000]);
-        for v in [10, 60, 2_000_000] {
-            h.observe(v);
-        }
-        let s = seconds(&h.snapshot());
-        assert_eq!(s.bounds_seconds, vec![0.000_05, 0.001]);
-        assert_eq!(s.counts.iter().sum::<u64>() + s.overflow, 3);
-        assert_eq!(s.overflow, 1);
-        assert!((s.sum_seconds - 2.000_07).abs() < 1e-9, "{}", s.sum_seconds);
-        let c = counts(&h.snapshot());
-        assert_eq!(c.bounds_seconds, vec![50.0, 1000.0]);
-        assert_eq!(c.sum_seconds, 2_000_070.0);
-    }
 }

@@ -126,13 +126,13 @@ pub fn info_entries(families: &[Family]) -> Vec<(String, String)> {
                 Value::Float(v) => out.push((key, format!("{v}"))),
                 Value::Histogram(h) => {
                     let mut cumulative = 0u64;
-                    for (bound, count) in h.bounds_seconds.iter().zip(&h.counts) {
+                    for (bound, count) in h.bounds.iter().zip(&h.counts) {
                         cumulative += count;
                         out.push((format!("{key}.bucket.{bound}"), cumulative.to_string()));
                     }
                     out.push((format!("{key}.bucket.+Inf"), h.count().to_string()));
                     out.push((format!("{key}.count"), h.count().to_string()));
-                    out.push((format!("{key}.sum"), format!("{}", h.sum_seconds)));
+                    out.push((format!("{key}.sum"), format!("{}", h.sum)));
                 }
             }
         }
@@ -164,8 +164,8 @@ fn encode_value(encoder: &mut MetricEncoder<'_>, kind: Kind, value: &Value) -> R
         (_, Value::Int(v)) => encoder.encode_gauge(v),
         (_, Value::Float(v)) => encoder.encode_gauge(v),
         (_, Value::Histogram(h)) => {
-            let buckets: Vec<(f64, u64)> = h.bounds_seconds.iter().copied().zip(h.counts.iter().copied()).collect();
-            encoder.encode_histogram::<NoLabelSet>(h.sum_seconds, h.count(), &buckets, None)
+            let buckets: Vec<(f64, u64)> = h.bounds.iter().copied().zip(h.counts.iter().copied()).collect();
+            encoder.encode_histogram::<NoLabelSet>(h.sum, h.count(), &buckets, None)
         }
     }
 }
