@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use jubilant_format::{Generation, Lsn, PageId};
 
-use crate::btree::node::StoredValue;
+use crate::btree::node::{EntryRef, ValueView};
 use crate::db::{Entry, Inner};
 use crate::error::Result;
 use crate::memtable::{MemOp, Memtable};
@@ -125,20 +125,40 @@ impl Iter {
             }
             sources.push((candidates, more));
         }
-        let (tree, more) = crate::btree::read::chunk(&self.inner.pager, self.root, lower, upper, CHUNK, self.reverse)?;
-        let mut tree_candidates = Vec::with_capacity(tree.len());
-        for e in tree {
+        let (inner, resolve) = (&self.inner, self.resolve);
+        let mut from_tree = |e: EntryRef<'_>| -> Result<(Vec<u8>, Entry)> {
             let (value, value_ref) = match e.value {
-                StoredValue::Inline(v) => (v, None),
-                StoredValue::Ref(r) if self.resolve => (self.inner.vlog.read(&e.key, &r)?, Some(r)),
-                StoredValue::Ref(r) => (Vec::new(), Some(r)),
+                ValueView::Inline(v) => (v.to_vec(), None),
+                ValueView::Ref(r) if resolve => (inner.vlog.read(e.key, &r)?, Some(r)),
+                ValueView::Ref(r) => (Vec::new(), Some(r)),
             };
-            tree_candidates.push(Candidate {
-                key: e.key,
-                value: Some(Entry { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms, value_ref }),
-            });
+            let entry = Entry { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms, value_ref };
+            Ok((e.key.to_vec(), entry))
+        };
+        let (tree, more) =
+            crate::btree::read::chunk(&inner.pager, self.root, lower, upper, CHUNK, self.reverse, &mut from_tree)?;
+        // One TTL "now" per chunk.
+        let now_ms = self.inner.ttl.now_ms(&*self.inner.clock);
+        let wanted = |value: &Entry| {
+            let is_expired = value.expires_at_unix_ms.is_some_and(|t| t <= now_ms);
+            match self.expired {
+                Expired::Hide => !is_expired,
+                Expired::Only => is_expired,
+                Expired::Include => true,
+            }
+        };
+        if sources.iter().all(|(entries, more)| entries.is_empty() && !more) {
+            // Only the tree has entries here (the usual case after a
+            // checkpoint): its chunk is the buffer, with no merge.
+            debug_assert!(self.buffer.is_empty(), "refilled before the buffer drained");
+            let last_key = if more { tree.last().map(|(k, _)| k.clone()) } else { None };
+            let mut tree = tree;
+            tree.retain(|(_, value)| wanted(value));
+            self.buffer = VecDeque::from(tree);
+            self.advance(last_key);
+            return Ok(());
         }
-        sources.push((tree_candidates, more));
+        sources.push((tree.into_iter().map(|(key, value)| Candidate { key, value: Some(value) }).collect(), more));
 
         // Keys past the last key of a source that had more are not final.
         let before = |a: &[u8], b: &[u8]| if self.reverse { a > b } else { a < b };
@@ -149,61 +169,69 @@ impl Iter {
             .reduce(|a, b| if before(&a, &b) { a } else { b });
         let any_more = sources.iter().any(|(_, more)| *more);
 
-        // One TTL "now" per chunk (only if some entry has an expiry).
-        let now_ms = Some(self.inner.ttl.now_ms(&*self.inner.clock));
         // Merge: sources are in priority order (newest first); equal keys
-        // take the first source's version.
-        let mut cursors: Vec<std::iter::Peekable<std::vec::IntoIter<Candidate>>> =
-            sources.into_iter().map(|(entries, _)| entries.into_iter().peekable()).collect();
+        // take the first source's version. Keys move from the sources into
+        // the buffer without copies.
+        let mut cursors: Vec<std::vec::IntoIter<Candidate>> =
+            sources.into_iter().map(|(entries, _)| entries.into_iter()).collect();
+        fn head(c: &std::vec::IntoIter<Candidate>) -> Option<&[u8]> {
+            c.as_slice().first().map(|cand| cand.key.as_slice())
+        }
+        // The last key consumed: in the buffer's back entry when
+        // `last_in_buffer`, else here (a tombstone or a filtered entry).
         let mut last_key: Option<Vec<u8>> = None;
+        let mut last_in_buffer = false;
         loop {
+            // The first source holding the smallest key (strict `before`
+            // keeps the highest-priority one among equal keys).
             let mut best: Option<(usize, &[u8])> = None;
-            for (i, c) in cursors.iter_mut().enumerate() {
-                if let Some(cand) = c.peek()
-                    && best.is_none_or(|(_, k)| before(&cand.key, k))
+            for (i, c) in cursors.iter().enumerate() {
+                if let Some(key) = head(c)
+                    && best.is_none_or(|(_, k)| before(key, k))
                 {
-                    best = Some((i, &cand.key));
+                    best = Some((i, key));
                 }
             }
             let Some((index, key)) = best else { break };
-            let key = key.to_vec();
             if let Some(cut) = &cut
-                && before(cut, &key)
+                && before(cut, key)
             {
                 break;
             }
-            let mut chosen: Option<Candidate> = None;
-            for (i, c) in cursors.iter_mut().enumerate() {
-                if let Some(cand) = c.next_if(|cand| cand.key == key)
-                    && (i == index || chosen.is_none())
-                {
-                    chosen = chosen.or(Some(cand));
+            let Some(chosen) = cursors.get_mut(index).and_then(Iterator::next) else { break };
+            // Older versions of the same key in lower-priority sources.
+            for c in cursors.iter_mut().skip(index + 1) {
+                if head(c) == Some(chosen.key.as_slice()) {
+                    c.next();
                 }
             }
-            if let Some(Candidate { key, value: Some(value) }) = chosen {
-                let is_expired = now_ms.is_some_and(|now| value.expires_at_unix_ms.is_some_and(|t| t <= now));
-                let wanted = match self.expired {
-                    Expired::Hide => !is_expired,
-                    Expired::Only => is_expired,
-                    Expired::Include => true,
-                };
-                if wanted {
+            let Candidate { key, value } = chosen;
+            match value {
+                Some(value) if wanted(&value) => {
                     self.buffer.push_back((key, value));
+                    last_in_buffer = true;
+                }
+                _ => {
+                    last_key = Some(key);
+                    last_in_buffer = false;
                 }
             }
-            last_key = Some(key);
         }
-        match (last_key, any_more) {
-            (Some(k), true) => {
-                if self.reverse {
-                    self.upper = Bound::Excluded(k);
-                } else {
-                    self.lower = Bound::Excluded(k);
-                }
-            }
-            _ => self.done = true,
+        if last_in_buffer {
+            last_key = self.buffer.back().map(|(k, _)| k.clone());
         }
+        self.advance(if any_more { last_key } else { None });
         Ok(())
+    }
+
+    /// Moves the range past `last_key`, the last key a refill consumed, or
+    /// ends the iteration when there is none (no source has more).
+    fn advance(&mut self, last_key: Option<Vec<u8>>) {
+        match last_key {
+            Some(k) if self.reverse => self.upper = Bound::Excluded(k),
+            Some(k) => self.lower = Bound::Excluded(k),
+            None => self.done = true,
+        }
     }
 }
 

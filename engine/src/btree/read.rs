@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use jubilant_format::PageId;
 
-use super::node::{LeafEntry, Node};
+use super::node::{EntryRef, LeafEntry, Node};
 use crate::error::Result;
 use crate::pager::Pager;
 
@@ -84,63 +84,82 @@ fn in_upper(key: &[u8], to: Bound<&[u8]>) -> bool {
 }
 
 /// Up to `limit` entries with keys in `(from, to)` in ascending order (or
-/// descending when `reverse`); returns whether more may follow.
-pub fn chunk(
+/// descending when `reverse`), each mapped by `f` straight from the
+/// cached page (so nothing is copied that `f` does not take); returns
+/// whether more may follow.
+pub fn chunk<T>(
     pager: &Pager,
     root: Option<PageId>,
     from: Bound<&[u8]>,
     to: Bound<&[u8]>,
     limit: usize,
     reverse: bool,
-) -> Result<(Vec<LeafEntry>, bool)> {
-    let mut out = Vec::new();
+    f: &mut dyn FnMut(EntryRef<'_>) -> Result<T>,
+) -> Result<(Vec<T>, bool)> {
+    let mut out = Vec::with_capacity(limit);
     let Some(root) = root else {
         return Ok((out, false));
     };
-    let more = visit(pager, root, from, to, limit, reverse, &mut out, 0)?;
+    let more = visit(pager, root, Range { from, to, limit, reverse }, f, &mut out, 0)?;
     Ok((out, more))
+}
+
+/// What `visit` collects.
+#[derive(Clone, Copy)]
+struct Range<'a> {
+    from: Bound<&'a [u8]>,
+    to: Bound<&'a [u8]>,
+    limit: usize,
+    reverse: bool,
 }
 
 /// Depth-first walk of the children that can hold keys in range, in
 /// order; returns true once `limit` entries are collected and another in
 /// range exists (or may exist).
-#[allow(clippy::too_many_arguments)]
-fn visit(
+fn visit<T>(
     pager: &Pager,
     page: PageId,
-    from: Bound<&[u8]>,
-    to: Bound<&[u8]>,
-    limit: usize,
-    reverse: bool,
-    out: &mut Vec<LeafEntry>,
+    range: Range<'_>,
+    f: &mut dyn FnMut(EntryRef<'_>) -> Result<T>,
+    out: &mut Vec<T>,
     depth: usize,
 ) -> Result<bool> {
+    let Range { from, to, limit, reverse } = range;
     if depth >= MAX_DEPTH {
         return Err(depth_error(pager, page));
     }
     let node = pager.node(page)?;
     match &*node {
         Node::Leaf(l) => {
-            let indices: Box<dyn Iterator<Item = usize>> =
-                if reverse { Box::new((0..l.len()).rev()) } else { Box::new(0..l.len()) };
+            // Binary-search where the range starts in this leaf; the
+            // bound checks below then stop at its end.
+            let indices: Box<dyn Iterator<Item = usize>> = if reverse {
+                let end = match to {
+                    Bound::Included(t) => l.search(t).map_or_else(|i| i, |i| i + 1),
+                    Bound::Excluded(t) => l.search(t).unwrap_or_else(|i| i),
+                    Bound::Unbounded => l.len(),
+                };
+                Box::new((0..end).rev())
+            } else {
+                let start = match from {
+                    Bound::Included(f) => l.search(f).unwrap_or_else(|i| i),
+                    Bound::Excluded(f) => l.search(f).map_or_else(|i| i, |i| i + 1),
+                    Bound::Unbounded => 0,
+                };
+                Box::new(start..l.len())
+            };
             for i in indices {
                 let key = l.key(i);
-                let (past_start, past_end) = if reverse {
-                    (in_upper(key, to), !in_lower(key, from))
-                } else {
-                    (in_lower(key, from), !in_upper(key, to))
-                };
+                // Every index yielded is past the start (the search above).
+                let past_end = if reverse { !in_lower(key, from) } else { !in_upper(key, to) };
                 if past_end {
                     return Ok(false);
-                }
-                if !past_start {
-                    continue;
                 }
                 if out.len() == limit {
                     return Ok(true);
                 }
                 if let Some(e) = l.entry(i) {
-                    out.push(e.to_owned());
+                    out.push(f(e)?);
                 }
             }
             Ok(false)
@@ -169,7 +188,7 @@ fn visit(
                     return Ok(false);
                 }
                 let Some(child) = b.child(i) else { break };
-                if visit(pager, child, from, to, limit, reverse, out, depth + 1)? {
+                if visit(pager, child, range, f, out, depth + 1)? {
                     return Ok(true);
                 }
             }
