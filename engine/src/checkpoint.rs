@@ -150,13 +150,13 @@ fn write_checkpoint(
     inner.pager.sync()?;
 
     // 5. Publish, then reclaim.
-    let root_node = match sb.root_page {
-        Some(root) => Some(inner.pager.node(root)?),
+    let pinned = match sb.root_page {
+        Some(root) => Some(crate::btree::read::Pinned::load(&inner.pager, root)?),
         None => None,
     };
     {
         let mut rs = write(&inner.read_state);
-        rs.root_node = root_node;
+        rs.pinned = pinned;
         rs.frozen = None;
         rs.root = sb.root_page;
         rs.generation = sb.generation;

@@ -98,9 +98,9 @@ pub(crate) struct ReadState {
     pub active: Arc<Memtable>,
     pub frozen: Option<Arc<Memtable>>,
     pub root: Option<PageId>,
-    /// The root's node, kept here so lookups skip the cache for the one
-    /// page every lookup reads.
-    pub root_node: Option<Arc<crate::btree::node::Node>>,
+    /// The top two levels of the tree, kept here so lookups skip the
+    /// cache for the pages every lookup reads.
+    pub pinned: Option<crate::btree::read::Pinned>,
     pub generation: Generation,
 }
 
@@ -319,9 +319,14 @@ impl Inner {
             };
             (value, e.version, e.expires_at_unix_ms)
         };
-        let found = match &rs.root_node {
-            Some(node) => crate::btree::read::get_from(&self.pager, root, node, key, map)?,
-            None => crate::btree::read::get_from(&self.pager, root, &self.pager.node(root)?, key, map)?,
+        let found = match &rs.pinned {
+            Some(pinned) => crate::btree::read::get_from(&self.pager, pinned, key, map)?,
+            None => crate::btree::read::get_from(
+                &self.pager,
+                &crate::btree::read::Pinned::load(&self.pager, root)?,
+                key,
+                map,
+            )?,
         };
         match found {
             None => Ok(None),
@@ -525,11 +530,11 @@ impl Db {
             }
         }
         let space = FreeSpace::load(&pager, &sb)?;
-        let root_node = match sb.root_page {
+        let pinned = match sb.root_page {
             // A read-only open (for inspection) tolerates a damaged root:
             // lookups then report the damage.
-            Some(root) if opts.read_only => pager.node(root).ok(),
-            Some(root) => Some(pager.node(root)?),
+            Some(root) if opts.read_only => crate::btree::read::Pinned::load(&pager, root).ok(),
+            Some(root) => Some(crate::btree::read::Pinned::load(&pager, root)?),
             None => None,
         };
 
@@ -594,7 +599,7 @@ impl Db {
                 active: Arc::new(active),
                 frozen: None,
                 root: sb.root_page,
-                root_node,
+                pinned,
                 generation: sb.generation,
             }),
             visible_lsn: AtomicU64::new(last_lsn.get()),

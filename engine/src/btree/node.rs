@@ -194,9 +194,6 @@ enum ValueMeta {
 
 #[derive(Debug, Clone, Copy)]
 struct EntryMeta {
-    /// The key's first 8 bytes, big-endian, zero-padded: most comparisons
-    /// in a search end here, without touching the payload.
-    prefix: u64,
     key_start: u32,
     key_len: u16,
     version: u64,
@@ -210,6 +207,10 @@ struct EntryMeta {
 pub struct LeafNode {
     payload: Box<[u8]>,
     entries: Vec<EntryMeta>,
+    /// Each key's [`key_prefix`], apart from `entries` so a binary search
+    /// touches a few dense cache lines: most comparisons end here, without
+    /// touching the payload.
+    prefixes: Vec<u64>,
 }
 
 /// A borrowed view of one leaf entry.
@@ -257,6 +258,7 @@ impl LeafNode {
         let mut r = Reader { buf: payload, pos: 0 };
         let count = r.u16("entry count")? as usize;
         let mut entries = Vec::with_capacity(count);
+        let mut prefixes = Vec::with_capacity(count);
         for i in 0..count {
             let what = |f: &str| format!("entry {i} {f}");
             let key_len = r.u16(&what("key_len"))?;
@@ -290,12 +292,13 @@ impl LeafNode {
                 (None, None) => unreachable!("a reference entry read its reference above"),
             };
             let key = payload.get(key_start as usize..key_start as usize + key_len as usize).unwrap_or_default();
-            entries.push(EntryMeta { prefix: key_prefix(key), key_start, key_len, version, expires, value });
+            prefixes.push(key_prefix(key));
+            entries.push(EntryMeta { key_start, key_len, version, expires, value });
         }
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
         }
-        let node = LeafNode { payload: payload.into(), entries };
+        let node = LeafNode { payload: payload.into(), entries, prefixes };
         for i in 1..node.len() {
             if node.key(i - 1) >= node.key(i) {
                 return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
@@ -346,7 +349,7 @@ impl LeafNode {
         let mut hi = self.len();
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let prefix = self.entries.get(mid).map_or(0, |e| e.prefix);
+            let prefix = self.prefixes.get(mid).copied().unwrap_or(0);
             let order = prefix.cmp(&probe).then_with(|| self.key(mid).cmp(key));
             match order {
                 std::cmp::Ordering::Less => lo = mid + 1,
@@ -384,12 +387,15 @@ impl LeafNode {
 /// shorter key itself does.
 #[must_use]
 pub fn key_prefix(key: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = key.len().min(8);
-    if let (Some(dst), Some(src)) = (buf.get_mut(..n), key.get(..n)) {
-        dst.copy_from_slice(src);
+    // Big-endian, so that integer order is byte order. The common case
+    // is one unaligned load, not a variable-length copy.
+    if let Some(head) = key.first_chunk::<8>() {
+        return u64::from_le_bytes(*head).swap_bytes();
     }
-    // Big-endian, so that integer order is byte order.
+    let mut buf = [0u8; 8];
+    for (dst, src) in buf.iter_mut().zip(key) {
+        *dst = *src;
+    }
     u64::from_le_bytes(buf).swap_bytes()
 }
 
@@ -532,7 +538,7 @@ impl Node {
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         match self {
-            Node::Leaf(l) => l.payload.len() + l.entries.len() * std::mem::size_of::<EntryMeta>() + 64,
+            Node::Leaf(l) => l.payload.len() + l.entries.len() * (std::mem::size_of::<EntryMeta>() + 8) + 64,
             Node::Branch(b) => b.payload.len() + b.children.len() * 16 + 64,
         }
     }

@@ -11,45 +11,90 @@ use crate::pager::Pager;
 /// The entry for `key` in the tree rooted at `root`.
 pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry>> {
     let Some(root) = root else { return Ok(None) };
-    let node = pager.node(root)?;
-    get_from(pager, root, &node, key, |e| e.to_owned())
+    let pinned = Pinned { page: root, node: pager.node(root)?, children: Vec::new() };
+    get_from(pager, &pinned, key, |e| e.to_owned())
 }
 
-/// Looks `key` up starting at `node` (the node of page `page`, e.g. a
-/// root the caller keeps), and maps the entry found with `f` without
-/// copying anything `f` does not take.
+/// The top of one tree kept decoded outside the cache, so a lookup's
+/// first two levels cost no cache lookups: the root's node and, when the
+/// root is a branch, the nodes of its children. Memory beyond the cache
+/// budget is bounded by the root's fanout (at most a few hundred pages).
+#[derive(Debug)]
+pub struct Pinned {
+    page: PageId,
+    node: std::sync::Arc<Node>,
+    /// The root's children in order, or empty (the root is a leaf, or
+    /// a child could not be read: lookups then go through the cache and
+    /// report the damage).
+    children: Vec<std::sync::Arc<Node>>,
+}
+
+/// Most children pinned: a root with more (only with tiny keys on big
+/// pages) leaves its children to the cache.
+const PIN_CHILDREN_MAX: usize = 512;
+
+impl Pinned {
+    /// Reads the root `page` and its children.
+    pub fn load(pager: &Pager, page: PageId) -> Result<Pinned> {
+        let node = pager.node(page)?;
+        let children = match &*node {
+            Node::Branch(b) if b.len() <= PIN_CHILDREN_MAX => {
+                b.children().iter().map(|&c| pager.node(c)).collect::<Result<Vec<_>>>().unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Pinned { page, node, children })
+    }
+
+    /// The root page.
+    #[must_use]
+    pub fn page(&self) -> PageId {
+        self.page
+    }
+}
+
+/// Looks `key` up in the tree of `pinned`, and maps the entry found with
+/// `f` without copying anything `f` does not take.
 pub fn get_from<T>(
     pager: &Pager,
-    page: PageId,
-    node: &std::sync::Arc<Node>,
+    pinned: &Pinned,
     key: &[u8],
     f: impl FnOnce(super::node::EntryRef<'_>) -> T,
 ) -> Result<Option<T>> {
     /// One step of the descent: go down to a child, or stop at a leaf.
     enum Step<T> {
-        Down(PageId),
+        Down(usize, PageId),
         Found(Option<T>),
     }
     let mut f = Some(f);
     let mut step = |node: &Node| match node {
-        Node::Branch(b) => match b.child(b.child_index(key)) {
-            Some(child) => Step::Down(child),
-            None => Step::Found(None),
-        },
+        Node::Branch(b) => {
+            let i = b.child_index(key);
+            match b.child(i) {
+                Some(child) => Step::Down(i, child),
+                None => Step::Found(None),
+            }
+        }
         Node::Leaf(l) => Step::Found(l.search(key).ok().and_then(|i| l.entry(i)).and_then(|e| f.take().map(|f| f(e)))),
     };
-    let mut next = match step(node) {
+    let mut next = match step(&pinned.node) {
         Step::Found(found) => return Ok(found),
-        Step::Down(child) => child,
+        Step::Down(i, child) => match pinned.children.get(i) {
+            Some(node) => match step(node) {
+                Step::Found(found) => return Ok(found),
+                Step::Down(_, grandchild) => grandchild,
+            },
+            None => child,
+        },
     };
-    let mut page = page;
+    let mut page = pinned.page;
     // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
     // the depth limit.
     for _ in 0..MAX_DEPTH {
         page = next;
         match pager.with_node(page, &mut step)? {
             Step::Found(found) => return Ok(found),
-            Step::Down(child) => next = child,
+            Step::Down(_, child) => next = child,
         }
     }
     Err(depth_error(pager, page))
