@@ -104,6 +104,15 @@ pub(crate) struct ReadState {
     pub generation: Generation,
 }
 
+/// What [`Inner::append_batch`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Appended {
+    /// The batch was empty: nothing to publish; the visible LSN then.
+    Empty(Lsn),
+    /// Logged at this commit LSN, waiting for [`Inner::publish`].
+    Pending(Lsn),
+}
+
 /// Under the commit lock.
 #[derive(Debug)]
 pub(crate) struct CommitState {
@@ -168,6 +177,39 @@ pub(crate) struct Inner {
 impl Inner {
     /// Logs and applies `batch`; durable per `durability` when it returns.
     pub(crate) fn commit_batch(&self, batch: &WriteBatch, durability: Durability) -> Result<Lsn> {
+        match self.append_batch(batch)? {
+            Appended::Empty(lsn) => Ok(lsn),
+            Appended::Pending(lsn) => {
+                self.publish(lsn, durability)?;
+                self.count_commits(1);
+                Ok(lsn)
+            }
+        }
+    }
+
+    /// Counts `n` published commits.
+    pub(crate) fn count_commits(&self, n: u64) {
+        self.counters.commits.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Makes the commits up to `commit_lsn` (appended by
+    /// [`Inner::append_batch`]) durable per `durability`, then visible.
+    /// A failed sync poisons the database: nothing after it is trusted.
+    pub(crate) fn publish(&self, commit_lsn: Lsn, durability: Durability) -> Result<()> {
+        let wal = self.wal()?;
+        if durability == Durability::Sync
+            && let Err(e) = wal.sync_to(commit_lsn)
+        {
+            self.poison(&e);
+            return Err(e);
+        }
+        self.visible_lsn.fetch_max(commit_lsn.get(), Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Logs `batch` and applies it to the memtable, invisible to readers
+    /// (and not yet durable) until [`Inner::publish`] reaches its LSN.
+    pub(crate) fn append_batch(&self, batch: &WriteBatch) -> Result<Appended> {
         let inner = self;
         inner.check_poison()?;
         let wal = inner.wal()?;
@@ -187,7 +229,7 @@ impl Inner {
         let to_vlog =
             |key: &[u8], value: &[u8]| value.len() >= inner.opts.vlog_threshold || key.len() + value.len() > limit;
         if batch.is_empty() {
-            return Ok(Lsn(inner.visible_lsn.load(Ordering::Acquire)));
+            return Ok(Appended::Empty(Lsn(inner.visible_lsn.load(Ordering::Acquire))));
         }
         let commit_lsn = {
             let mut commit = lock(&inner.commit);
@@ -260,15 +302,7 @@ impl Inner {
             }
             commit_lsn
         };
-        if durability == Durability::Sync
-            && let Err(e) = wal.sync_to(commit_lsn)
-        {
-            inner.poison(&e);
-            return Err(e);
-        }
-        inner.visible_lsn.fetch_max(commit_lsn.get(), Ordering::AcqRel);
-        inner.counters.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(commit_lsn)
+        Ok(Appended::Pending(commit_lsn))
     }
 
     /// Like [`Db::get_entry`], but returns an expired entry too.
@@ -751,7 +785,12 @@ impl Db {
     /// checkpoint starts once the active memtable holds half of
     /// `dirty_bytes_max`, and a writer waits while the active and frozen
     /// memtables together hold more than `dirty_bytes_max`.
-    fn after_commit(&self) -> Result<()> {
+    /// The shared state, for the crate's other modules.
+    pub(crate) fn shared(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub(crate) fn after_commit(&self) -> Result<()> {
         let inner = &*self.inner;
         let (active, frozen) = {
             let rs = read(&inner.read_state);

@@ -1,13 +1,16 @@
 //! One client connection: frames in, requests dispatched, responses out.
 //!
-//! The reader reads one frame at a time (the length is checked before
+//! The reader reads frames through a buffer (a length is checked before
 //! anything is allocated; once a frame has started it must complete within
-//! the read timeout), decodes and authorizes it, and either answers at
+//! the read timeout), decodes and authorizes each, and either answers at
 //! once (PING, AUTH, INFO, CONFIG RELOAD, errors) or hands engine work to
-//! the worker pool. Responses go through a channel to the writer, so
-//! pipelined requests are answered as they finish, each with its request
-//! id. A connection stops reading once it has
-//! `max_in_flight_per_connection` requests running.
+//! the worker pool. The transactions of all the frames that arrived
+//! together (pipelined) go to the pool as one group
+//! ([`jubilant_engine::Db::transact_group`]): they run in the order sent,
+//! on one worker, and their writes share one WAL sync. Responses go
+//! through a channel to the writer, so requests are answered as they
+//! finish, each with its request id. A connection stops reading once it
+//! has `max_in_flight_per_connection` requests running.
 //!
 //! Every request runs in a `request` span (`conn`, `id`, `op`); engine work
 //! in a child `commit` or `checkpoint` span. Keys, values and tokens reach
@@ -22,7 +25,7 @@ use jubilant_format::wire::{
     ErrorCode, FRAME_PREFIX_LEN, Op, RequestBody, Response, ResponseBody, WireError, decode_request, encode_frame,
     frame_len,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::Instrument;
@@ -94,6 +97,19 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, state: &State) -> Result<V
             state.stats.bytes_in.fetch_add((FRAME_PREFIX_LEN + len) as u64, Ordering::Relaxed);
             Ok(body)
         }
+    }
+}
+
+/// Bytes the reader buffers: room for the pipelined frames of a burst.
+const READ_BUFFER: usize = 64 << 10;
+
+/// Whether `buffered` starts with a whole frame (or with a length prefix
+/// over the limit, which `read_frame` then reports without waiting).
+fn frame_buffered(buffered: &[u8], state: &State) -> bool {
+    let Some(prefix) = buffered.first_chunk::<FRAME_PREFIX_LEN>() else { return false };
+    match frame_len(*prefix, state.live.load().config.limits.max_frame_bytes) {
+        Ok(len) => buffered.len() - FRAME_PREFIX_LEN >= len,
+        Err(_) => true,
     }
 }
 
@@ -178,7 +194,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     mut shutdown: watch::Receiver<bool>,
     conn: u64,
 ) {
-    let (mut rd, wr) = tokio::io::split(stream);
+    let (rd, wr) = tokio::io::split(stream);
+    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     // Set when the connection opens; a reload applies to later connections.
     let max_in_flight = state.live.load().config.limits.max_in_flight_per_connection;
     let (tx, rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
@@ -194,18 +211,43 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
             frame = read_frame(&mut rd, &state) => frame,
             _ = shutdown.changed() => break,
         };
-        let body = match frame {
-            Ok(body) => body,
-            Err(ReadError::TooLarge { len, max }) => {
-                ServerStats::inc(&state.stats.malformed);
-                let msg = format!("frame of {len} bytes exceeds the maximum of {max}");
-                let body = ResponseBody::Error(WireError::new(ErrorCode::FrameTooLarge, msg));
-                respond(&state, &tx, RequestOp::Unknown, Instant::now(), 0, body).await;
-                break;
+        let mut queued = Vec::new();
+        let mut frame = Some((frame, permit));
+        let mut stop = false;
+        while let Some((next, permit)) = frame.take() {
+            let body = match next {
+                Ok(body) => body,
+                Err(ReadError::TooLarge { len, max }) => {
+                    ServerStats::inc(&state.stats.malformed);
+                    let msg = format!("frame of {len} bytes exceeds the maximum of {max}");
+                    let body = ResponseBody::Error(WireError::new(ErrorCode::FrameTooLarge, msg));
+                    respond(&state, &tx, RequestOp::Unknown, Instant::now(), 0, body).await;
+                    stop = true;
+                    break;
+                }
+                Err(ReadError::Eof | ReadError::Timeout | ReadError::Io) => {
+                    stop = true;
+                    break;
+                }
+            };
+            queued.extend(handle(&state, &tx, permit, &body, &mut session, conn).await);
+            // Frames that arrived with this one were pipelined together:
+            // read them now (no waiting: they are in the buffer), and run
+            // their transactions as one group.
+            if queued.len() < max_in_flight
+                && frame_buffered(rd.buffer(), &state)
+                && let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned()
+            {
+                frame = Some((read_frame(&mut rd, &state).await, permit));
             }
-            Err(ReadError::Eof | ReadError::Timeout | ReadError::Io) => break,
-        };
-        handle(&state, &tx, permit, &body, &mut session, conn).await;
+        }
+        if !queued.is_empty() {
+            let live = state.live.load_full();
+            dispatch_group(&state, &live, &tx, queued).await;
+        }
+        if stop {
+            break;
+        }
     }
     // Let running requests finish and their responses go out.
     let grace = Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
@@ -241,6 +283,7 @@ fn request_op(body: &RequestBody) -> RequestOp {
     }
 }
 
+/// Handles one frame: answers it, or returns the transaction to queue.
 async fn handle(
     state: &Arc<State>,
     tx: &mpsc::Sender<Vec<u8>>,
@@ -248,7 +291,7 @@ async fn handle(
     body: &[u8],
     session: &mut Session,
     conn: u64,
-) {
+) -> Option<Queued> {
     let started = Instant::now();
     let live = state.live.load_full();
     let request = match decode_request(body, &live.wire_limits) {
@@ -263,12 +306,23 @@ async fn handle(
             let span = tracing::debug_span!("request", conn, id, op = RequestOp::Unknown.name());
             let body = ResponseBody::Error(WireError::new(code, e.to_string()));
             respond(state, tx, RequestOp::Unknown, started, id, body).instrument(span).await;
-            return;
+            return None;
         }
     };
     let op = request_op(&request.body);
     let span = tracing::debug_span!("request", conn, id = request.id, op = op.name());
-    handle_request(state, &live, tx, permit, request.id, request.body, session, started).instrument(span).await;
+    handle_request(state, &live, tx, permit, request.id, request.body, session, started).instrument(span).await
+}
+
+/// A transaction request read, authorized and waiting to run with the
+/// others of its batch.
+struct Queued {
+    id: u64,
+    ops: Vec<Op>,
+    permit: OwnedSemaphorePermit,
+    started: Instant,
+    /// Its `request` span.
+    span: tracing::Span,
 }
 
 #[expect(clippy::too_many_arguments, reason = "one request's whole context; a struct would only rename it")]
@@ -281,7 +335,7 @@ async fn handle_request(
     body: RequestBody,
     session: &mut Session,
     started: Instant,
-) {
+) -> Option<Queued> {
     let error = |code, message: String| ResponseBody::Error(WireError::new(code, message));
     let op = request_op(&body);
     match &body {
@@ -305,18 +359,21 @@ async fn handle_request(
             }
         };
         respond(state, tx, op, started, id, response).await;
-        return;
+        return None;
     }
     let Some(who) = session.principal.as_ref() else {
         ServerStats::inc(&state.stats.auth_failures);
         let body = error(ErrorCode::Unauthenticated, "authenticate with AUTH first".into());
         respond(state, tx, op, started, id, body).await;
-        return;
+        return None;
     };
     if let Err(message) = authorize(who, &body) {
         ServerStats::inc(&state.stats.forbidden);
         respond(state, tx, op, started, id, error(ErrorCode::Forbidden, message)).await;
-        return;
+        return None;
+    }
+    if let RequestBody::Txn(ops) = body {
+        return Some(Queued { id, ops, permit, started, span: tracing::Span::current() });
     }
     match body {
         RequestBody::Ping { payload } => respond(state, tx, op, started, id, ResponseBody::Pong { payload }).await,
@@ -341,38 +398,112 @@ async fn handle_request(
             };
             respond(state, tx, op, started, id, body).await;
         }
-        RequestBody::Checkpoint => dispatch(state, live, tx, id, permit, Work::Checkpoint, started).await,
-        RequestBody::Txn(ops) => dispatch(state, live, tx, id, permit, Work::Txn(ops), started).await,
-        RequestBody::Auth { .. } => unreachable!("handled above"),
+        RequestBody::Checkpoint => dispatch_checkpoint(state, live, tx, id, permit, started).await,
+        RequestBody::Auth { .. } | RequestBody::Txn(_) => unreachable!("handled above"),
+    }
+    None
+}
+
+/// Counts a request into the backlog, or answers BUSY (and returns false)
+/// when the backlog is over the threshold.
+async fn admit(state: &State, live: &Live, tx: &mpsc::Sender<Vec<u8>>, op: RequestOp, id: u64, started: Instant) -> bool {
+    let backlog = state.backlog.fetch_add(1, Ordering::AcqRel);
+    if backlog < live.config.limits.shed_backlog {
+        return true;
+    }
+    state.backlog.fetch_sub(1, Ordering::AcqRel);
+    ServerStats::inc(&state.stats.busy_sheds);
+    let message = format!("server busy: {backlog} requests queued; retry after a backoff");
+    respond(state, tx, op, started, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message))).await;
+    false
+}
+
+/// The wire response for an engine result.
+fn engine_response(result: Result<jubilant_engine::Result<ResponseBody>, tokio::task::JoinError>) -> ResponseBody {
+    match result {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %redact::engine_error(&e), "request failed");
+            ResponseBody::Error(engine_error(&e))
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "engine task panicked");
+            ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
+        }
     }
 }
 
-enum Work {
-    Txn(Vec<Op>),
-    Checkpoint,
+/// Runs the transactions of one batch as one group on the worker pool
+/// (each shed with BUSY instead when the backlog is over the threshold).
+async fn dispatch_group(state: &Arc<State>, live: &Live, tx: &mpsc::Sender<Vec<u8>>, queued: Vec<Queued>) {
+    let mut admitted = Vec::with_capacity(queued.len());
+    for q in queued {
+        if admit(state, live, tx, RequestOp::Txn, q.id, q.started).instrument(q.span.clone()).await {
+            admitted.push(q);
+        }
+    }
+    let Some(first) = admitted.first() else { return };
+    // A child of the (first) request's span, entered on the blocking thread.
+    let span = tracing::debug_span!(
+        parent: &first.span,
+        "commit",
+        ops = admitted.iter().map(|q| q.ops.len()).sum::<usize>(),
+        txns = tracing::field::Empty
+    );
+    if admitted.len() > 1 {
+        span.record("txns", admitted.len());
+    }
+    let (state, tx) = (Arc::clone(state), tx.clone());
+    let task = async move {
+        let bodies: Vec<ResponseBody> = match Arc::clone(&state.workers).acquire_owned().await {
+            Err(_) => admitted
+                .iter()
+                .map(|_| ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")))
+                .collect(),
+            Ok(worker) => {
+                let db = Arc::clone(&state.db);
+                let group: Vec<Vec<jubilant_engine::TxnOp>> = admitted.iter().map(|q| to_engine(&q.ops)).collect();
+                let n = group.len();
+                let result = tokio::task::spawn_blocking(move || {
+                    span.in_scope(|| {
+                        let refs: Vec<&[jubilant_engine::TxnOp]> = group.iter().map(Vec::as_slice).collect();
+                        db.transact_group(&refs)
+                    })
+                })
+                .await;
+                drop(worker);
+                match result {
+                    Ok(results) => {
+                        results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect()
+                    }
+                    Err(join) => {
+                        tracing::error!(error = %join, "engine task panicked");
+                        (0..n).map(|_| ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))).collect()
+                    }
+                }
+            }
+        };
+        for (q, body) in admitted.into_iter().zip(bodies) {
+            state.backlog.fetch_sub(1, Ordering::AcqRel);
+            respond(&state, &tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;
+            drop(q.permit);
+        }
+    };
+    tokio::spawn(task);
 }
 
-/// Runs engine work on the worker pool, or answers BUSY when the backlog
+/// Runs a checkpoint on the worker pool, or answers BUSY when the backlog
 /// is over the threshold.
-async fn dispatch(
+async fn dispatch_checkpoint(
     state: &Arc<State>,
     live: &Live,
     tx: &mpsc::Sender<Vec<u8>>,
     id: u64,
     permit: OwnedSemaphorePermit,
-    work: Work,
     started: Instant,
 ) {
-    let op = match work {
-        Work::Txn(_) => RequestOp::Txn,
-        Work::Checkpoint => RequestOp::Checkpoint,
-    };
-    let backlog = state.backlog.fetch_add(1, Ordering::AcqRel);
-    if backlog >= live.config.limits.shed_backlog {
-        state.backlog.fetch_sub(1, Ordering::AcqRel);
-        ServerStats::inc(&state.stats.busy_sheds);
-        let message = format!("server busy: {backlog} requests queued; retry after a backoff");
-        respond(state, tx, op, started, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message))).await;
+    let op = RequestOp::Checkpoint;
+    if !admit(state, live, tx, op, id, started).await {
         return;
     }
     let (state, tx) = (Arc::clone(state), tx.clone());
@@ -382,35 +513,21 @@ async fn dispatch(
             Ok(worker) => {
                 let db = Arc::clone(&state.db);
                 // A child of the request span, entered on the blocking thread.
-                let span = match &work {
-                    Work::Txn(ops) => tracing::debug_span!("commit", ops = ops.len()),
-                    Work::Checkpoint => tracing::debug_span!("checkpoint"),
-                };
+                let span = tracing::debug_span!("checkpoint");
                 let result = tokio::task::spawn_blocking(move || {
-                    span.in_scope(|| match work {
-                        Work::Txn(ops) => db.transact(&to_engine(&ops)).map(outcome_to_wire),
-                        Work::Checkpoint => db.checkpoint().map(|info| {
+                    span.in_scope(|| {
+                        db.checkpoint().map(|info| {
                             let sb = db.stats().superblock;
                             ResponseBody::Checkpoint {
                                 checkpoint_lsn: info.map_or(sb.checkpoint_lsn.get(), |i| i.checkpoint_lsn.get()),
                                 generation: info.map_or(sb.generation.get(), |i| i.generation.get()),
                             }
-                        }),
+                        })
                     })
                 })
                 .await;
                 drop(worker);
-                match result {
-                    Ok(Ok(body)) => body,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %redact::engine_error(&e), "request failed");
-                        ResponseBody::Error(engine_error(&e))
-                    }
-                    Err(join) => {
-                        tracing::error!(error = %join, "engine task panicked");
-                        ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
-                    }
-                }
+                engine_response(result)
             }
         };
         state.backlog.fetch_sub(1, Ordering::AcqRel);

@@ -17,7 +17,8 @@ use super::op::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};
 use crate::batch::WriteBatch;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::lock::{LockError, LockManager, LockMode, LockRequest, LockStats};
+use crate::db::Appended;
+use crate::lock::{HeldLocks, LockError, LockManager, LockMode, LockRequest, LockStats};
 
 /// Largest number of pairs one SCAN returns.
 pub const SCAN_LIMIT_MAX: u32 = 10_000;
@@ -96,39 +97,7 @@ impl Db {
     /// and in every failed case nothing was written.
     pub fn transact(&self, ops: &[TxnOp]) -> Result<TxnOutcome> {
         let txns = self.transactions();
-        let value_max = self.options().value_max;
-        for op in ops {
-            let key = match op {
-                TxnOp::Get { key } | TxnOp::Set { key, .. } | TxnOp::Del { key } | TxnOp::Assert { key, .. } => key,
-                TxnOp::Scan { .. } => continue,
-            };
-            if key.len() > crate::btree::node::KEY_MAX {
-                return Err(Error::KeyTooLarge { len: key.len(), max: crate::btree::node::KEY_MAX });
-            }
-            if let TxnOp::Set { value, .. } = op
-                && value.len() > value_max
-            {
-                return Err(Error::ValueTooLarge { len: value.len(), max: value_max });
-            }
-        }
-        // A transaction of one GET or one SCAN needs no locks: it reads one
-        // snapshot, in which every commit is either wholly visible or not
-        // at all (commits become visible atomically, after they are
-        // durable), so it is serializable at that instant.
-        let single_read = matches!(ops, [TxnOp::Get { .. } | TxnOp::Scan { .. }]);
-        let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
-        let deadline = Instant::now() + self.lock_timeout();
-        let held = match txns.locks.acquire_all(id, &plan, deadline) {
-            Ok(held) => held,
-            Err(LockError::Timeout { key }) => {
-                txns.aborts_lock_timeout.fetch_add(1, Ordering::Relaxed);
-                return Err(Error::LockTimeout { key });
-            }
-            Err(LockError::UpgradeRejected { key }) => {
-                unreachable!("the plan asks for the strongest mode of every key up front (key {key:?})")
-            }
-        };
+        let held = self.validate_and_lock(ops)?;
         let result = self.run_locked(ops);
         let outcome = match result {
             Ok(Run::Abort { op_index, reason, wrote }) => {
@@ -142,15 +111,7 @@ impl Db {
                 if overlay.is_empty() {
                     Ok(TxnOutcome::Committed { results, commit_lsn: None })
                 } else {
-                    let mut batch = WriteBatch::new();
-                    for (key, pending) in overlay {
-                        match pending {
-                            Some((value, Some(at))) => batch.put_expiring(key, value, at),
-                            Some((value, None)) => batch.put(key, value),
-                            None => batch.delete(key),
-                        };
-                    }
-                    match self.write(&batch) {
+                    match self.write(&overlay_batch(overlay)) {
                         Ok(lsn) => Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }),
                         Err(e) => {
                             txns.aborts_io.fetch_add(1, Ordering::Relaxed);
@@ -171,6 +132,156 @@ impl Db {
             txns.commits.fetch_add(1, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// Checks the sizes of `ops`, then takes their locks (none for a
+    /// single read).
+    fn validate_and_lock(&self, ops: &[TxnOp]) -> Result<HeldLocks> {
+        let txns = self.transactions();
+        let value_max = self.options().value_max;
+        for op in ops {
+            let Some(key) = op_key(op) else { continue };
+            if key.len() > crate::btree::node::KEY_MAX {
+                return Err(Error::KeyTooLarge { len: key.len(), max: crate::btree::node::KEY_MAX });
+            }
+            if let TxnOp::Set { value, .. } = op
+                && value.len() > value_max
+            {
+                return Err(Error::ValueTooLarge { len: value.len(), max: value_max });
+            }
+        }
+        // A transaction of one GET or one SCAN needs no locks: it reads one
+        // snapshot, in which every commit is either wholly visible or not
+        // at all (commits become visible atomically, after they are
+        // durable), so it is serializable at that instant.
+        let single_read = matches!(ops, [TxnOp::Get { .. } | TxnOp::Scan { .. }]);
+        let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
+        let deadline = Instant::now() + self.lock_timeout();
+        match txns.locks.acquire_all(id, &plan, deadline) {
+            Ok(held) => Ok(held),
+            Err(LockError::Timeout { key }) => {
+                txns.aborts_lock_timeout.fetch_add(1, Ordering::Relaxed);
+                Err(Error::LockTimeout { key })
+            }
+            Err(LockError::UpgradeRejected { key }) => {
+                unreachable!("the plan asks for the strongest mode of every key up front (key {key:?})")
+            }
+        }
+    }
+
+    /// Runs `group`, independent transactions, as if by [`Db::transact`]
+    /// one after another (each sees the writes of the ones before it), but
+    /// with one WAL sync for the writes of many: what a server does with
+    /// the pipelined requests of one connection. Each result is what
+    /// `transact` would have returned, and a write's result is returned
+    /// only once the write is durable; other readers see it only then.
+    ///
+    /// Writes wait for the sync with their locks held (strict 2PL). Before
+    /// a transaction that touches a key an earlier one of the group still
+    /// holds locked, or that scans, the writes so far are synced and their
+    /// locks released, so the group never waits on itself.
+    pub fn transact_group(&self, group: &[&[TxnOp]]) -> Vec<Result<TxnOutcome>> {
+        let mut out: Vec<Result<TxnOutcome>> = Vec::with_capacity(group.len());
+        let mut staged = Staged::default();
+        for &ops in group {
+            let scans = ops.iter().any(|op| matches!(op, TxnOp::Scan { .. }));
+            if scans || ops.iter().filter_map(op_key).any(|k| staged.keys.contains(k)) {
+                self.publish_staged(&mut staged, &mut out);
+            }
+            if scans {
+                // Range locks and a scan of the snapshot: the plain path.
+                out.push(self.transact(ops));
+            } else {
+                self.stage(ops, &mut staged, &mut out);
+            }
+        }
+        self.publish_staged(&mut staged, &mut out);
+        out
+    }
+
+    /// Runs one transaction of a group. A write is logged but not synced,
+    /// and waits in `staged` with its locks.
+    fn stage(&self, ops: &[TxnOp], staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {
+        let txns = self.transactions();
+        let held = match self.validate_and_lock(ops) {
+            Ok(held) => held,
+            Err(e) => return out.push(Err(e)),
+        };
+        let (results, overlay) = match self.run_locked(ops) {
+            Ok(Run::Commit { results, overlay }) => (results, overlay),
+            Ok(Run::Abort { op_index, reason, wrote }) => {
+                txns.aborts_assert.fetch_add(1, Ordering::Relaxed);
+                if wrote {
+                    txns.rollbacks.fetch_add(1, Ordering::Relaxed);
+                }
+                txns.locks.release(held);
+                return out.push(Ok(TxnOutcome::Aborted { op_index, reason }));
+            }
+            Err(e) => {
+                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
+                txns.locks.release(held);
+                return out.push(Err(e));
+            }
+        };
+        if overlay.is_empty() {
+            // Read only: it read committed, durable data (its keys are not
+            // among the staged writes); nothing to wait for.
+            txns.locks.release(held);
+            txns.commits.fetch_add(1, Ordering::Relaxed);
+            return out.push(Ok(TxnOutcome::Committed { results, commit_lsn: None }));
+        }
+        match self.shared().append_batch(&overlay_batch(overlay)) {
+            Ok(Appended::Pending(lsn)) => {
+                staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
+                staged.pending.push((out.len(), held));
+                staged.last_lsn = staged.last_lsn.max(lsn);
+                out.push(Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }));
+            }
+            Ok(Appended::Empty(_)) => unreachable!("the batch of a non-empty overlay is not empty"),
+            Err(e) => {
+                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
+                txns.rollbacks.fetch_add(1, Ordering::Relaxed);
+                txns.locks.release(held);
+                out.push(Err(e));
+            }
+        }
+    }
+
+    /// Makes the staged writes durable and visible (one sync), then
+    /// releases their locks. If that fails, each of their results becomes
+    /// the error (the database is then poisoned, as after any failed
+    /// sync), so none is acknowledged.
+    fn publish_staged(&self, staged: &mut Staged, out: &mut [Result<TxnOutcome>]) {
+        let txns = self.transactions();
+        let pending = std::mem::take(&mut staged.pending);
+        staged.keys.clear();
+        if pending.is_empty() {
+            return;
+        }
+        let count = pending.len() as u64;
+        let shared = self.shared();
+        let mut result = shared.publish(staged.last_lsn, crate::options::Durability::Sync);
+        if result.is_ok() {
+            shared.count_commits(count);
+            txns.commits.fetch_add(count, Ordering::Relaxed);
+            // Back-pressure and checkpoint triggers, once for the group
+            // (as `Db::write` runs them once per commit).
+            result = self.after_commit();
+        }
+        let mut error = result.err();
+        for (index, held) in pending {
+            txns.locks.release(held);
+            if let Some(first) = error.take() {
+                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
+                let text = first.to_string();
+                if let Some(slot) = out.get_mut(index) {
+                    *slot = Err(first);
+                }
+                // The rest of the group fails with the same cause.
+                error = Some(Error::PreviousIo { first: text });
+            }
+        }
     }
 
     fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
@@ -325,6 +436,38 @@ impl Db {
         }
         Ok((items, false))
     }
+}
+
+/// The write batch of a transaction's overlay.
+fn overlay_batch(overlay: BTreeMap<Vec<u8>, Pending>) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    for (key, pending) in overlay {
+        match pending {
+            Some((value, Some(at))) => batch.put_expiring(key, value, at),
+            Some((value, None)) => batch.put(key, value),
+            None => batch.delete(key),
+        };
+    }
+    batch
+}
+
+/// The key an operation locks (a SCAN locks a range).
+fn op_key(op: &TxnOp) -> Option<&[u8]> {
+    match op {
+        TxnOp::Get { key } | TxnOp::Set { key, .. } | TxnOp::Del { key } | TxnOp::Assert { key, .. } => Some(key),
+        TxnOp::Scan { .. } => None,
+    }
+}
+
+/// The logged, not yet synced writes of a group, with their locks.
+#[derive(Default)]
+struct Staged {
+    /// Where each write's result is, and its locks.
+    pending: Vec<(usize, HeldLocks)>,
+    /// Every key they hold locked.
+    keys: std::collections::HashSet<Vec<u8>>,
+    /// The highest commit LSN among them.
+    last_lsn: Lsn,
 }
 
 /// The result of running the operations under locks.

@@ -510,3 +510,109 @@ fn a_crash_during_concurrent_transactions_exposes_no_partial_transaction() {
         assert_invariants(&db);
     }
 }
+
+/// A small transaction over four keys, for the group tests.
+fn small_txn() -> impl proptest::strategy::Strategy<Value = Vec<TxnOp>> {
+    use proptest::prelude::*;
+    let key = prop_oneof![Just("a"), Just("b"), Just("c"), Just("d")];
+    let op = (0u8..8, key, 0u8..4).prop_map(|(kind, key, v)| match kind {
+        0 | 1 => set(key, &format!("v{v}")),
+        2 => get(key),
+        3 => TxnOp::Del { key: key.into() },
+        4 => assert_op(key, Condition::Exists),
+        5 => assert_op(key, Condition::ValueEquals(format!("v{v}").into_bytes())),
+        6 => TxnOp::Scan { start: Some(key.as_bytes().to_vec()), end: None, limit: 2, reverse: v % 2 == 0 },
+        _ => set(key, "long-value-that-is-not-small"),
+    });
+    proptest::collection::vec(op, 1..4)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// `transact_group` gives exactly what running its transactions one
+    /// after another with `transact` gives: every result (versions and
+    /// commit LSNs included) and the final contents.
+    #[test]
+    fn a_group_runs_like_its_transactions_one_after_another(
+        groups in proptest::collection::vec(proptest::collection::vec(small_txn(), 1..10), 1..5),
+    ) {
+        let (one, many) = (SimStorage::new(31), SimStorage::new(31));
+        let (one, many) = (open_sim(&one).unwrap(), open_sim(&many).unwrap());
+        for group in &groups {
+            let expected: Vec<_> = group.iter().map(|ops| format!("{:?}", one.transact(ops))).collect();
+            let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+            let got: Vec<_> = many.transact_group(&refs).iter().map(|r| format!("{r:?}")).collect();
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(contents(&many), contents(&one));
+        }
+        let (a, b) = (one.stats().transactions, many.stats().transactions);
+        proptest::prop_assert_eq!((a.commits, a.aborts_assert), (b.commits, b.aborts_assert));
+    }
+}
+
+/// A group's writes share one WAL sync: many writes, few fsyncs.
+#[test]
+fn a_group_of_writes_shares_one_sync() {
+    let sim = SimStorage::new(32);
+    let db = open_sim(&sim).unwrap();
+    let txns: Vec<Vec<TxnOp>> = (0..16).map(|i| vec![set(&format!("k{i:02}"), "v")]).collect();
+    let refs: Vec<&[TxnOp]> = txns.iter().map(Vec::as_slice).collect();
+    let before = db.stats().wal.fsyncs;
+    for r in db.transact_group(&refs) {
+        assert!(committed(r.unwrap()).1.is_some());
+    }
+    assert_eq!(db.stats().wal.fsyncs - before, 1, "16 independent writes, one fsync");
+    assert_eq!(db.stats().transactions.commits, 16);
+    assert_eq!(contents(&db).len(), 16);
+}
+
+/// Fails the k-th storage call of a group for every k until the group
+/// completes: every write acknowledged is there after a crash that keeps
+/// only what was synced, nothing is half applied, and the store reopens.
+#[test]
+fn a_failed_group_sync_acknowledges_none_of_its_writes() {
+    for kind in [FaultKind::Eio, FaultKind::FsyncError] {
+        for k in 1.. {
+            let sim = SimStorage::new(33);
+            let db = open_sim(&sim).unwrap();
+            let mut b = WriteBatch::new();
+            b.put("a", "0").put("z", "0");
+            db.write(&b).unwrap();
+            let group: Vec<Vec<TxnOp>> = vec![
+                vec![set("a", "1"), set("b", "1")],
+                vec![get("z")],
+                vec![set("c", "1")],
+                vec![set("a", "2")],
+                vec![set("d", "1"), set("e", "1")],
+            ];
+            let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+            sim.inject(Fault::persistent(sim.call_count() + k, kind));
+            let results = db.transact_group(&refs);
+            let failed = results.iter().any(Result::is_err);
+            let acknowledged: Vec<&Vec<TxnOp>> =
+                group.iter().zip(&results).filter(|(_, r)| matches!(r, Ok(TxnOutcome::Committed { .. }))).map(|(t, _)| t).collect();
+            drop(db);
+            sim.clear_faults();
+            sim.crash(CrashMode::KeepNothing);
+            let db = open_sim(&sim).unwrap();
+            let now = contents(&db);
+            // Each transaction wholly there or wholly absent, in order.
+            let at = |key: &str| now.get(key.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned());
+            assert_eq!(at("a").is_some_and(|v| v != "0"), at("b").is_some(), "{kind:?} k={k}: half a transaction");
+            assert_eq!(at("d").is_some(), at("e").is_some(), "{kind:?} k={k}: half a transaction");
+            for txn in acknowledged {
+                for op in txn {
+                    if let TxnOp::Set { key, .. } = op {
+                        assert!(now.contains_key(key), "{kind:?} k={k}: acknowledged {key:?} lost");
+                    }
+                }
+            }
+            assert_invariants(&db);
+            if !failed {
+                assert_eq!(at("a").as_deref(), Some("2"));
+                break;
+            }
+        }
+    }
+}
