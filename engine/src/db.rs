@@ -326,15 +326,33 @@ impl Inner {
         keys.iter().map(|k| self.lookup(&rs, snapshot, k.as_ref())).collect()
     }
 
+    /// Like [`Inner::get_entry_raw`], but only from memory: `None` when
+    /// the lookup would read a page or the value log from disk.
+    pub(crate) fn get_entry_cached_raw(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
+        self.check_poison()?;
+        // As in `get_entry_raw`: the read lock pins the root.
+        let rs = read(&self.read_state);
+        let snapshot = Lsn(self.visible_lsn.load(Ordering::Acquire));
+        self.lookup_with(&rs, snapshot, key, false)
+    }
+
     /// The newest version of `key` at `snapshot`: memtables first, then
     /// the tree of `rs` (which the caller's read lock keeps alive).
     fn lookup(&self, rs: &ReadState, snapshot: Lsn, key: &[u8]) -> Result<Option<Entry>> {
+        // With I/O allowed a lookup always ends with an answer.
+        Ok(self.lookup_with(rs, snapshot, key, true)?.flatten())
+    }
+
+    /// [`Inner::lookup`]; without `io`, `None` where it would read from
+    /// disk.
+    fn lookup_with(&self, rs: &ReadState, snapshot: Lsn, key: &[u8], io: bool) -> Result<Option<Option<Entry>>> {
         for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
             if let Some(e) = mem.get(key, snapshot) {
-                return Ok(match e.op {
+                return Ok(Some(match e.op {
                     MemOp::Put { value, expires_at_unix_ms } => {
                         Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
                     }
+                    MemOp::PutRef { .. } if !io => return Ok(None),
                     MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
                         value: self.vlog.read(key, &value_ref)?,
                         version: e.lsn,
@@ -342,10 +360,10 @@ impl Inner {
                         value_ref: Some(value_ref),
                     }),
                     MemOp::Delete => None,
-                });
+                }));
             }
         }
-        let Some(root) = rs.root else { return Ok(None) };
+        let Some(root) = rs.root else { return Ok(Some(None)) };
         let map = |e: crate::btree::node::EntryRef<'_>| {
             let value = match e.value {
                 crate::btree::node::ValueView::Inline(v) => Ok(v.to_vec()),
@@ -353,22 +371,31 @@ impl Inner {
             };
             (value, e.version, e.expires_at_unix_ms)
         };
-        let found = match &rs.pinned {
-            Some(pinned) => crate::btree::read::get_from(&self.pager, pinned, key, map)?,
-            None => crate::btree::read::get_from(
+        let found = match (&rs.pinned, io) {
+            (Some(pinned), true) => Some(crate::btree::read::get_from(&self.pager, pinned, key, map)?),
+            (Some(pinned), false) => crate::btree::read::get_cached(&self.pager, pinned, key, map)?,
+            // Only a read-only open whose root failed to load has no
+            // pinned top: it reads (and reports) the root every time.
+            (None, true) => Some(crate::btree::read::get_from(
                 &self.pager,
                 &crate::btree::read::Pinned::load(&self.pager, root)?,
                 key,
                 map,
-            )?,
+            )?),
+            (None, false) => None,
         };
+        let Some(found) = found else { return Ok(None) };
         match found {
-            None => Ok(None),
-            Some((Err(r), version, expires_at_unix_ms)) => {
-                Ok(Some(Entry { value: self.vlog.read(key, &r)?, version, expires_at_unix_ms, value_ref: Some(r) }))
-            }
+            None => Ok(Some(None)),
+            Some((Err(_), ..)) if !io => Ok(None),
+            Some((Err(r), version, expires_at_unix_ms)) => Ok(Some(Some(Entry {
+                value: self.vlog.read(key, &r)?,
+                version,
+                expires_at_unix_ms,
+                value_ref: Some(r),
+            }))),
             Some((Ok(value), version, expires_at_unix_ms)) => {
-                Ok(Some(Entry { value, version, expires_at_unix_ms, value_ref: None }))
+                Ok(Some(Some(Entry { value, version, expires_at_unix_ms, value_ref: None })))
             }
         }
     }
@@ -712,6 +739,15 @@ impl Db {
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let entry = self.get_entry_raw(key)?;
         Ok(entry.filter(|e| !self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms)))
+    }
+
+    /// Like [`Db::get_entry`], but only if the answer is in memory (cached
+    /// pages, memtables, inline values): `None` when it would read from
+    /// disk. For callers that must not block, such as an event loop
+    /// deciding whether to hand a read to a thread pool.
+    pub fn get_entry_cached(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
+        let entry = self.inner.get_entry_cached_raw(key)?;
+        Ok(entry.map(|e| e.filter(|e| !self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms))))
     }
 
     /// The entries of `keys`, in order, all read at one snapshot (a

@@ -110,6 +110,12 @@ impl Pager {
         }
     }
 
+    /// Runs `f` on the node of `page` if it is cached; `None` (and no
+    /// I/O) if it is not.
+    pub fn with_cached_node<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Option<T> {
+        self.cache.with(page, f)
+    }
+
     /// Reads a free-list page.
     pub fn free_list_page(&self, page: PageId) -> Result<FreeListPage> {
         let (header, payload) = self.read_verified(page)?;

@@ -201,6 +201,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     let (tx, rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
     let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)));
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
+    // Groups of this connection handed to the pool and not yet finished.
+    let groups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut session = Session { principal: None, anonymous: false };
     loop {
         if *shutdown.borrow() {
@@ -230,7 +232,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
                     break;
                 }
             };
-            queued.extend(handle(&state, &tx, permit, &body, &mut session, conn).await);
+            if let Some(q) = handle(&state, &tx, permit, &body, &mut session, conn).await {
+                // A read answered from memory runs here, without a hand-off
+                // to the pool, when nothing sent before it is still running
+                // (so the connection's requests still run in order).
+                let q = if queued.is_empty() && groups.load(Ordering::Acquire) == 0 {
+                    answer_cached(&state, &tx, q).await
+                } else {
+                    Some(q)
+                };
+                queued.extend(q);
+            }
             // Frames that arrived with this one were pipelined together:
             // read them now (no waiting: they are in the buffer), and run
             // their transactions as one group.
@@ -243,7 +255,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         }
         if !queued.is_empty() {
             let live = state.live.load_full();
-            dispatch_group(&state, &live, &tx, queued).await;
+            dispatch_group(&state, &live, &tx, queued, &groups).await;
         }
         if stop {
             break;
@@ -433,9 +445,29 @@ fn engine_response(result: Result<jubilant_engine::Result<ResponseBody>, tokio::
     }
 }
 
+/// Answers `q` in place if it is a single GET whose answer is in memory
+/// ([`jubilant_engine::Db::transact_cached`]); else gives it back.
+async fn answer_cached(state: &State, tx: &mpsc::Sender<Vec<u8>>, q: Queued) -> Option<Queued> {
+    if !matches!(q.ops.as_slice(), [Op::Get { .. }]) {
+        return Some(q);
+    }
+    let result = q.span.in_scope(|| state.db.transact_cached(&to_engine(&q.ops)))?;
+    let body = engine_response(Ok(result.map(outcome_to_wire)));
+    respond(state, tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;
+    drop(q.permit);
+    None
+}
+
 /// Runs the transactions of one batch as one group on the worker pool
-/// (each shed with BUSY instead when the backlog is over the threshold).
-async fn dispatch_group(state: &Arc<State>, live: &Live, tx: &mpsc::Sender<Vec<u8>>, queued: Vec<Queued>) {
+/// (each shed with BUSY instead when the backlog is over the threshold);
+/// `groups` counts it while it runs.
+async fn dispatch_group(
+    state: &Arc<State>,
+    live: &Live,
+    tx: &mpsc::Sender<Vec<u8>>,
+    queued: Vec<Queued>,
+    groups: &Arc<std::sync::atomic::AtomicUsize>,
+) {
     let mut admitted = Vec::with_capacity(queued.len());
     for q in queued {
         if admit(state, live, tx, RequestOp::Txn, q.id, q.started).instrument(q.span.clone()).await {
@@ -453,7 +485,8 @@ async fn dispatch_group(state: &Arc<State>, live: &Live, tx: &mpsc::Sender<Vec<u
     if admitted.len() > 1 {
         span.record("txns", admitted.len());
     }
-    let (state, tx) = (Arc::clone(state), tx.clone());
+    let (state, tx, groups) = (Arc::clone(state), tx.clone(), Arc::clone(groups));
+    groups.fetch_add(1, Ordering::AcqRel);
     let task = async move {
         let bodies: Vec<ResponseBody> = match Arc::clone(&state.workers).acquire_owned().await {
             Err(_) => admitted
@@ -483,6 +516,8 @@ async fn dispatch_group(state: &Arc<State>, live: &Live, tx: &mpsc::Sender<Vec<u
                 }
             }
         };
+        // The group's effects are settled: later reads may run in place.
+        groups.fetch_sub(1, Ordering::AcqRel);
         for (q, body) in admitted.into_iter().zip(bodies) {
             state.backlog.fetch_sub(1, Ordering::AcqRel);
             respond(&state, &tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;

@@ -61,6 +61,30 @@ pub fn get_from<T>(
     key: &[u8],
     f: impl FnOnce(super::node::EntryRef<'_>) -> T,
 ) -> Result<Option<T>> {
+    // With I/O allowed the descent always ends.
+    Ok(descend(pager, pinned, key, f, true)?.flatten())
+}
+
+/// Like [`get_from`], but only through cached pages: `None` when the
+/// lookup would have to read a page from disk.
+pub fn get_cached<T>(
+    pager: &Pager,
+    pinned: &Pinned,
+    key: &[u8],
+    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
+) -> Result<Option<Option<T>>> {
+    descend(pager, pinned, key, f, false)
+}
+
+/// The descent of [`get_from`]; without `io`, stops with `None` at the
+/// first page not in the cache.
+fn descend<T>(
+    pager: &Pager,
+    pinned: &Pinned,
+    key: &[u8],
+    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
+    io: bool,
+) -> Result<Option<Option<T>>> {
     /// One step of the descent: go down to a child, or stop at a leaf.
     enum Step<T> {
         Down(usize, PageId),
@@ -78,10 +102,10 @@ pub fn get_from<T>(
         Node::Leaf(l) => Step::Found(l.search(key).ok().and_then(|i| l.entry(i)).and_then(|e| f.take().map(|f| f(e)))),
     };
     let mut next = match step(&pinned.node) {
-        Step::Found(found) => return Ok(found),
+        Step::Found(found) => return Ok(Some(found)),
         Step::Down(i, child) => match pinned.children.get(i) {
             Some(node) => match step(node) {
-                Step::Found(found) => return Ok(found),
+                Step::Found(found) => return Ok(Some(found)),
                 Step::Down(_, grandchild) => grandchild,
             },
             None => child,
@@ -92,8 +116,10 @@ pub fn get_from<T>(
     // the depth limit.
     for _ in 0..MAX_DEPTH {
         page = next;
-        match pager.with_node(page, &mut step)? {
-            Step::Found(found) => return Ok(found),
+        let stepped = if io { Some(pager.with_node(page, &mut step)?) } else { pager.with_cached_node(page, &mut step) };
+        let Some(stepped) = stepped else { return Ok(None) };
+        match stepped {
+            Step::Found(found) => return Ok(Some(found)),
             Step::Down(_, child) => next = child,
         }
     }

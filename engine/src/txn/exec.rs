@@ -200,6 +200,29 @@ impl Db {
         out
     }
 
+    /// Runs `ops` as [`Db::transact`] would, but only if it is a single
+    /// GET whose answer is in memory ([`Db::get_entry_cached`]); `None`
+    /// otherwise, having done nothing. Never blocks: for event loops that
+    /// answer cached reads in place and hand the rest to a thread pool.
+    pub fn transact_cached(&self, ops: &[TxnOp]) -> Option<Result<TxnOutcome>> {
+        let [TxnOp::Get { key }] = ops else { return None };
+        if key.len() > crate::btree::node::KEY_MAX {
+            return None;
+        }
+        let entry = match self.get_entry_cached(key) {
+            Ok(entry) => entry?,
+            Err(e) => return Some(Err(e)),
+        };
+        let item = entry.map(|e| ReadItem {
+            key: key.clone(),
+            value: e.value,
+            version: Some(e.version),
+            expires_at_unix_ms: e.expires_at_unix_ms,
+        });
+        self.transactions().commits.fetch_add(1, Ordering::Relaxed);
+        Some(Ok(TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
+    }
+
     /// Runs one transaction of a group. A write is logged but not synced,
     /// and waits in `staged` with its locks.
     fn stage(&self, ops: &[TxnOp], staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {

@@ -616,3 +616,49 @@ fn a_failed_group_sync_acknowledges_none_of_its_writes() {
         }
     }
 }
+
+/// `transact_cached` answers a single GET from memory exactly as
+/// `transact` does, and declines (doing nothing) whatever would read the
+/// disk: an uncached leaf, a value in the value log.
+#[test]
+fn a_cached_get_answers_like_transact_or_declines() {
+    let sim = SimStorage::new(34);
+    let opts = Options { vlog_threshold: 1024, ..sim_options(&sim) };
+    let db = Db::open("/db", opts.clone()).unwrap();
+    // Enough keys for a three-level tree: leaves below the pinned top.
+    for chunk in 0..20 {
+        let mut b = WriteBatch::new();
+        for i in 0..1000 {
+            b.put(format!("key{:06}", chunk * 1000 + i), vec![b'v'; 100]);
+        }
+        db.write(&b).unwrap();
+    }
+    let mut b = WriteBatch::new();
+    b.put("big", vec![b'b'; 4096]);
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = Db::open("/db", opts).unwrap();
+    let probe = |key: &str| db.transact_cached(&[get(key)]).map(|r| format!("{:?}", r.unwrap()));
+    let plain = |key: &str| format!("{:?}", db.transact(&[get(key)]).unwrap());
+    // Freshly opened: only the top two levels are in memory.
+    assert_eq!(probe("key012345"), None, "a leaf not in the cache needs the disk");
+    let expected = plain("key012345");
+    assert_eq!(probe("key012345"), Some(expected), "the leaf is cached now");
+    assert_eq!(probe("key012346"), Some(plain("key012346")), "same leaf");
+    // A key that is not there, in a cached leaf.
+    assert_eq!(probe("key012345a"), Some(plain("key012345a")));
+    // A value in the value log always needs the disk.
+    plain("big");
+    assert_eq!(probe("big"), None);
+    // Not a single GET: declined.
+    assert!(db.transact_cached(&[get("key000001"), get("key000002")]).is_none());
+    assert!(db.transact_cached(&[set("key000001", "x")]).is_none());
+    // Memtable entries: inline values answer, value-log references decline.
+    let mut b = WriteBatch::new();
+    b.put("fresh", "1").put("fresh-big", vec![b'f'; 4096]).delete("key012346");
+    db.write(&b).unwrap();
+    assert_eq!(probe("fresh"), Some(plain("fresh")));
+    assert_eq!(probe("key012346"), Some(plain("key012346")), "a deletion in the memtable");
+    assert_eq!(probe("fresh-big"), None);
+}
