@@ -52,4 +52,4 @@ pub use db::{Db, Entry, Stats, TunableChanges, inline_limit};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Durability, Options};
-pub use txn::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};
+pub use txn::{AbortReason, Condition, OpResult, ReadItem, StagedWrites, TxnOp, TxnOutcome};

@@ -316,6 +316,26 @@ impl LockManager {
     /// Acquires more locks for a transaction that already holds `held`.
     /// On failure every lock of the transaction is released (it aborts).
     pub fn acquire_more(&self, held: &mut HeldLocks, plan: &[LockRequest], deadline: Instant) -> Result<(), LockError> {
+        self.acquire_inner(held, plan, Some(deadline))
+    }
+
+    /// Acquires `plan` for `txn` only if every lock is free now: never
+    /// waits (for callers that must not block, such as an event loop).
+    /// `None`, with nothing held and no timeout counted, if one is not.
+    pub fn try_acquire_all(&self, txn: TxnId, plan: &[LockRequest]) -> Option<HeldLocks> {
+        let mut held = HeldLocks { txn, ..HeldLocks::default() };
+        self.acquire_inner(&mut held, plan, None).ok()?;
+        Some(held)
+    }
+
+    /// [`LockManager::acquire_more`]; with no deadline, fails at once
+    /// where it would wait.
+    fn acquire_inner(
+        &self,
+        held: &mut HeldLocks,
+        plan: &[LockRequest],
+        deadline: Option<Instant>,
+    ) -> Result<(), LockError> {
         let txn = held.txn;
         for request in plan {
             let result = match request {
@@ -328,7 +348,7 @@ impl LockManager {
                     LockRequest::Range { .. } => held.ranges += 1,
                 },
                 Err(e) => {
-                    if matches!(e, LockError::Timeout { .. }) {
+                    if deadline.is_some() && matches!(e, LockError::Timeout { .. }) {
                         self.timeouts.fetch_add(1, Ordering::Relaxed);
                     }
                     self.release(std::mem::take(held));
@@ -351,7 +371,7 @@ impl LockManager {
         txn: TxnId,
         key: &[u8],
         mode: LockMode,
-        deadline: Instant,
+        deadline: Option<Instant>,
         held: &HeldLocks,
     ) -> Result<(), LockError> {
         if mode == LockMode::Exclusive && held.keys.iter().any(|(k, m)| k == key && *m == LockMode::Shared) {
@@ -367,7 +387,9 @@ impl LockManager {
                     *table.pending.entry(key.to_vec()).or_insert(0) += 1;
                     registered = true;
                 }
-                waited.get_or_insert_with(Instant::now);
+                if deadline.is_some() {
+                    waited.get_or_insert_with(Instant::now);
+                }
                 match wait_until(&self.ranges_changed, table, deadline) {
                     Some(t) => table = t,
                     None => {
@@ -407,7 +429,9 @@ impl LockManager {
                 entry.holders.push((txn, mode));
                 break Ok(());
             }
-            waited.get_or_insert_with(Instant::now);
+            if deadline.is_some() {
+                waited.get_or_insert_with(Instant::now);
+            }
             match wait_until(stripe_changed, stripe, deadline) {
                 Some(s) => stripe = s,
                 None => {
@@ -439,11 +463,19 @@ impl LockManager {
         result
     }
 
-    fn acquire_range(&self, txn: TxnId, start: &[u8], end: Option<&[u8]>, deadline: Instant) -> Result<(), LockError> {
+    fn acquire_range(
+        &self,
+        txn: TxnId,
+        start: &[u8],
+        end: Option<&[u8]>,
+        deadline: Option<Instant>,
+    ) -> Result<(), LockError> {
         let mut waited: Option<Instant> = None;
         let mut table = lock(&self.ranges);
         while table.key_blocks_range(start, end, txn) {
-            waited.get_or_insert_with(Instant::now);
+            if deadline.is_some() {
+                waited.get_or_insert_with(Instant::now);
+            }
             match wait_until(&self.ranges_changed, table, deadline) {
                 Some(t) => table = t,
                 None => {
@@ -498,8 +530,10 @@ fn unregister_pending(table: &mut RangeTable, key: &[u8]) {
     }
 }
 
-/// Waits on `cv` until notified or `deadline`; `None` on timeout.
-fn wait_until<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>, deadline: Instant) -> Option<MutexGuard<'a, T>> {
+/// Waits on `cv` until notified or `deadline`; `None` on timeout, and at
+/// once without a deadline (a caller that must not wait).
+fn wait_until<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>, deadline: Option<Instant>) -> Option<MutexGuard<'a, T>> {
+    let deadline = deadline?;
     let now = Instant::now();
     if now >= deadline {
         return None;

@@ -418,7 +418,14 @@ async fn handle_request(
 
 /// Counts a request into the backlog, or answers BUSY (and returns false)
 /// when the backlog is over the threshold.
-async fn admit(state: &State, live: &Live, tx: &mpsc::Sender<Vec<u8>>, op: RequestOp, id: u64, started: Instant) -> bool {
+async fn admit(
+    state: &State,
+    live: &Live,
+    tx: &mpsc::Sender<Vec<u8>>,
+    op: RequestOp,
+    id: u64,
+    started: Instant,
+) -> bool {
     let backlog = state.backlog.fetch_add(1, Ordering::AcqRel);
     if backlog < live.config.limits.shed_backlog {
         return true;
@@ -506,12 +513,12 @@ async fn dispatch_group(
                 .await;
                 drop(worker);
                 match result {
-                    Ok(results) => {
-                        results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect()
-                    }
+                    Ok(results) => results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect(),
                     Err(join) => {
                         tracing::error!(error = %join, "engine task panicked");
-                        (0..n).map(|_| ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))).collect()
+                        (0..n)
+                            .map(|_| ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error")))
+                            .collect()
                     }
                 }
             }

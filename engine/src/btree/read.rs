@@ -116,7 +116,8 @@ fn descend<T>(
     // the depth limit.
     for _ in 0..MAX_DEPTH {
         page = next;
-        let stepped = if io { Some(pager.with_node(page, &mut step)?) } else { pager.with_cached_node(page, &mut step) };
+        let stepped =
+            if io { Some(pager.with_node(page, &mut step)?) } else { pager.with_cached_node(page, &mut step) };
         let Some(stepped) = stepped else { return Ok(None) };
         match stepped {
             Step::Found(found) => return Ok(Some(found)),

@@ -17,7 +17,6 @@ use super::op::{AbortReason, Condition, OpResult, ReadItem, TxnOp, TxnOutcome};
 use crate::batch::WriteBatch;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::db::Appended;
 use crate::lock::{HeldLocks, LockError, LockManager, LockMode, LockRequest, LockStats};
 
 /// Largest number of pairs one SCAN returns.
@@ -43,13 +42,13 @@ pub struct TxnStats {
 /// The transaction machinery of a database.
 #[derive(Debug, Default)]
 pub struct Transactions {
-    locks: LockManager,
-    next_id: AtomicU64,
-    commits: AtomicU64,
-    aborts_assert: AtomicU64,
+    pub(super) locks: LockManager,
+    pub(super) next_id: AtomicU64,
+    pub(super) commits: AtomicU64,
+    pub(super) aborts_assert: AtomicU64,
     aborts_lock_timeout: AtomicU64,
-    aborts_io: AtomicU64,
-    rollbacks: AtomicU64,
+    pub(super) aborts_io: AtomicU64,
+    pub(super) rollbacks: AtomicU64,
 }
 
 impl Transactions {
@@ -72,9 +71,9 @@ impl Transactions {
 }
 
 /// A pending write: the new value and expiry, or a deletion.
-type Pending = Option<(Vec<u8>, Option<u64>)>;
+pub(super) type Pending = Option<(Vec<u8>, Option<u64>)>;
 
-fn lock_requests(ops: &[TxnOp]) -> Vec<LockRequest> {
+pub(super) fn lock_requests(ops: &[TxnOp]) -> Vec<LockRequest> {
     ops.iter()
         .map(|op| match op {
             TxnOp::Get { key } | TxnOp::Assert { key, .. } => {
@@ -136,7 +135,7 @@ impl Db {
 
     /// Checks the sizes of `ops`, then takes their locks (none for a
     /// single read).
-    fn validate_and_lock(&self, ops: &[TxnOp]) -> Result<HeldLocks> {
+    pub(super) fn validate_and_lock(&self, ops: &[TxnOp]) -> Result<HeldLocks> {
         let txns = self.transactions();
         let value_max = self.options().value_max;
         for op in ops {
@@ -170,36 +169,6 @@ impl Db {
         }
     }
 
-    /// Runs `group`, independent transactions, as if by [`Db::transact`]
-    /// one after another (each sees the writes of the ones before it), but
-    /// with one WAL sync for the writes of many: what a server does with
-    /// the pipelined requests of one connection. Each result is what
-    /// `transact` would have returned, and a write's result is returned
-    /// only once the write is durable; other readers see it only then.
-    ///
-    /// Writes wait for the sync with their locks held (strict 2PL). Before
-    /// a transaction that touches a key an earlier one of the group still
-    /// holds locked, or that scans, the writes so far are synced and their
-    /// locks released, so the group never waits on itself.
-    pub fn transact_group(&self, group: &[&[TxnOp]]) -> Vec<Result<TxnOutcome>> {
-        let mut out: Vec<Result<TxnOutcome>> = Vec::with_capacity(group.len());
-        let mut staged = Staged::default();
-        for &ops in group {
-            let scans = ops.iter().any(|op| matches!(op, TxnOp::Scan { .. }));
-            if scans || ops.iter().filter_map(op_key).any(|k| staged.keys.contains(k)) {
-                self.publish_staged(&mut staged, &mut out);
-            }
-            if scans {
-                // Range locks and a scan of the snapshot: the plain path.
-                out.push(self.transact(ops));
-            } else {
-                self.stage(ops, &mut staged, &mut out);
-            }
-        }
-        self.publish_staged(&mut staged, &mut out);
-        out
-    }
-
     /// Runs `ops` as [`Db::transact`] would, but only if it is a single
     /// GET whose answer is in memory ([`Db::get_entry_cached`]); `None`
     /// otherwise, having done nothing. Never blocks: for event loops that
@@ -223,91 +192,7 @@ impl Db {
         Some(Ok(TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
     }
 
-    /// Runs one transaction of a group. A write is logged but not synced,
-    /// and waits in `staged` with its locks.
-    fn stage(&self, ops: &[TxnOp], staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {
-        let txns = self.transactions();
-        let held = match self.validate_and_lock(ops) {
-            Ok(held) => held,
-            Err(e) => return out.push(Err(e)),
-        };
-        let (results, overlay) = match self.run_locked(ops) {
-            Ok(Run::Commit { results, overlay }) => (results, overlay),
-            Ok(Run::Abort { op_index, reason, wrote }) => {
-                txns.aborts_assert.fetch_add(1, Ordering::Relaxed);
-                if wrote {
-                    txns.rollbacks.fetch_add(1, Ordering::Relaxed);
-                }
-                txns.locks.release(held);
-                return out.push(Ok(TxnOutcome::Aborted { op_index, reason }));
-            }
-            Err(e) => {
-                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                txns.locks.release(held);
-                return out.push(Err(e));
-            }
-        };
-        if overlay.is_empty() {
-            // Read only: it read committed, durable data (its keys are not
-            // among the staged writes); nothing to wait for.
-            txns.locks.release(held);
-            txns.commits.fetch_add(1, Ordering::Relaxed);
-            return out.push(Ok(TxnOutcome::Committed { results, commit_lsn: None }));
-        }
-        match self.shared().append_batch(&overlay_batch(overlay)) {
-            Ok(Appended::Pending(lsn)) => {
-                staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
-                staged.pending.push((out.len(), held));
-                staged.last_lsn = staged.last_lsn.max(lsn);
-                out.push(Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }));
-            }
-            Ok(Appended::Empty(_)) => unreachable!("the batch of a non-empty overlay is not empty"),
-            Err(e) => {
-                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                txns.rollbacks.fetch_add(1, Ordering::Relaxed);
-                txns.locks.release(held);
-                out.push(Err(e));
-            }
-        }
-    }
-
-    /// Makes the staged writes durable and visible (one sync), then
-    /// releases their locks. If that fails, each of their results becomes
-    /// the error (the database is then poisoned, as after any failed
-    /// sync), so none is acknowledged.
-    fn publish_staged(&self, staged: &mut Staged, out: &mut [Result<TxnOutcome>]) {
-        let txns = self.transactions();
-        let pending = std::mem::take(&mut staged.pending);
-        staged.keys.clear();
-        if pending.is_empty() {
-            return;
-        }
-        let count = pending.len() as u64;
-        let shared = self.shared();
-        let mut result = shared.publish(staged.last_lsn, crate::options::Durability::Sync);
-        if result.is_ok() {
-            shared.count_commits(count);
-            txns.commits.fetch_add(count, Ordering::Relaxed);
-            // Back-pressure and checkpoint triggers, once for the group
-            // (as `Db::write` runs them once per commit).
-            result = self.after_commit();
-        }
-        let mut error = result.err();
-        for (index, held) in pending {
-            txns.locks.release(held);
-            if let Some(first) = error.take() {
-                txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                let text = first.to_string();
-                if let Some(slot) = out.get_mut(index) {
-                    *slot = Err(first);
-                }
-                // The rest of the group fails with the same cause.
-                error = Some(Error::PreviousIo { first: text });
-            }
-        }
-    }
-
-    fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
+    pub(super) fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
         let mut overlay: BTreeMap<Vec<u8>, Pending> = BTreeMap::new();
         let mut results = Vec::with_capacity(ops.len());
         let now_ms = self.ttl_now_ms();
@@ -462,7 +347,7 @@ impl Db {
 }
 
 /// The write batch of a transaction's overlay.
-fn overlay_batch(overlay: BTreeMap<Vec<u8>, Pending>) -> WriteBatch {
+pub(super) fn overlay_batch(overlay: BTreeMap<Vec<u8>, Pending>) -> WriteBatch {
     let mut batch = WriteBatch::new();
     for (key, pending) in overlay {
         match pending {
@@ -475,26 +360,15 @@ fn overlay_batch(overlay: BTreeMap<Vec<u8>, Pending>) -> WriteBatch {
 }
 
 /// The key an operation locks (a SCAN locks a range).
-fn op_key(op: &TxnOp) -> Option<&[u8]> {
+pub(super) fn op_key(op: &TxnOp) -> Option<&[u8]> {
     match op {
         TxnOp::Get { key } | TxnOp::Set { key, .. } | TxnOp::Del { key } | TxnOp::Assert { key, .. } => Some(key),
         TxnOp::Scan { .. } => None,
     }
 }
 
-/// The logged, not yet synced writes of a group, with their locks.
-#[derive(Default)]
-struct Staged {
-    /// Where each write's result is, and its locks.
-    pending: Vec<(usize, HeldLocks)>,
-    /// Every key they hold locked.
-    keys: std::collections::HashSet<Vec<u8>>,
-    /// The highest commit LSN among them.
-    last_lsn: Lsn,
-}
-
 /// The result of running the operations under locks.
-enum Run {
+pub(super) enum Run {
     Commit { results: Vec<OpResult>, overlay: BTreeMap<Vec<u8>, Pending> },
     Abort { op_index: usize, reason: AbortReason, wrote: bool },
 }

@@ -590,8 +590,12 @@ fn a_failed_group_sync_acknowledges_none_of_its_writes() {
             sim.inject(Fault::persistent(sim.call_count() + k, kind));
             let results = db.transact_group(&refs);
             let failed = results.iter().any(Result::is_err);
-            let acknowledged: Vec<&Vec<TxnOp>> =
-                group.iter().zip(&results).filter(|(_, r)| matches!(r, Ok(TxnOutcome::Committed { .. }))).map(|(t, _)| t).collect();
+            let acknowledged: Vec<&Vec<TxnOp>> = group
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| matches!(r, Ok(TxnOutcome::Committed { .. })))
+                .map(|(t, _)| t)
+                .collect();
             drop(db);
             sim.clear_faults();
             sim.crash(CrashMode::KeepNothing);
@@ -661,4 +665,82 @@ fn a_cached_get_answers_like_transact_or_declines() {
     assert_eq!(probe("fresh"), Some(plain("fresh")));
     assert_eq!(probe("key012346"), Some(plain("key012346")), "a deletion in the memtable");
     assert_eq!(probe("fresh-big"), None);
+}
+
+/// `try_stage_writes` logs blind writes without waiting and stops where it
+/// would have to; nothing is visible until `publish_writes`, which syncs
+/// any number of staged groups at once.
+#[test]
+fn staged_writes_never_wait_and_show_nothing_before_their_sync() {
+    let sim = SimStorage::new(35);
+    let db = open_sim(&sim).unwrap();
+    let txns = |ops: &[Vec<TxnOp>]| ops.to_vec();
+    // Stops at the first transaction that is not a blind write...
+    let group = txns(&[vec![set("a", "1"), set("b", "1")], vec![set("c", "1")], vec![get("a")], vec![set("d", "1")]]);
+    let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+    let first = db.try_stage_writes(&refs);
+    assert_eq!(first.len(), 2);
+    // ...at a key it already staged...
+    let group = txns(&[vec![set("e", "1")], vec![set("e", "2")]]);
+    let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+    let second = db.try_stage_writes(&refs);
+    assert_eq!(second.len(), 1);
+    // ...at a key locked by someone else (here: the first group), and at a
+    // value bound for the value log.
+    let group = txns(&[vec![set("a", "2")]]);
+    let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+    let started = Instant::now();
+    let third = db.try_stage_writes(&refs);
+    assert!(third.is_empty());
+    assert!(started.elapsed() < db.lock_timeout(), "it waited for the lock");
+    assert_eq!(db.stats().transactions.locks.timeouts, 0, "not waiting is not a timeout");
+    let big = [TxnOp::Set { key: b"big".to_vec(), value: vec![0; 64 << 10], ttl_ms: None }];
+    assert!(db.try_stage_writes(&[&big[..]]).is_empty());
+    // Logged, not visible, not acknowledged.
+    assert_eq!(db.get(b"a").unwrap(), None);
+    assert_eq!(db.get(b"e").unwrap(), None);
+    let fsyncs = db.stats().wal.fsyncs;
+    let results = db.publish_writes(vec![first, second, third]);
+    assert_eq!(db.stats().wal.fsyncs - fsyncs, 1, "one sync for every group");
+    assert_eq!(results.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 0]);
+    for r in results.into_iter().flatten() {
+        assert!(committed(r.unwrap()).1.is_some());
+    }
+    assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get(b"c").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get(b"e").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.stats().transactions.commits, 3);
+    // The locks are free again.
+    let again = db.try_stage_writes(&[&[set("a", "3")][..]]);
+    assert_eq!(again.len(), 1);
+    drop(db.publish_writes(vec![again]));
+    assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"3"[..]));
+}
+
+/// A failed sync of staged writes acknowledges none of them, and a crash
+/// then leaves none of them behind.
+#[test]
+fn staged_writes_whose_sync_fails_are_not_acknowledged() {
+    for kind in [FaultKind::Eio, FaultKind::FsyncError] {
+        let sim = SimStorage::new(36);
+        let db = open_sim(&sim).unwrap();
+        let mut b = WriteBatch::new();
+        b.put("a", "0");
+        db.write(&b).unwrap();
+        let before = contents(&db);
+        let group: Vec<Vec<TxnOp>> = vec![vec![set("a", "1"), set("b", "1")], vec![set("c", "1")]];
+        let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+        let staged = db.try_stage_writes(&refs);
+        assert_eq!(staged.len(), 2);
+        sim.inject(Fault::persistent(sim.call_count() + 1, kind));
+        let results = db.publish_writes(vec![staged]);
+        assert!(results[0].iter().all(Result::is_err), "{kind:?}: {results:?}");
+        assert!(db.get(b"c").is_err(), "{kind:?}: the database is poisoned");
+        drop(db);
+        sim.clear_faults();
+        sim.crash(CrashMode::KeepNothing);
+        let db = open_sim(&sim).unwrap();
+        assert_eq!(contents(&db), before, "{kind:?}");
+        assert_invariants(&db);
+    }
 }
