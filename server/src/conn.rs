@@ -201,8 +201,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     let (tx, rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
     let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)));
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
-    // Groups of this connection handed to the pool and not yet finished.
-    let groups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // The latest group of this connection, if any. A connection's requests
+    // run in the order sent: a group waits for the one before it, except
+    // that writes staged in the WAL are already in order.
+    let mut running: Option<Running> = None;
     let mut session = Session { principal: None, anonymous: false };
     loop {
         if *shutdown.borrow() {
@@ -236,7 +238,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
                 // A read answered from memory runs here, without a hand-off
                 // to the pool, when nothing sent before it is still running
                 // (so the connection's requests still run in order).
-                let q = if queued.is_empty() && groups.load(Ordering::Acquire) == 0 {
+                let q = if queued.is_empty() && running.as_ref().is_none_or(|r| r.task.is_finished()) {
                     answer_cached(&state, &tx, q).await
                 } else {
                     Some(q)
@@ -255,11 +257,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         }
         if !queued.is_empty() {
             let live = state.live.load_full();
-            dispatch_group(&state, &live, &tx, queued, &groups).await;
+            let previous = running.take();
+            running = dispatch_group(&state, &live, &tx, queued, previous).await;
         }
         if stop {
             break;
         }
+    }
+    if let Some(previous) = running.take() {
+        let _ = previous.task.await;
     }
     // Let running requests finish and their responses go out.
     let grace = Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
@@ -465,24 +471,50 @@ async fn answer_cached(state: &State, tx: &mpsc::Sender<Vec<u8>>, q: Queued) -> 
     None
 }
 
-/// Runs the transactions of one batch as one group on the worker pool
-/// (each shed with BUSY instead when the backlog is over the threshold);
-/// `groups` counts it while it runs.
+/// A group of a connection's transactions on its way.
+struct Running {
+    /// Answers the group once it is done.
+    task: tokio::task::JoinHandle<()>,
+    /// Every transaction of it was staged in the WAL (none runs on the
+    /// pool), so a later group's staged writes land after them.
+    staged_only: bool,
+}
+
+/// Runs the transactions of one batch as one group, in order (each shed
+/// with BUSY instead when the backlog is over the threshold): the leading
+/// blind writes are staged here, without blocking, and made durable by the
+/// commit thread together with other connections' writes; the rest run on
+/// the worker pool after them with [`jubilant_engine::Db::transact_group`].
+///
+/// Order with `previous`, the connection's group before this one: unless
+/// it was all staged writes (already in the WAL, in order, ahead of
+/// anything staged now), this group waits for it to finish first; and
+/// the pool part of this group always runs after it is done.
 async fn dispatch_group(
     state: &Arc<State>,
     live: &Live,
     tx: &mpsc::Sender<Vec<u8>>,
     queued: Vec<Queued>,
-    groups: &Arc<std::sync::atomic::AtomicUsize>,
-) {
+    previous: Option<Running>,
+) -> Option<Running> {
+    let mut previous = match previous {
+        Some(p) if !p.staged_only => {
+            let _ = p.task.await;
+            None
+        }
+        other => other.map(|p| p.task),
+    };
     let mut admitted = Vec::with_capacity(queued.len());
     for q in queued {
         if admit(state, live, tx, RequestOp::Txn, q.id, q.started).instrument(q.span.clone()).await {
             admitted.push(q);
         }
     }
-    let Some(first) = admitted.first() else { return };
-    // A child of the (first) request's span, entered on the blocking thread.
+    let Some(first) = admitted.first() else {
+        // Nothing admitted: the previous group stays the latest.
+        return previous.map(|task| Running { task, staged_only: true });
+    };
+    // A child of the (first) request's span.
     let span = tracing::debug_span!(
         parent: &first.span,
         "commit",
@@ -492,46 +524,75 @@ async fn dispatch_group(
     if admitted.len() > 1 {
         span.record("txns", admitted.len());
     }
-    let (state, tx, groups) = (Arc::clone(state), tx.clone(), Arc::clone(groups));
-    groups.fetch_add(1, Ordering::AcqRel);
+    let group: Vec<Vec<jubilant_engine::TxnOp>> = admitted.iter().map(|q| to_engine(&q.ops)).collect();
+    let staged = span.in_scope(|| {
+        let refs: Vec<&[jubilant_engine::TxnOp]> = group.iter().map(Vec::as_slice).collect();
+        state.db.try_stage_writes(&refs)
+    });
+    let (staged_count, total) = (staged.len(), group.len());
+    let published = (staged_count > 0).then(|| state.committer.submit(staged));
+    let (state, tx) = (Arc::clone(state), tx.clone());
     let task = async move {
-        let bodies: Vec<ResponseBody> = match Arc::clone(&state.workers).acquire_owned().await {
-            Err(_) => admitted
-                .iter()
-                .map(|_| ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")))
-                .collect(),
-            Ok(worker) => {
-                let db = Arc::clone(&state.db);
-                let group: Vec<Vec<jubilant_engine::TxnOp>> = admitted.iter().map(|q| to_engine(&q.ops)).collect();
-                let n = group.len();
-                let result = tokio::task::spawn_blocking(move || {
-                    span.in_scope(|| {
-                        let refs: Vec<&[jubilant_engine::TxnOp]> = group.iter().map(Vec::as_slice).collect();
-                        db.transact_group(&refs)
-                    })
-                })
-                .await;
-                drop(worker);
-                match result {
-                    Ok(results) => results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect(),
-                    Err(join) => {
-                        tracing::error!(error = %join, "engine task panicked");
-                        (0..n)
-                            .map(|_| ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error")))
-                            .collect()
-                    }
+        let mut bodies: Vec<ResponseBody> = Vec::with_capacity(admitted.len());
+        if let Some(published) = published {
+            match published.await {
+                Ok(results) => bodies.extend(results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire))))),
+                Err(_) => {
+                    tracing::error!("the commit thread dropped a group");
+                    bodies.extend((0..staged_count).map(|_| internal_error()));
                 }
             }
-        };
-        // The group's effects are settled: later reads may run in place.
-        groups.fetch_sub(1, Ordering::AcqRel);
+        }
+        let rest: Vec<Vec<jubilant_engine::TxnOp>> = group.into_iter().skip(staged_count).collect();
+        if !rest.is_empty() {
+            if let Some(previous) = previous.take() {
+                let _ = previous.await;
+            }
+            bodies.extend(run_on_pool(&state, rest, span).await);
+        }
         for (q, body) in admitted.into_iter().zip(bodies) {
             state.backlog.fetch_sub(1, Ordering::AcqRel);
             respond(&state, &tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;
             drop(q.permit);
         }
     };
-    tokio::spawn(task);
+    let staged_only = staged_count == total;
+    Some(Running { task: tokio::spawn(task), staged_only })
+}
+
+fn internal_error() -> ResponseBody {
+    ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
+}
+
+/// Runs `group` with [`jubilant_engine::Db::transact_group`] on a worker
+/// of the pool, in `span`; one response body per transaction.
+async fn run_on_pool(
+    state: &Arc<State>,
+    group: Vec<Vec<jubilant_engine::TxnOp>>,
+    span: tracing::Span,
+) -> Vec<ResponseBody> {
+    let n = group.len();
+    let Ok(worker) = Arc::clone(&state.workers).acquire_owned().await else {
+        return (0..n)
+            .map(|_| ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")))
+            .collect();
+    };
+    let db = Arc::clone(&state.db);
+    let result = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let refs: Vec<&[jubilant_engine::TxnOp]> = group.iter().map(Vec::as_slice).collect();
+            db.transact_group(&refs)
+        })
+    })
+    .await;
+    drop(worker);
+    match result {
+        Ok(results) => results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect(),
+        Err(join) => {
+            tracing::error!(error = %join, "engine task panicked");
+            (0..n).map(|_| internal_error()).collect()
+        }
+    }
 }
 
 /// Runs a checkpoint on the worker pool, or answers BUSY when the backlog

@@ -4,6 +4,8 @@
 //!   table of every key.
 //! - [`server`]: accept loop, shared state, INFO, graceful shutdown.
 //! - [`conn`]: one connection: framing, dispatch, pipelined responses.
+//! - [`committer`]: the commit thread: one WAL sync for the writes that
+//!   many connections staged.
 //! - [`reload`]: live reload (SIGHUP, CONFIG RELOAD).
 //! - [`convert`]: wire messages ⇄ engine transactions.
 //! - [`auth`]: tokens, roles, prefix ACLs. [`tls`]: rustls setup.
@@ -16,6 +18,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod committer;
 pub mod config;
 pub mod conn;
 pub mod convert;

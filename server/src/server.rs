@@ -58,6 +58,8 @@ pub struct State {
     pub live: ArcSwap<Live>,
     /// The engine worker pool (`limits.workers` permits).
     pub workers: Arc<Semaphore>,
+    /// The commit thread, for writes staged on the reactor.
+    pub committer: crate::committer::Committer,
     /// Connection slots (`limits.max_connections` permits).
     pub connections: Arc<Semaphore>,
     /// Engine requests queued or running.
@@ -185,8 +187,11 @@ impl Server {
         };
         let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
         crate::redact::set_show_data(config.log.unsafe_show_data);
+        let db = Arc::new(db);
+        let committer = crate::committer::Committer::start(Arc::clone(&db)).context("start the commit thread")?;
         let state = Arc::new(State {
-            db: Arc::new(db),
+            db,
+            committer,
             workers: Arc::new(Semaphore::new(config.limits.workers)),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             backlog: AtomicUsize::new(0),
@@ -279,9 +284,16 @@ impl Server {
         tasks.abort_all();
         background.abort_all();
         while background.join_next().await.is_some() {}
-        let db = Arc::clone(&state.db);
-        drop(state);
-        tokio::task::spawn_blocking(move || db.flush()).await.context("flush")?.context("make commits durable")?;
+        // Publish what the commit thread holds, then make everything durable.
+        tokio::task::spawn_blocking(move || {
+            state.committer.stop();
+            let db = Arc::clone(&state.db);
+            drop(state);
+            db.flush()
+        })
+        .await
+        .context("flush")?
+        .context("make commits durable")?;
         tracing::info!("shut down cleanly");
         Ok(())
     }

@@ -1,0 +1,93 @@
+//! The commit thread: makes the blind writes that connections staged on
+//! the reactor ([`Db::try_stage_writes`]) durable, as many groups per WAL
+//! sync as are waiting, and hands each connection its results.
+//!
+//! This is the server's group commit without a thread per request: a
+//! connection stages its SETs in place (never blocking), queues them here,
+//! and awaits the answer; the one commit thread drains the queue, runs one
+//! [`Db::publish_writes`] (one fsync) for everything in it, and answers.
+//! While it syncs, the next groups queue up behind it.
+//!
+//! Invariant: every staged group handed to [`Committer::submit`] is
+//! published, by the thread or (if the thread is gone) by a blocking task,
+//! so no staged write keeps its locks forever.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use jubilant_engine::{Db, StagedWrites, TxnOutcome};
+use tokio::sync::oneshot;
+
+/// The results of one staged group, in order.
+pub type Results = Vec<jubilant_engine::Result<TxnOutcome>>;
+
+type Job = (StagedWrites, oneshot::Sender<Results>);
+
+/// Handle of the commit thread.
+#[derive(Debug)]
+pub struct Committer {
+    db: Arc<Db>,
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Committer {
+    /// Starts the commit thread for `db`.
+    pub fn start(db: Arc<Db>) -> std::io::Result<Committer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread_db = Arc::clone(&db);
+        let thread = std::thread::Builder::new().name("jubilant-commit".into()).spawn(move || run(&thread_db, &rx))?;
+        Ok(Committer { db, tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Queues `staged` for the next sync; the receiver gets its results
+    /// once they are durable (or failed).
+    pub fn submit(&self, staged: StagedWrites) -> oneshot::Receiver<Results> {
+        let (reply, results) = oneshot::channel();
+        let sender = self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let job = match sender {
+            Some(tx) => match tx.send((staged, reply)) {
+                Ok(()) => return results,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => (staged, reply),
+        };
+        // The thread is gone (shutting down): publish on a blocking thread.
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let (staged, reply) = job;
+            let _ = reply.send(db.publish_writes(vec![staged]).pop().unwrap_or_default());
+        });
+        results
+    }
+
+    /// Stops taking work and waits for the thread to publish what it has.
+    /// Blocking.
+    pub fn stop(&self) {
+        drop(self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
+        let thread = self.thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the commit thread panicked");
+        }
+    }
+}
+
+/// The thread: until every sender is gone, take every queued group and
+/// publish them with one sync.
+fn run(db: &Db, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        let (groups, replies): (Vec<StagedWrites>, Vec<oneshot::Sender<Results>>) = jobs.into_iter().unzip();
+        let txns = groups.iter().map(StagedWrites::len).sum::<usize>();
+        let span = tracing::debug_span!("publish", groups = groups.len(), txns);
+        let results = span.in_scope(|| db.publish_writes(groups));
+        for (reply, results) in replies.into_iter().zip(results) {
+            // A connection that went away no longer wants its answer.
+            let _ = reply.send(results);
+        }
+    }
+}
