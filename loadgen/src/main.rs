@@ -10,6 +10,10 @@
 //! cargo run --release -p jubilant-loadgen -- --addr 127.0.0.1:7420 --no-redis
 //! ```
 //!
+//! Pipelining works as `redis-benchmark -P 16` does, so both servers see the
+//! same traffic: a connection writes 16 requests at once, waits for all 16
+//! responses, then writes the next 16.
+//!
 //! Redis is skipped (with a note) when `redis-server` is not installed. The
 //! table is printed and written with the raw cells as
 //! `target/reports/loadgen/<unix time>/report.{md,json}`.
@@ -48,6 +52,9 @@ struct Args {
     /// Skip redis.
     #[arg(long)]
     no_redis: bool,
+    /// Run only these operations (default: SET, then GET).
+    #[arg(long = "op", value_parser = ["SET", "GET"])]
+    ops: Vec<String>,
 }
 
 /// One measurement.
@@ -121,8 +128,9 @@ impl Rng {
     }
 }
 
-/// One connection keeping `pipeline` requests in flight; returns the
-/// latencies (µs) of `n` requests.
+/// One connection sending `pipeline` requests at a time (and waiting for
+/// all their responses before the next window); returns the latencies
+/// (µs) of `n` requests.
 async fn connection(
     addr: SocketAddr,
     op: &'static str,
@@ -138,25 +146,30 @@ async fn connection(
     let mut rd = BufReader::new(rd);
     let mut wr = BufWriter::new(wr);
     let mut rng = Rng(seed | 1);
-    let mut sent_at: std::collections::VecDeque<Instant> = std::collections::VecDeque::new();
+    // Send times of the requests in flight, by request id: the server
+    // answers as requests finish, not necessarily in order.
+    let mut sent_at: std::collections::HashMap<u64, Instant> = std::collections::HashMap::new();
     let mut latencies = Vec::with_capacity(n as usize);
     let mut sent = 0u64;
     let mut frame = Vec::new();
     let limits = WireLimits::default();
     while latencies.len() < n as usize {
-        while sent < n && (sent_at.len() as u64) < pipeline {
-            let key = format!("key:{:012}", rng.next() % keys).into_bytes();
-            let body = match op {
-                "SET" => RequestBody::Txn(vec![Op::Set { key, value: value.to_vec(), ttl_ms: None }]),
-                _ => RequestBody::Txn(vec![Op::Get { key }]),
-            };
-            frame.clear();
-            encode_frame(&Request { id: sent + 1, body }.encode(), &mut frame);
-            wr.write_all(&frame).await?;
-            sent_at.push_back(Instant::now());
-            sent += 1;
+        // A new window of requests once the last one is all answered.
+        if sent < n && sent_at.is_empty() {
+            for _ in 0..pipeline.min(n - sent) {
+                let key = format!("key:{:012}", rng.next() % keys).into_bytes();
+                let body = match op {
+                    "SET" => RequestBody::Txn(vec![Op::Set { key, value: value.to_vec(), ttl_ms: None }]),
+                    _ => RequestBody::Txn(vec![Op::Get { key }]),
+                };
+                frame.clear();
+                encode_frame(&Request { id: sent + 1, body }.encode(), &mut frame);
+                wr.write_all(&frame).await?;
+                sent_at.insert(sent + 1, Instant::now());
+                sent += 1;
+            }
+            wr.flush().await?;
         }
-        wr.flush().await?;
         let len = rd.read_u32_le().await? as usize;
         let mut body = vec![0u8; len];
         rd.read_exact(&mut body).await?;
@@ -164,11 +177,10 @@ async fn connection(
         if let ResponseBody::Error(e) = response.body {
             bail!("server error: {e:?}");
         }
-        // Responses to one connection come back in order here: each is a
-        // single-key transaction on the worker pool, so compare by count.
-        if let Some(t) = sent_at.pop_front() {
-            latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-        }
+        let Some(t) = sent_at.remove(&response.id) else {
+            bail!("a response to request {} not in flight", response.id)
+        };
+        latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
     }
     Ok(latencies)
 }
@@ -280,7 +292,9 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut cells = Vec::new();
-    for op in ["SET", "GET"] {
+    let ops: Vec<&'static str> =
+        ["SET", "GET"].into_iter().filter(|op| args.ops.is_empty() || args.ops.iter().any(|o| o == op)).collect();
+    for op in ops {
         for connections in [1u64, 50] {
             for pipeline in [1u64, 16] {
                 let cell = runtime.block_on(jubilant_cell(addr, args, op, connections, pipeline))?;

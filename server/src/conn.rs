@@ -216,6 +216,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
             _ = shutdown.changed() => break,
         };
         let mut queued = Vec::new();
+        // The responses answered in place, sent together after the batch.
+        let mut out = Vec::new();
         let mut frame = Some((frame, permit));
         let mut stop = false;
         while let Some((next, permit)) = frame.take() {
@@ -234,12 +236,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
                     break;
                 }
             };
-            if let Some(q) = handle(&state, &tx, permit, &body, &mut session, conn).await {
+            if let Some(q) = handle(&state, &tx, &mut out, permit, &body, &mut session, conn).await {
                 // A read answered from memory runs here, without a hand-off
                 // to the pool, when nothing sent before it is still running
                 // (so the connection's requests still run in order).
                 let q = if queued.is_empty() && running.as_ref().is_none_or(|r| r.task.is_finished()) {
-                    answer_cached(&state, &tx, q).await
+                    answer_cached(&state, &mut out, q)
                 } else {
                     Some(q)
                 };
@@ -258,7 +260,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         if !queued.is_empty() {
             let live = state.live.load_full();
             let previous = running.take();
-            running = dispatch_group(&state, &live, &tx, queued, previous).await;
+            running = dispatch_group(&state, &live, &tx, &mut out, queued, previous).await;
+        }
+        if !out.is_empty() {
+            let _ = tx.send(std::mem::take(&mut out)).await;
         }
         if stop {
             break;
@@ -284,10 +289,20 @@ async fn respond(
     id: u64,
     body: ResponseBody,
 ) {
+    let mut out = Vec::new();
+    reply(state, &mut out, op, started, id, body);
+    let _ = tx.send(out).await;
+}
+
+/// Counts and logs a response to an `op` request that started at
+/// `started`, and appends its frame to `out`: the responses of one batch
+/// go to the writer together, so they leave in one write.
+fn reply(state: &State, out: &mut Vec<u8>, op: RequestOp, started: Instant, id: u64, body: ResponseBody) {
     let elapsed = started.elapsed();
     state.stats.record(op, &body, elapsed);
     tracing::debug!(result = result_name(&body), elapsed_us = elapsed.as_micros() as u64, "response");
-    let _ = tx.send(response_frame(id, body)).await;
+    let encoded = Response { id, body }.encode();
+    encode_frame(&encoded, out);
 }
 
 fn request_op(body: &RequestBody) -> RequestOp {
@@ -305,6 +320,7 @@ fn request_op(body: &RequestBody) -> RequestOp {
 async fn handle(
     state: &Arc<State>,
     tx: &mpsc::Sender<Vec<u8>>,
+    out: &mut Vec<u8>,
     permit: OwnedSemaphorePermit,
     body: &[u8],
     session: &mut Session,
@@ -323,13 +339,13 @@ async fn handle(
             };
             let span = tracing::debug_span!("request", conn, id, op = RequestOp::Unknown.name());
             let body = ResponseBody::Error(WireError::new(code, e.to_string()));
-            respond(state, tx, RequestOp::Unknown, started, id, body).instrument(span).await;
+            span.in_scope(|| reply(state, out, RequestOp::Unknown, started, id, body));
             return None;
         }
     };
     let op = request_op(&request.body);
     let span = tracing::debug_span!("request", conn, id = request.id, op = op.name());
-    handle_request(state, &live, tx, permit, request.id, request.body, session, started).instrument(span).await
+    handle_request(state, &live, tx, out, permit, request.id, request.body, session, started).instrument(span).await
 }
 
 /// A transaction request read, authorized and waiting to run with the
@@ -348,6 +364,7 @@ async fn handle_request(
     state: &Arc<State>,
     live: &Live,
     tx: &mpsc::Sender<Vec<u8>>,
+    out: &mut Vec<u8>,
     permit: OwnedSemaphorePermit,
     id: u64,
     body: RequestBody,
@@ -376,32 +393,32 @@ async fn handle_request(
                 error(ErrorCode::Unauthenticated, "invalid token".into())
             }
         };
-        respond(state, tx, op, started, id, response).await;
+        reply(state, out, op, started, id, response);
         return None;
     }
     let Some(who) = session.principal.as_ref() else {
         ServerStats::inc(&state.stats.auth_failures);
         let body = error(ErrorCode::Unauthenticated, "authenticate with AUTH first".into());
-        respond(state, tx, op, started, id, body).await;
+        reply(state, out, op, started, id, body);
         return None;
     };
     if let Err(message) = authorize(who, &body) {
         ServerStats::inc(&state.stats.forbidden);
-        respond(state, tx, op, started, id, error(ErrorCode::Forbidden, message)).await;
+        reply(state, out, op, started, id, error(ErrorCode::Forbidden, message));
         return None;
     }
     if let RequestBody::Txn(ops) = body {
         return Some(Queued { id, ops, permit, started, span: tracing::Span::current() });
     }
     match body {
-        RequestBody::Ping { payload } => respond(state, tx, op, started, id, ResponseBody::Pong { payload }).await,
+        RequestBody::Ping { payload } => reply(state, out, op, started, id, ResponseBody::Pong { payload }),
         RequestBody::Info => {
             let s = Arc::clone(state);
             let body = match tokio::task::spawn_blocking(move || s.info()).await {
                 Ok(info) => ResponseBody::Info(info),
                 Err(_) => error(ErrorCode::Internal, "internal error".into()),
             };
-            respond(state, tx, op, started, id, body).await;
+            reply(state, out, op, started, id, body);
         }
         RequestBody::ConfigReload => {
             let s = Arc::clone(state);
@@ -414,9 +431,9 @@ async fn handle_request(
                 Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
                 Err(_) => error(ErrorCode::Internal, "internal error".into()),
             };
-            respond(state, tx, op, started, id, body).await;
+            reply(state, out, op, started, id, body);
         }
-        RequestBody::Checkpoint => dispatch_checkpoint(state, live, tx, id, permit, started).await,
+        RequestBody::Checkpoint => dispatch_checkpoint(state, live, tx, out, id, permit, started).await,
         RequestBody::Auth { .. } | RequestBody::Txn(_) => unreachable!("handled above"),
     }
     None
@@ -424,14 +441,7 @@ async fn handle_request(
 
 /// Counts a request into the backlog, or answers BUSY (and returns false)
 /// when the backlog is over the threshold.
-async fn admit(
-    state: &State,
-    live: &Live,
-    tx: &mpsc::Sender<Vec<u8>>,
-    op: RequestOp,
-    id: u64,
-    started: Instant,
-) -> bool {
+fn admit(state: &State, live: &Live, out: &mut Vec<u8>, op: RequestOp, id: u64, started: Instant) -> bool {
     let backlog = state.backlog.fetch_add(1, Ordering::AcqRel);
     if backlog < live.config.limits.shed_backlog {
         return true;
@@ -439,7 +449,7 @@ async fn admit(
     state.backlog.fetch_sub(1, Ordering::AcqRel);
     ServerStats::inc(&state.stats.busy_sheds);
     let message = format!("server busy: {backlog} requests queued; retry after a backoff");
-    respond(state, tx, op, started, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message))).await;
+    reply(state, out, op, started, id, ResponseBody::Error(WireError::new(ErrorCode::Busy, message)));
     false
 }
 
@@ -460,13 +470,13 @@ fn engine_response(result: Result<jubilant_engine::Result<ResponseBody>, tokio::
 
 /// Answers `q` in place if it is a single GET whose answer is in memory
 /// ([`jubilant_engine::Db::transact_cached`]); else gives it back.
-async fn answer_cached(state: &State, tx: &mpsc::Sender<Vec<u8>>, q: Queued) -> Option<Queued> {
+fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> {
     if !matches!(q.ops.as_slice(), [Op::Get { .. }]) {
         return Some(q);
     }
     let result = q.span.in_scope(|| state.db.transact_cached(&to_engine(&q.ops)))?;
     let body = engine_response(Ok(result.map(outcome_to_wire)));
-    respond(state, tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;
+    q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
     drop(q.permit);
     None
 }
@@ -494,6 +504,7 @@ async fn dispatch_group(
     state: &Arc<State>,
     live: &Live,
     tx: &mpsc::Sender<Vec<u8>>,
+    out: &mut Vec<u8>,
     queued: Vec<Queued>,
     previous: Option<Running>,
 ) -> Option<Running> {
@@ -506,7 +517,7 @@ async fn dispatch_group(
     };
     let mut admitted = Vec::with_capacity(queued.len());
     for q in queued {
-        if admit(state, live, tx, RequestOp::Txn, q.id, q.started).instrument(q.span.clone()).await {
+        if q.span.in_scope(|| admit(state, live, out, RequestOp::Txn, q.id, q.started)) {
             admitted.push(q);
         }
     }
@@ -550,11 +561,16 @@ async fn dispatch_group(
             }
             bodies.extend(run_on_pool(&state, rest, span).await);
         }
+        // One send for the group: its responses leave in one write.
+        let mut out = Vec::new();
+        let mut permits = Vec::with_capacity(admitted.len());
         for (q, body) in admitted.into_iter().zip(bodies) {
             state.backlog.fetch_sub(1, Ordering::AcqRel);
-            respond(&state, &tx, RequestOp::Txn, q.started, q.id, body).instrument(q.span).await;
-            drop(q.permit);
+            q.span.in_scope(|| reply(&state, &mut out, RequestOp::Txn, q.started, q.id, body));
+            permits.push(q.permit);
         }
+        let _ = tx.send(out).await;
+        drop(permits);
     };
     let staged_only = staged_count == total;
     Some(Running { task: tokio::spawn(task), staged_only })
@@ -601,12 +617,13 @@ async fn dispatch_checkpoint(
     state: &Arc<State>,
     live: &Live,
     tx: &mpsc::Sender<Vec<u8>>,
+    out: &mut Vec<u8>,
     id: u64,
     permit: OwnedSemaphorePermit,
     started: Instant,
 ) {
     let op = RequestOp::Checkpoint;
-    if !admit(state, live, tx, op, id, started).await {
+    if !admit(state, live, out, op, id, started) {
         return;
     }
     let (state, tx) = (Arc::clone(state), tx.clone());
