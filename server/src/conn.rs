@@ -474,7 +474,10 @@ fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> 
     if !matches!(q.ops.as_slice(), [Op::Get { .. }]) {
         return Some(q);
     }
-    let result = q.span.in_scope(|| state.db.transact_cached(&to_engine(&q.ops)))?;
+    let Some(result) = q.span.in_scope(|| state.db.transact_cached(&to_engine(&q.ops))) else {
+        // It needs the disk: the pool runs it.
+        return Some(q);
+    };
     let body = engine_response(Ok(result.map(outcome_to_wire)));
     q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
     drop(q.permit);

@@ -59,6 +59,95 @@ fn pipelined_requests_are_all_answered_with_their_ids() {
     assert!(ids.is_empty());
 }
 
+/// The value a pipelined GET saw, by request id.
+fn got(responses: &std::collections::HashMap<u64, ResponseBody>, id: u64) -> Option<Vec<u8>> {
+    let Some(ResponseBody::Txn(r)) = responses.get(&id) else { panic!("request {id}: {:?}", responses.get(&id)) };
+    let OpResult::Get(found) = &r.results[0] else { panic!("request {id}: {:?}", r.results) };
+    found.as_ref().map(|kv| kv.value.clone())
+}
+
+/// A connection's pipelined requests take effect in the order sent, across
+/// every path a request can take: GETs answered in place, SETs staged for
+/// the commit thread, transactions on the worker pool, values in the
+/// value log, whether the frames arrive in one write or one by one.
+#[test]
+fn pipelined_requests_take_effect_in_the_order_sent() {
+    let dir = TempDir::new("order");
+    let server = ServerProcess::start(&dir.0.join("db"), None);
+    let mut c = server.connect();
+    // Requests, each with the value its GET must see (if it is one).
+    let mut requests: Vec<(RequestBody, Option<Option<String>>)> = Vec::new();
+    for i in 0..40 {
+        let key = format!("k{}", i % 3);
+        let value = if i % 4 == 0 { format!("{i}-{}", "L".repeat(8000)) } else { format!("v{i}") };
+        requests.push((RequestBody::Txn(vec![set(&key, &value)]), None));
+        requests.push((RequestBody::Txn(vec![get(&key)]), Some(Some(value.clone()))));
+        if i % 5 == 0 {
+            // A transaction the pool runs (it reads), then a GET.
+            requests.push((RequestBody::Txn(vec![Op::Del { key: key.clone().into_bytes() }, get("other")]), None));
+            requests.push((RequestBody::Txn(vec![get(&key)]), Some(None)));
+            requests.push((RequestBody::Txn(vec![set(&key, &value)]), None));
+        }
+    }
+    for one_write in [false, true] {
+        let mut frames = Vec::new();
+        let mut expect = Vec::new();
+        for (body, seen) in requests.clone() {
+            let id = if one_write {
+                let id = c.next_id();
+                jubilant_format::wire::encode_frame(&jubilant_format::wire::Request { id, body }.encode(), &mut frames);
+                id
+            } else {
+                c.send(body)
+            };
+            expect.extend(seen.map(|v| (id, v)));
+        }
+        c.send_raw(&frames);
+        let mut responses = std::collections::HashMap::new();
+        while responses.len() < requests.len() {
+            let r = c.recv().expect("the server closed the connection");
+            responses.insert(r.id, r.body);
+        }
+        for (id, value) in expect {
+            assert_eq!(got(&responses, id), value.map(String::into_bytes), "one write: {one_write}, request {id}");
+        }
+    }
+}
+
+/// GETs are answered wherever the value is: the memtable, cached pages,
+/// pages not yet read since a restart, the value log.
+#[test]
+fn gets_are_answered_from_memory_and_from_disk() {
+    let dir = TempDir::new("gets");
+    let data = dir.0.join("db");
+    let value = |i: usize| if i.is_multiple_of(7) { format!("{i}{}", "B".repeat(6000)) } else { format!("value-{i}") };
+    {
+        let server = ServerProcess::start(&data, None);
+        let mut c = server.connect();
+        for chunk in 0..30 {
+            let ops = (0..100).map(|j| chunk * 100 + j).map(|i| set(&format!("key{i:05}"), &value(i))).collect();
+            assert!(matches!(c.txn(ops), ResponseBody::Txn(_)));
+        }
+        for i in (0..3000).step_by(97) {
+            let ResponseBody::Txn(r) = c.txn(vec![get(&format!("key{i:05}"))]) else { panic!() };
+            let OpResult::Get(Some(kv)) = &r.results[0] else { panic!("{:?}", r.results) };
+            assert_eq!(kv.value, value(i).into_bytes(), "key{i:05} from the memtable");
+        }
+        assert!(matches!(c.call(RequestBody::Checkpoint), ResponseBody::Checkpoint { .. }));
+        assert!(server.terminate().success());
+    }
+    // Restarted: nothing below the top of the tree is cached.
+    let server = ServerProcess::start(&data, None);
+    let mut c = server.connect();
+    for round in 0..2 {
+        for i in (0..3000).step_by(13) {
+            let ResponseBody::Txn(r) = c.txn(vec![get(&format!("key{i:05}"))]) else { panic!() };
+            let OpResult::Get(Some(kv)) = &r.results[0] else { panic!("{:?}", r.results) };
+            assert_eq!(kv.value, value(i).into_bytes(), "key{i:05}, round {round}");
+        }
+    }
+}
+
 #[test]
 fn info_reports_server_and_engine_counters_and_configuration() {
     let dir = TempDir::new("info");

@@ -194,6 +194,13 @@ impl RawClient {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// The id the next request gets (and takes it).
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// Sends a request; returns its id.
     pub fn send(&mut self, body: RequestBody) -> u64 {
         let id = self.next_id;
