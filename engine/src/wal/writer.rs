@@ -58,6 +58,11 @@ struct Inner {
     next_lsn: Lsn,
     durable_lsn: Lsn,
     syncing: bool,
+    /// Syncs started so far; sync number `syncs` is the one in flight
+    /// while `syncing`.
+    syncs: u64,
+    /// While `syncing`: the last LSN the sync in flight covers.
+    syncing_to: Lsn,
     poisoned: Option<String>,
     /// Live segments, oldest first.
     segments: VecDeque<(SegmentId, Lsn)>,
@@ -85,7 +90,15 @@ pub struct Wal {
     segment_bytes: u64,
     preallocate: bool,
     inner: Mutex<Inner>,
+    /// Notified when a sync ends (a roll-over waits for that).
     synced: Condvar,
+    /// Committers waiting for a sync, by the parity of its number: those
+    /// the sync in flight covers wait on its slot, the others on the next
+    /// one's. A sync's end wakes all of its slot (all done) and one of the
+    /// next (to lead the next sync, which covers all of them), instead of
+    /// every waiter: no thundering herd of committers that wake only to
+    /// sleep again.
+    waiting: [Condvar; 2],
     /// Called before every fsync of the WAL (the value log syncs here).
     pre_sync: std::sync::OnceLock<Hook>,
     /// fsync latency, microseconds.
@@ -190,6 +203,8 @@ impl Wal {
                 next_lsn: pos.next_lsn,
                 durable_lsn: last,
                 syncing: false,
+                syncs: 0,
+                syncing_to: last,
                 poisoned: None,
                 segments,
                 bytes_appended: 0,
@@ -198,6 +213,7 @@ impl Wal {
                 builder: Builder(FlatBufferBuilder::new()),
             }),
             synced: Condvar::new(),
+            waiting: [Condvar::new(), Condvar::new()],
             pre_sync: std::sync::OnceLock::new(),
             fsync_us: crate::histogram::Histogram::new(FSYNC_US_BOUNDS),
             group_records: crate::histogram::Histogram::new(GROUP_RECORDS_BOUNDS),
@@ -297,11 +313,15 @@ impl Wal {
                 return Ok(());
             }
             if g.syncing {
-                g = self.synced.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Covered by the sync in flight, or by the one after it.
+                let sync = if lsn <= g.syncing_to { g.syncs } else { g.syncs + 1 };
+                g = self.slot(sync).wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
             // Lead: take everything appended so far.
             g.syncing = true;
+            g.syncs += 1;
+            g.syncing_to = g.last_lsn;
             let spare = std::mem::take(&mut g.spare);
             let buf = std::mem::replace(&mut g.buffer, spare);
             let offset = g.write_offset;
@@ -345,11 +365,24 @@ impl Wal {
                     tracing::error!(error = %e, "WAL write failed; the database is now read-only until reopened");
                     g.poisoned = Some(e.to_string());
                     self.synced.notify_all();
+                    for slot in &self.waiting {
+                        slot.notify_all();
+                    }
                     return Err(e);
                 }
             }
             self.synced.notify_all();
+            // Everyone this sync covered is done; one of those waiting for
+            // the next sync leads it.
+            self.slot(g.syncs).notify_all();
+            self.slot(g.syncs + 1).notify_one();
         }
+    }
+
+    /// Where committers wait for sync number `sync`.
+    fn slot(&self, sync: u64) -> &Condvar {
+        let [even, odd] = &self.waiting;
+        if sync.is_multiple_of(2) { even } else { odd }
     }
 
     /// Sets the hook run before every fsync of the WAL (once).
