@@ -169,6 +169,33 @@ fn real_files_survive_reopen_with_background_checkpoints() {
     assert_invariants(&db);
 }
 
+/// Many committers at once: each returns only once its commit is durable,
+/// and they share fsyncs.
+#[test]
+fn concurrent_committers_return_only_when_durable_and_share_fsyncs() {
+    let sim = SimStorage::new(7);
+    let db = Arc::new(open_sim(&sim).unwrap());
+    let threads: Vec<_> = (0..32)
+        .map(|t| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || {
+                for i in 0..50u32 {
+                    let mut b = WriteBatch::new();
+                    b.put(format!("t{t:02}-{i:03}"), "v");
+                    let lsn = db.write(&b).unwrap();
+                    let durable = db.stats().wal.durable_lsn;
+                    assert!(durable >= lsn.get(), "commit {lsn:?} returned with the WAL durable only to {durable}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(db.stats().wal.fsyncs < 32 * 50, "group commit shares fsyncs");
+    assert_eq!(contents(&db).len(), 32 * 50);
+}
+
 #[test]
 fn tunables_change_while_open() {
     let sim = SimStorage::new(5);
