@@ -9,7 +9,7 @@
 //! are used.
 
 use std::collections::BTreeMap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, ControlFlow, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -786,6 +786,29 @@ impl Db {
     /// Iterates over `range` in descending key order.
     pub fn range_rev<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<Iter> {
         self.iter_inner(range, true)
+    }
+
+    /// Calls `f` with each key and value in `range`, in key order, until
+    /// it returns [`ControlFlow::Break`]: what iterating over
+    /// [`Db::range`] gives, at one snapshot, but without copying — keys
+    /// and values of cached pages are passed in place (a value in the
+    /// value log is read into a buffer first; keys the memtables hold are
+    /// merged in as the iterator does, with copies).
+    pub fn scan_with<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        self.iter_inner(range, false)?.visit(&mut f)
+    }
+
+    /// [`Db::scan_with`] in descending key order.
+    pub fn scan_rev_with<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        self.iter_inner(range, true)?.visit(&mut f)
     }
 
     fn iter_inner<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, reverse: bool) -> Result<Iter> {

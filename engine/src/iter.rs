@@ -9,7 +9,7 @@
 //! can skip a key.
 
 use std::collections::VecDeque;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -236,6 +236,58 @@ impl Iter {
 }
 
 impl Iter {
+    /// Calls `f` with each key and value in order until it breaks (see
+    /// `Db::scan_with`). The tree alone answers the range up to the first
+    /// key any memtable holds (a version or a deletion visible at the
+    /// snapshot): there `f` gets keys and values straight from the cached
+    /// pages. From that key on, this iterator (merging, copying) goes on,
+    /// at the same snapshot.
+    pub(crate) fn visit(mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>) -> Result<()> {
+        self.inner.check_poison()?;
+        let boundary = {
+            let (lower, upper) = (as_ref(&self.lower), as_ref(&self.upper));
+            let firsts = std::iter::once(&self.active)
+                .chain(self.frozen.as_ref())
+                .filter_map(|mem| mem.chunk(lower, upper, self.snapshot, 1, self.reverse).0.into_iter().next())
+                .map(|e| e.key);
+            if self.reverse { firsts.max() } else { firsts.min() }
+        };
+        let (from, to) = match (&boundary, self.reverse) {
+            (Some(b), false) => (as_ref(&self.lower), Bound::Excluded(b.as_slice())),
+            (Some(b), true) => (Bound::Excluded(b.as_slice()), as_ref(&self.upper)),
+            (None, _) => (as_ref(&self.lower), as_ref(&self.upper)),
+        };
+        let now_ms = self.inner.ttl.now_ms(&*self.inner.clock);
+        let inner = &self.inner;
+        let mut in_place = |e: EntryRef<'_>| -> Result<ControlFlow<()>> {
+            if e.expires_at_unix_ms.is_some_and(|t| t <= now_ms) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            Ok(match e.value {
+                ValueView::Inline(v) => f(e.key, v),
+                ValueView::Ref(r) => f(e.key, &inner.vlog.read(e.key, &r)?),
+            })
+        };
+        let flow = crate::btree::read::for_each(&inner.pager, self.root, from, to, self.reverse, &mut in_place)?;
+        let Some(boundary) = boundary else { return Ok(()) };
+        if flow.is_break() {
+            return Ok(());
+        }
+        // The rest merges the memtables in: from the boundary on.
+        if self.reverse {
+            self.upper = Bound::Included(boundary);
+        } else {
+            self.lower = Bound::Included(boundary);
+        }
+        for pair in self {
+            let (key, value) = pair?;
+            if f(&key, &value).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops reading values from the value log: entries stored there come
     /// with an empty value and their reference.
     pub(crate) fn without_values(mut self) -> Iter {

@@ -75,11 +75,15 @@ impl Engine for JubilantEngine {
 
     fn scan_many(&self, starts: &[[u8; KEY_LEN]], len: usize) -> Result<u64> {
         let mut read = 0;
+        // Like redb's and LMDB's range iterators, which hand out guards
+        // into their pages: keys and values visited in place.
         for start in starts {
-            for pair in self.db.range(start.as_slice()..)?.take(len) {
-                pair?;
-                read += 1;
-            }
+            let mut n = 0;
+            self.db.scan_with(start.as_slice().., |_, _| {
+                n += 1;
+                if n == len { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+            })?;
+            read += n as u64;
         }
         Ok(read)
     }

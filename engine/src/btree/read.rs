@@ -1,6 +1,6 @@
 //! Reading the tree: point lookups and ordered chunks of a range.
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 use jubilant_format::PageId;
 
@@ -172,31 +172,53 @@ pub fn chunk<T>(
     let Some(root) = root else {
         return Ok((out, false));
     };
-    let more = visit(pager, root, Range { from, to, limit, reverse }, f, &mut out, 0)?;
+    let mut collect = |e: EntryRef<'_>| {
+        if out.len() == limit {
+            // Another entry in range: more follow.
+            return Ok(ControlFlow::Break(()));
+        }
+        out.push(f(e)?);
+        Ok(ControlFlow::Continue(()))
+    };
+    let more = walk(pager, root, Range { from, to, reverse }, &mut collect, 0)?.is_break();
     Ok((out, more))
 }
 
-/// What `visit` collects.
+/// Calls `f` on every entry with a key in `(from, to)`, in ascending order
+/// (descending when `reverse`), borrowed from the cached page, until `f`
+/// breaks; returns whether it did.
+pub fn for_each(
+    pager: &Pager,
+    root: Option<PageId>,
+    from: Bound<&[u8]>,
+    to: Bound<&[u8]>,
+    reverse: bool,
+    f: &mut dyn FnMut(EntryRef<'_>) -> Result<ControlFlow<()>>,
+) -> Result<ControlFlow<()>> {
+    match root {
+        Some(root) => walk(pager, root, Range { from, to, reverse }, f, 0),
+        None => Ok(ControlFlow::Continue(())),
+    }
+}
+
+/// What `walk` visits.
 #[derive(Clone, Copy)]
 struct Range<'a> {
     from: Bound<&'a [u8]>,
     to: Bound<&'a [u8]>,
-    limit: usize,
     reverse: bool,
 }
 
 /// Depth-first walk of the children that can hold keys in range, in
-/// order; returns true once `limit` entries are collected and another in
-/// range exists (or may exist).
-fn visit<T>(
+/// order, calling `f` on each entry in range until it breaks.
+fn walk(
     pager: &Pager,
     page: PageId,
     range: Range<'_>,
-    f: &mut dyn FnMut(EntryRef<'_>) -> Result<T>,
-    out: &mut Vec<T>,
+    f: &mut dyn FnMut(EntryRef<'_>) -> Result<ControlFlow<()>>,
     depth: usize,
-) -> Result<bool> {
-    let Range { from, to, limit, reverse } = range;
+) -> Result<ControlFlow<()>> {
+    let Range { from, to, reverse } = range;
     if depth >= MAX_DEPTH {
         return Err(depth_error(pager, page));
     }
@@ -204,37 +226,37 @@ fn visit<T>(
     match &*node {
         Node::Leaf(l) => {
             // Binary-search where the range starts in this leaf; the
-            // bound checks below then stop at its end.
-            let indices: Box<dyn Iterator<Item = usize>> = if reverse {
+            // bound check below then stops at its end.
+            let (start, end) = if reverse {
                 let end = match to {
                     Bound::Included(t) => l.search(t).map_or_else(|i| i, |i| i + 1),
                     Bound::Excluded(t) => l.search(t).unwrap_or_else(|i| i),
                     Bound::Unbounded => l.len(),
                 };
-                Box::new((0..end).rev())
+                (0, end)
             } else {
                 let start = match from {
                     Bound::Included(f) => l.search(f).unwrap_or_else(|i| i),
                     Bound::Excluded(f) => l.search(f).map_or_else(|i| i, |i| i + 1),
                     Bound::Unbounded => 0,
                 };
-                Box::new(start..l.len())
+                (start, l.len())
             };
-            for i in indices {
+            for n in 0..end.saturating_sub(start) {
+                let i = if reverse { end - 1 - n } else { start + n };
                 let key = l.key(i);
-                // Every index yielded is past the start (the search above).
+                // Every index here is past the start (the search above).
                 let past_end = if reverse { !in_lower(key, from) } else { !in_upper(key, to) };
                 if past_end {
-                    return Ok(false);
+                    return Ok(ControlFlow::Continue(()));
                 }
-                if out.len() == limit {
-                    return Ok(true);
-                }
-                if let Some(e) = l.entry(i) {
-                    out.push(f(e)?);
+                if let Some(e) = l.entry(i)
+                    && f(e)?.is_break()
+                {
+                    return Ok(ControlFlow::Break(()));
                 }
             }
-            Ok(false)
+            Ok(ControlFlow::Continue(()))
         }
         Node::Branch(b) => {
             // The first child that can hold the start of the range.
@@ -249,22 +271,22 @@ fn visit<T>(
                     Bound::Unbounded => 0,
                 }
             };
-            let order: Box<dyn Iterator<Item = usize>> =
-                if reverse { Box::new((0..=start).rev()) } else { Box::new(start..b.len()) };
-            for i in order {
+            let count = if reverse { start + 1 } else { b.len().saturating_sub(start) };
+            for n in 0..count {
+                let i = if reverse { start - n } else { start + n };
                 // Stop at a child wholly past the end of the range.
                 if !reverse && i > 0 && !in_upper(b.separator(i - 1), to) {
-                    return Ok(false);
+                    return Ok(ControlFlow::Continue(()));
                 }
                 if reverse && i + 1 < b.len() && !in_lower_strict(b.separator(i), from) {
-                    return Ok(false);
+                    return Ok(ControlFlow::Continue(()));
                 }
                 let Some(child) = b.child(i) else { break };
-                if visit(pager, child, range, f, out, depth + 1)? {
-                    return Ok(true);
+                if walk(pager, child, range, f, depth + 1)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
                 }
             }
-            Ok(false)
+            Ok(ControlFlow::Continue(()))
         }
     }
 }

@@ -243,3 +243,48 @@ fn tunables_change_while_open() {
     assert!(db.set_tunables(&jubilant_engine::TunableChanges { cache_bytes: Some(1), ..Default::default() }).is_err());
     assert_eq!(db.stats().cache.budget_bytes, 256 << 10);
 }
+
+/// `scan_with` over unbounded ranges, both ways, with the tree and both
+/// kinds of memtable entries (new keys, deletions of tree keys) mixed.
+#[test]
+fn scan_with_matches_the_iterator_over_tree_and_memtable() {
+    use std::ops::ControlFlow;
+    let sim = SimStorage::new(8);
+    let db = open_sim(&sim).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..500u32 {
+        b.put(format!("k{i:04}"), format!("tree{i}"));
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let mut b = WriteBatch::new();
+    for i in (0..500u32).step_by(37) {
+        b.delete(format!("k{i:04}"));
+        b.put(format!("k{i:04}x"), format!("mem{i}"));
+    }
+    db.write(&b).unwrap();
+    let collect = |reverse: bool, from: Option<&str>| {
+        let mut seen = Vec::new();
+        let f = |k: &[u8], v: &[u8]| {
+            seen.push((k.to_vec(), v.to_vec()));
+            ControlFlow::Continue(())
+        };
+        match (reverse, from) {
+            (false, None) => db.scan_with::<&[u8], _>(.., f).unwrap(),
+            (false, Some(s)) => db.scan_with(s.as_bytes().., f).unwrap(),
+            (true, None) => db.scan_rev_with::<&[u8], _>(.., f).unwrap(),
+            (true, Some(s)) => db.scan_rev_with(..s.as_bytes(), f).unwrap(),
+        }
+        seen
+    };
+    let forward: Vec<_> = db.range::<&[u8], _>(..).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(collect(false, None), forward);
+    let mut backward = forward.clone();
+    backward.reverse();
+    assert_eq!(collect(true, None), backward);
+    let from: Vec<_> = db.range(&b"k0250"[..]..).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(collect(false, Some("k0250")), from);
+    let below: Vec<_> = db.range_rev(..&b"k0250"[..]).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(collect(true, Some("k0250")), below);
+    assert_eq!(forward.len(), 500);
+}

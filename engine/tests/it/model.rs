@@ -178,6 +178,25 @@ fn run(ops: &[Op], seed: u64) -> usize {
                     want.reverse();
                 }
                 assert_eq!(got, want, "step {step}: range");
+                // The same through the visitor, in full and stopped early.
+                for stop in [usize::MAX, 1 + (*from as usize % 7)] {
+                    let mut seen: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+                    let mut visit = |k: &[u8], v: &[u8]| {
+                        seen.push((k.to_vec(), v.to_vec()));
+                        if seen.len() >= stop {
+                            std::ops::ControlFlow::Break(())
+                        } else {
+                            std::ops::ControlFlow::Continue(())
+                        }
+                    };
+                    if *reverse {
+                        db.scan_rev_with(lo.clone()..hi.clone(), &mut visit).unwrap();
+                    } else {
+                        db.scan_with(lo.clone()..hi.clone(), &mut visit).unwrap();
+                    }
+                    let expect: Vec<_> = want.iter().take(stop).cloned().collect();
+                    assert_eq!(seen, expect, "step {step}: scan_with, stopping after {stop}");
+                }
             }
             Op::Checkpoint => {
                 db.checkpoint().unwrap();
