@@ -280,7 +280,7 @@ pub fn run(args: &RunArgs) -> Result<(Report, PathBuf)> {
         notes: vec![
             "Each engine runs with its own default options; every commit is durable when it returns.".to_owned(),
             format!(
-                "Reads: redb, LMDB and fjall serve {} gets or {} scans from one read transaction/snapshot; jubilant serves each batch of gets from one snapshot with Db::get_many, and each scan from its own.",
+                "Reads: redb, LMDB and fjall serve {} gets or {} scans from one read transaction/snapshot; jubilant serves each batch of gets from one snapshot with Db::get_many_with and each scan from its own with Db::scan_with (values borrowed in place, as redb and LMDB hand out guards into their pages).",
                 workloads::GET_BATCH,
                 workloads::SCAN_BATCH
             ),

@@ -151,7 +151,7 @@ fn write_checkpoint(
 
     // 5. Publish, then reclaim.
     let pinned = match sb.root_page {
-        Some(root) => Some(crate::btree::read::Pinned::load(&inner.pager, root)?),
+        Some(root) => Some(Arc::new(crate::btree::read::Pinned::load(&inner.pager, root)?)),
         None => None,
     };
     {

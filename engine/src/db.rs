@@ -100,7 +100,7 @@ pub(crate) struct ReadState {
     pub root: Option<PageId>,
     /// The top two levels of the tree, kept here so lookups skip the
     /// cache for the pages every lookup reads.
-    pub pinned: Option<crate::btree::read::Pinned>,
+    pub pinned: Option<Arc<crate::btree::read::Pinned>>,
     pub generation: Generation,
 }
 
@@ -594,8 +594,8 @@ impl Db {
         let pinned = match sb.root_page {
             // A read-only open (for inspection) tolerates a damaged root:
             // lookups then report the damage.
-            Some(root) if opts.read_only => crate::btree::read::Pinned::load(&pager, root).ok(),
-            Some(root) => Some(crate::btree::read::Pinned::load(&pager, root)?),
+            Some(root) if opts.read_only => crate::btree::read::Pinned::load(&pager, root).ok().map(Arc::new),
+            Some(root) => Some(Arc::new(crate::btree::read::Pinned::load(&pager, root)?)),
             None => None,
         };
 
@@ -765,6 +765,22 @@ impl Db {
             }
         }
         Ok(entries)
+    }
+
+    /// Calls `f(i, value)` for each key of `keys` in order — `value` is
+    /// `None` when the key is absent or expired — all at one snapshot, as
+    /// [`Db::get_many`] reads, but without copying values: a value in a
+    /// cached page is passed in place (one in the value log is read into a
+    /// buffer first). `f` runs with no engine lock held (the snapshot's
+    /// pages are pinned instead), so it may call back into the database.
+    pub fn get_many_with<K: AsRef<[u8]>>(&self, keys: &[K], mut f: impl FnMut(usize, Option<&[u8]>)) -> Result<()> {
+        self.inner.check_poison()?;
+        let view = crate::view::ReadView::new(Arc::clone(&self.inner));
+        let now = self.inner.ttl.now_ms(&*self.inner.clock);
+        for (i, key) in keys.iter().enumerate() {
+            view.visit_value(key.as_ref(), now, &mut |value| f(i, value))?;
+        }
+        Ok(())
     }
 
     /// "Now" for TTL decisions (see `ttl`), ms since the Unix epoch.

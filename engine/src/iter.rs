@@ -1,9 +1,8 @@
 //! Range iteration over the memtables and the tree.
 //!
-//! An iterator reads one snapshot: the memtables and tree root current
-//! when it was created, and the visible LSN then. It pins the tree's
-//! generation, so a checkpoint does not reuse that tree's pages while the
-//! iterator lives. It refills a buffer in chunks: each source returns its
+//! An iterator reads one snapshot (a [`ReadView`]): the memtables and tree
+//! root current when it was created, and the visible LSN then, pinned
+//! while the iterator lives. It refills a buffer in chunks: each source returns its
 //! next entries after the last key emitted, and the merge emits keys only
 //! up to the smallest last key of any source that had more, so no source
 //! can skip a key.
@@ -11,17 +10,17 @@
 use std::collections::VecDeque;
 use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
-use jubilant_format::{Generation, Lsn, PageId};
 
 use crate::btree::node::{EntryRef, ValueView};
 use crate::db::{Entry, Inner};
 use crate::error::Result;
-use crate::memtable::{MemOp, Memtable};
-use crate::sync::{lock, read};
+use crate::memtable::MemOp;
+use crate::view::ReadView;
 
 const CHUNK: usize = 128;
+
+/// What `Db::scan_with` calls with each key and value.
+pub(crate) type PairVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
 
 /// What an iterator does with entries whose TTL has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +36,8 @@ pub enum Expired {
 /// An iterator over `(key, value)` pairs; see [`crate::Db::range`].
 #[derive(Debug)]
 pub struct Iter {
-    inner: Arc<Inner>,
-    active: Arc<Memtable>,
-    frozen: Option<Arc<Memtable>>,
-    root: Option<PageId>,
-    generation: Generation,
-    snapshot: Lsn,
+    /// The snapshot read (pinned while the iterator lives).
+    view: ReadView,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
@@ -77,21 +72,8 @@ impl Iter {
         reverse: bool,
         expired: Expired,
     ) -> Iter {
-        let (active, frozen, root, generation) = {
-            let rs = read(&inner.read_state);
-            // Pin while holding the read lock, so no checkpoint publishes a
-            // newer tree in between and frees this one's pages.
-            *lock(&inner.pins).entry(rs.generation.get()).or_insert(0) += 1;
-            (Arc::clone(&rs.active), rs.frozen.clone(), rs.root, rs.generation)
-        };
-        let snapshot = Lsn(inner.visible_lsn.load(Ordering::Acquire));
         Iter {
-            inner,
-            active,
-            frozen,
-            root,
-            generation,
-            snapshot,
+            view: ReadView::new(inner),
             lower,
             upper,
             reverse,
@@ -105,8 +87,8 @@ impl Iter {
     fn refill(&mut self) -> Result<()> {
         let (lower, upper) = (as_ref(&self.lower), as_ref(&self.upper));
         let mut sources: Vec<(Vec<Candidate>, bool)> = Vec::with_capacity(3);
-        for mem in std::iter::once(&self.active).chain(self.frozen.as_ref()) {
-            let (entries, more) = mem.chunk(lower, upper, self.snapshot, CHUNK, self.reverse);
+        for mem in std::iter::once(&self.view.active).chain(self.view.frozen.as_ref()) {
+            let (entries, more) = mem.chunk(lower, upper, self.view.snapshot, CHUNK, self.reverse);
             let mut candidates = Vec::with_capacity(entries.len());
             for e in entries {
                 let value = match e.op {
@@ -114,7 +96,7 @@ impl Iter {
                         Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
                     }
                     MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
-                        value: if self.resolve { self.inner.vlog.read(&e.key, &value_ref)? } else { Vec::new() },
+                        value: if self.resolve { self.view.inner.vlog.read(&e.key, &value_ref)? } else { Vec::new() },
                         version: e.lsn,
                         expires_at_unix_ms,
                         value_ref: Some(value_ref),
@@ -125,7 +107,7 @@ impl Iter {
             }
             sources.push((candidates, more));
         }
-        let (inner, resolve) = (&self.inner, self.resolve);
+        let (inner, resolve) = (&self.view.inner, self.resolve);
         let mut from_tree = |e: EntryRef<'_>| -> Result<(Vec<u8>, Entry)> {
             let (value, value_ref) = match e.value {
                 ValueView::Inline(v) => (v.to_vec(), None),
@@ -136,9 +118,9 @@ impl Iter {
             Ok((e.key.to_vec(), entry))
         };
         let (tree, more) =
-            crate::btree::read::chunk(&inner.pager, self.root, lower, upper, CHUNK, self.reverse, &mut from_tree)?;
+            crate::btree::read::chunk(&inner.pager, self.view.root, lower, upper, CHUNK, self.reverse, &mut from_tree)?;
         // One TTL "now" per chunk.
-        let now_ms = self.inner.ttl.now_ms(&*self.inner.clock);
+        let now_ms = self.view.inner.ttl.now_ms(&*self.view.inner.clock);
         let wanted = |value: &Entry| {
             let is_expired = value.expires_at_unix_ms.is_some_and(|t| t <= now_ms);
             match self.expired {
@@ -242,13 +224,13 @@ impl Iter {
     /// snapshot): there `f` gets keys and values straight from the cached
     /// pages. From that key on, this iterator (merging, copying) goes on,
     /// at the same snapshot.
-    pub(crate) fn visit(mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>) -> Result<()> {
-        self.inner.check_poison()?;
+    pub(crate) fn visit(mut self, f: &mut PairVisitor<'_>) -> Result<()> {
+        self.view.inner.check_poison()?;
         let boundary = {
             let (lower, upper) = (as_ref(&self.lower), as_ref(&self.upper));
-            let firsts = std::iter::once(&self.active)
-                .chain(self.frozen.as_ref())
-                .filter_map(|mem| mem.chunk(lower, upper, self.snapshot, 1, self.reverse).0.into_iter().next())
+            let firsts = std::iter::once(&self.view.active)
+                .chain(self.view.frozen.as_ref())
+                .filter_map(|mem| mem.chunk(lower, upper, self.view.snapshot, 1, self.reverse).0.into_iter().next())
                 .map(|e| e.key);
             if self.reverse { firsts.max() } else { firsts.min() }
         };
@@ -257,8 +239,8 @@ impl Iter {
             (Some(b), true) => (Bound::Excluded(b.as_slice()), as_ref(&self.upper)),
             (None, _) => (as_ref(&self.lower), as_ref(&self.upper)),
         };
-        let now_ms = self.inner.ttl.now_ms(&*self.inner.clock);
-        let inner = &self.inner;
+        let now_ms = self.view.inner.ttl.now_ms(&*self.view.inner.clock);
+        let inner = &self.view.inner;
         let mut in_place = |e: EntryRef<'_>| -> Result<ControlFlow<()>> {
             if e.expires_at_unix_ms.is_some_and(|t| t <= now_ms) {
                 return Ok(ControlFlow::Continue(()));
@@ -268,7 +250,7 @@ impl Iter {
                 ValueView::Ref(r) => f(e.key, &inner.vlog.read(e.key, &r)?),
             })
         };
-        let flow = crate::btree::read::for_each(&inner.pager, self.root, from, to, self.reverse, &mut in_place)?;
+        let flow = crate::btree::read::for_each(&inner.pager, self.view.root, from, to, self.reverse, &mut in_place)?;
         let Some(boundary) = boundary else { return Ok(()) };
         if flow.is_break() {
             return Ok(());
@@ -304,7 +286,7 @@ impl Iter {
             if self.done {
                 return None;
             }
-            if let Err(e) = self.inner.check_poison().and_then(|()| self.refill()) {
+            if let Err(e) = self.view.inner.check_poison().and_then(|()| self.refill()) {
                 self.done = true;
                 return Some(Err(e));
             }
@@ -317,18 +299,5 @@ impl Iterator for Iter {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().map(|r| r.map(|(k, e)| (k, e.value)))
-    }
-}
-
-impl Drop for Iter {
-    fn drop(&mut self) {
-        let mut pins = lock(&self.inner.pins);
-        let gen_key = self.generation.get();
-        if let Some(count) = pins.get_mut(&gen_key) {
-            *count -= 1;
-            if *count == 0 {
-                pins.remove(&gen_key);
-            }
-        }
     }
 }

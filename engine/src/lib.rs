@@ -18,7 +18,7 @@
 //! Module map, bottom to top (each imports only what is below it):
 //! `storage` (the I/O trait, real and simulated) → `cache` → `pager` →
 //! `btree` (node, read, apply, check) → `memtable` → `wal` (writer,
-//! replay) → `freespace` → `checkpoint` → `iter` → `db`.
+//! replay) → `freespace` → `checkpoint` → `view` → `iter` → `db`.
 #![deny(missing_docs)]
 
 pub mod batch;
@@ -43,6 +43,7 @@ mod sync;
 pub mod ttl;
 pub mod txn;
 pub mod validate;
+mod view;
 pub mod vlog;
 pub mod wal;
 

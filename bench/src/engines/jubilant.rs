@@ -70,7 +70,11 @@ impl Engine for JubilantEngine {
     }
 
     fn get_many(&self, keys: &[[u8; KEY_LEN]]) -> Result<u64> {
-        Ok(self.db.get_many(keys)?.iter().filter(|e| e.is_some()).count() as u64)
+        // Like redb's `get`, which hands out a guard into its page: values
+        // borrowed in place, the batch at one snapshot.
+        let mut found = 0;
+        self.db.get_many_with(keys, |_, value| found += u64::from(value.is_some()))?;
+        Ok(found)
     }
 
     fn scan_many(&self, starts: &[[u8; KEY_LEN]], len: usize) -> Result<u64> {

@@ -345,19 +345,21 @@ impl LeafNode {
     /// it would be inserted.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
         let probe = key_prefix(key);
-        let mut lo = 0;
-        let mut hi = self.len();
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let prefix = self.prefixes.get(mid).copied().unwrap_or(0);
-            let order = prefix.cmp(&probe).then_with(|| self.key(mid).cmp(key));
-            match order {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
+        // The first entry whose prefix is not below the probe's: a search
+        // of the dense prefix array alone. Only entries sharing the probe's
+        // prefix need their whole key compared.
+        let start = self.prefixes.partition_point(|&p| p < probe);
+        for (i, &prefix) in self.prefixes.iter().enumerate().skip(start) {
+            if prefix != probe {
+                return Err(i);
+            }
+            match self.key(i).cmp(key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(i),
+                std::cmp::Ordering::Greater => return Err(i),
             }
         }
-        Err(lo)
+        Err(self.len())
     }
 
     /// All entries, owned.
@@ -484,24 +486,12 @@ impl BranchNode {
     #[must_use]
     pub fn child_index(&self, key: &[u8]) -> usize {
         let probe = key_prefix(key);
-        let mut lo = 0;
-        let mut hi = self.separators.len();
-        // Number of separators <= key.
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let prefix = self.prefixes.get(mid).copied().unwrap_or(0);
-            let le = match prefix.cmp(&probe) {
-                std::cmp::Ordering::Less => true,
-                std::cmp::Ordering::Greater => false,
-                std::cmp::Ordering::Equal => self.separator(mid) <= key,
-            };
-            if le {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        // The number of separators <= key: those with a lower prefix (a
+        // search of the dense prefix array), then those sharing the
+        // probe's prefix and not above the key.
+        let below = self.prefixes.partition_point(|&p| p < probe);
+        let sharing = self.prefixes.iter().skip(below).take_while(|&&p| p == probe).count();
+        below + (below..below + sharing).take_while(|&i| self.separator(i) <= key).count()
     }
 
     /// The children as owned entries; child 0 gets `low_fence` as its key.

@@ -288,3 +288,49 @@ fn scan_with_matches_the_iterator_over_tree_and_memtable() {
     assert_eq!(collect(true, Some("k0250")), below);
     assert_eq!(forward.len(), 500);
 }
+
+/// `get_many_with` hands out values wherever they live, and its closure
+/// may call back into the database (no engine lock is held): here a
+/// checkpoint, which publishes a new tree while the old one is read.
+#[test]
+fn get_many_with_reads_every_kind_of_value_and_allows_reentry() {
+    let sim = SimStorage::new(9);
+    let opts = jubilant_engine::Options { vlog_threshold: 1024, ..crate::support::sim_options(&sim) };
+    let db = Db::open(crate::support::DIR, opts).unwrap();
+    let mut b = WriteBatch::new();
+    for i in 0..300u32 {
+        b.put(format!("k{i:04}"), format!("tree{i}"));
+    }
+    b.put("big-tree", vec![b'T'; 5000]);
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let mut b = WriteBatch::new();
+    b.put("k0001", "mem").delete("k0002").put("big-mem", vec![b'M'; 5000]);
+    db.write(&b).unwrap();
+    let keys = ["k0000", "k0001", "k0002", "nope", "big-tree", "big-mem", "k0299"];
+    let mut seen: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+    let mut checkpoints = 0;
+    db.get_many_with(&keys, |i, v| {
+        seen[i] = v.map(<[u8]>::to_vec);
+        if i == 3 {
+            let mut b = WriteBatch::new();
+            b.put("k0000", "changed");
+            db.write(&b).unwrap();
+            checkpoints += usize::from(db.checkpoint().unwrap().is_some());
+        }
+    })
+    .unwrap();
+    assert_eq!(checkpoints, 1);
+    let want: Vec<Option<Vec<u8>>> = vec![
+        Some(b"tree0".to_vec()),
+        Some(b"mem".to_vec()),
+        None,
+        None,
+        Some(vec![b'T'; 5000]),
+        Some(vec![b'M'; 5000]),
+        Some(b"tree299".to_vec()),
+    ];
+    assert_eq!(seen, want, "one snapshot, taken before the closure's writes");
+    assert_eq!(db.get(b"k0000").unwrap().as_deref(), Some(&b"changed"[..]));
+    assert_invariants(&db);
+}

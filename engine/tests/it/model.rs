@@ -160,6 +160,12 @@ fn run(ops: &[Op], seed: u64) -> usize {
             Op::Get { key: k } => {
                 let model = visible(&stored, clock.wall_ms());
                 assert_eq!(db.get(&key(*k)).unwrap(), model.get(&key(*k)).cloned(), "step {step}: get {k}");
+                // The same keys and some neighbours, borrowed, at one snapshot.
+                let keys: Vec<Vec<u8>> = (0..4u16).map(|d| key(k.wrapping_add(d * 37) % 400)).collect();
+                let mut seen = vec![None; keys.len()];
+                db.get_many_with(&keys, |i, v| seen[i] = Some(v.map(<[u8]>::to_vec))).unwrap();
+                let want: Vec<_> = keys.iter().map(|k| Some(model.get(k).cloned())).collect();
+                assert_eq!(seen, want, "step {step}: get_many_with");
             }
             Op::Range { from, to, reverse } => {
                 let (a, b) = (key(*from), key(*to));

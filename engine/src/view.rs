@@ -1,0 +1,115 @@
+//! A read view: one snapshot of the database, pinned, that readers use
+//! without holding any engine lock.
+//!
+//! Taking a view clones the memtables and the tree's pinned top out of the
+//! read state and registers the tree's generation in `pins` (both under
+//! the read-state lock, so no checkpoint publishes in between); while the
+//! view lives, a checkpoint does not reuse that tree's pages. Dropping the
+//! view unpins it. Because no lock is held, code given values from a view
+//! (a caller's closure) may call back into the database.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use jubilant_format::{Generation, Lsn, PageId};
+
+use crate::btree::node::ValueView;
+use crate::btree::read::Pinned;
+use crate::db::Inner;
+use crate::error::Result;
+use crate::memtable::{MemOp, Memtable};
+use crate::sync::{lock, read};
+
+/// A pinned snapshot.
+#[derive(Debug)]
+pub(crate) struct ReadView {
+    pub inner: Arc<Inner>,
+    pub active: Arc<Memtable>,
+    pub frozen: Option<Arc<Memtable>>,
+    pub root: Option<PageId>,
+    /// The top of the tree of `root`, when loaded.
+    pub pinned: Option<Arc<Pinned>>,
+    pub generation: Generation,
+    /// Commits at or below this LSN are visible.
+    pub snapshot: Lsn,
+}
+
+impl ReadView {
+    /// The current snapshot of `inner`.
+    pub fn new(inner: Arc<Inner>) -> ReadView {
+        let (active, frozen, root, pinned, generation) = {
+            let rs = read(&inner.read_state);
+            // Pin while holding the read lock, so no checkpoint publishes a
+            // newer tree in between and frees this one's pages.
+            *lock(&inner.pins).entry(rs.generation.get()).or_insert(0) += 1;
+            (Arc::clone(&rs.active), rs.frozen.clone(), rs.root, rs.pinned.clone(), rs.generation)
+        };
+        let snapshot = Lsn(inner.visible_lsn.load(Ordering::Acquire));
+        ReadView { inner, active, frozen, root, pinned, generation, snapshot }
+    }
+
+    /// Calls `f` with the value of `key` at this snapshot (`None` if it is
+    /// absent or expired at `now_ms`): a value in a cached page in place,
+    /// others from a copy (memtable) or a buffer (value log).
+    pub fn visit_value(&self, key: &[u8], now_ms: u64, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        let live = |expires: Option<u64>| expires.is_none_or(|t| t > now_ms);
+        for mem in std::iter::once(&self.active).chain(self.frozen.as_ref()) {
+            if let Some(e) = mem.get(key, self.snapshot) {
+                match e.op {
+                    MemOp::Put { value, expires_at_unix_ms } if live(expires_at_unix_ms) => f(Some(&value)),
+                    MemOp::PutRef { value_ref, expires_at_unix_ms } if live(expires_at_unix_ms) => {
+                        f(Some(&self.inner.vlog.read(key, &value_ref)?));
+                    }
+                    _ => f(None),
+                }
+                return Ok(());
+            }
+        }
+        let Some(root) = self.root else {
+            f(None);
+            return Ok(());
+        };
+        let loaded;
+        let pinned = match &self.pinned {
+            Some(pinned) => pinned,
+            None => {
+                loaded = Pinned::load(&self.inner.pager, root)?;
+                &loaded
+            }
+        };
+        // An inline value goes to `f` from the page; a reference is read
+        // after the lookup.
+        let mut f = Some(f);
+        let reference = crate::btree::read::get_from(&self.inner.pager, pinned, key, |e| match e.value {
+            ValueView::Inline(v) if live(e.expires_at_unix_ms) => {
+                if let Some(f) = f.take() {
+                    f(Some(v));
+                }
+                None
+            }
+            ValueView::Ref(r) if live(e.expires_at_unix_ms) => Some(r),
+            _ => None,
+        })?
+        .flatten();
+        if let Some(f) = f {
+            match reference {
+                Some(r) => f(Some(&self.inner.vlog.read(key, &r)?)),
+                None => f(None),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ReadView {
+    fn drop(&mut self) {
+        let mut pins = lock(&self.inner.pins);
+        let generation = self.generation.get();
+        if let Some(count) = pins.get_mut(&generation) {
+            *count -= 1;
+            if *count == 0 {
+                pins.remove(&generation);
+            }
+        }
+    }
+}
