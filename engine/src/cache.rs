@@ -43,10 +43,13 @@ type PageMap<V> = HashMap<PageId, V, BuildHasherDefault<PageHasher>>;
 
 const SHARDS: usize = 16;
 
-struct Slot {
-    page: PageId,
+/// A cached node, stored in the shard's hash table itself: a lookup
+/// finds the node in the table's bucket, with no second indirection.
+struct Cached {
     node: Arc<Node>,
     bytes: usize,
+    /// Position of the page in the shard's CLOCK ring.
+    ring: usize,
     /// Set by readers under the shard's read lock.
     referenced: AtomicBool,
 }
@@ -62,27 +65,40 @@ struct ShardCounters {
 
 #[derive(Default)]
 struct Shard {
-    index: PageMap<usize>,
-    slots: Vec<Slot>,
+    index: PageMap<Cached>,
+    /// The cached pages in CLOCK order; `hand` points into it.
+    ring: Vec<PageId>,
     hand: usize,
     bytes: usize,
 }
 
 impl Shard {
-    fn remove_at(&mut self, i: usize) -> Option<Slot> {
-        if i >= self.slots.len() {
-            return None;
+    /// Removes the page at ring position `i`.
+    fn remove_at(&mut self, i: usize) {
+        if i >= self.ring.len() {
+            return;
         }
-        let slot = self.slots.swap_remove(i);
-        self.index.remove(&slot.page);
-        if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.page, i);
+        let page = self.ring.swap_remove(i);
+        if let Some(cached) = self.index.remove(&page) {
+            self.bytes -= cached.bytes;
         }
-        self.bytes -= slot.bytes;
-        if self.hand >= self.slots.len() {
+        if let Some(&moved) = self.ring.get(i)
+            && let Some(cached) = self.index.get_mut(&moved)
+        {
+            cached.ring = i;
+        }
+        if self.hand >= self.ring.len() {
             self.hand = 0;
         }
-        Some(slot)
+    }
+
+    /// Whether the page at ring position `i` was read since the hand last
+    /// passed, clearing the mark.
+    fn take_referenced(&self, i: usize) -> bool {
+        self.ring
+            .get(i)
+            .and_then(|page| self.index.get(page))
+            .is_some_and(|c| c.referenced.swap(false, Ordering::Relaxed))
     }
 }
 
@@ -169,31 +185,37 @@ impl PageCache {
         self.shard_budget.store(shard_budget, Ordering::Relaxed);
         let mut evicted = 0u64;
         for shard in &self.shards {
-            let mut shard = write(shard);
-            // Unreferenced entries first (CLOCK), bounded by two passes.
-            let mut steps = 2 * shard.slots.len() + 1;
-            while shard.bytes > shard_budget && !shard.slots.is_empty() && steps > 0 {
-                steps -= 1;
-                let hand = shard.hand % shard.slots.len();
-                let referenced = shard.slots.get(hand).is_some_and(|s| s.referenced.swap(false, Ordering::Relaxed));
-                if referenced {
-                    shard.hand = (hand + 1) % shard.slots.len();
-                } else {
-                    shard.remove_at(hand);
-                    evicted += 1;
-                }
-            }
+            evicted += Self::evict(&mut write(shard), shard_budget, 0);
         }
         self.evictions.fetch_add(evicted, Ordering::Relaxed);
+    }
+
+    /// CLOCK: evicts unreferenced entries of `shard` until `incoming`
+    /// more bytes fit in `budget` (each pass clears reference bits, so at
+    /// most two passes); returns how many it evicted.
+    fn evict(shard: &mut Shard, budget: usize, incoming: usize) -> u64 {
+        let mut evicted = 0;
+        let mut steps = 2 * shard.ring.len() + 1;
+        while shard.bytes + incoming > budget && !shard.ring.is_empty() && steps > 0 {
+            steps -= 1;
+            let hand = shard.hand % shard.ring.len();
+            if shard.take_referenced(hand) {
+                shard.hand = (hand + 1) % shard.ring.len();
+            } else {
+                shard.remove_at(hand);
+                evicted += 1;
+            }
+        }
+        evicted
     }
 
     /// The cached node of `page`, if any.
     pub fn get(&self, page: PageId) -> Option<Arc<Node>> {
         let found = {
             let shard = read(self.shard(page));
-            shard.index.get(&page).and_then(|&i| shard.slots.get(i)).map(|slot| {
-                slot.referenced.store(true, Ordering::Relaxed);
-                Arc::clone(&slot.node)
+            shard.index.get(&page).map(|cached| {
+                cached.referenced.store(true, Ordering::Relaxed);
+                Arc::clone(&cached.node)
             })
         };
         self.count(page, found.is_some());
@@ -206,11 +228,11 @@ impl PageCache {
     pub fn with<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Option<T> {
         let result = {
             let shard = read(self.shard(page));
-            shard.index.get(&page).and_then(|&i| shard.slots.get(i)).map(|slot| {
-                if !slot.referenced.load(Ordering::Relaxed) {
-                    slot.referenced.store(true, Ordering::Relaxed);
+            shard.index.get(&page).map(|cached| {
+                if !cached.referenced.load(Ordering::Relaxed) {
+                    cached.referenced.store(true, Ordering::Relaxed);
                 }
-                f(&slot.node)
+                f(&cached.node)
             })
         };
         self.count(page, result.is_some());
@@ -222,40 +244,17 @@ impl PageCache {
     pub fn insert(&self, page: PageId, node: Arc<Node>) {
         let bytes = node.memory_bytes();
         let mut shard = write(self.shard(page));
-        if let Some(i) = shard.index.get(&page).copied() {
+        if let Some(i) = shard.index.get(&page).map(|c| c.ring) {
             shard.remove_at(i);
         }
         let shard_budget = self.shard_budget.load(Ordering::Relaxed);
         if bytes > shard_budget {
             return;
         }
-        let mut evicted = 0u64;
-        // CLOCK: each pass clears reference bits, so two passes evict.
-        let mut budget_steps = 2 * shard.slots.len() + 1;
-        while shard.bytes + bytes > shard_budget && !shard.slots.is_empty() && budget_steps > 0 {
-            budget_steps -= 1;
-            let hand = shard.hand;
-            let evict = match shard.slots.get_mut(hand) {
-                Some(slot) if slot.referenced.load(Ordering::Relaxed) => {
-                    slot.referenced.store(false, Ordering::Relaxed);
-                    false
-                }
-                Some(_) => true,
-                None => {
-                    shard.hand = 0;
-                    continue;
-                }
-            };
-            if evict {
-                shard.remove_at(hand);
-                evicted += 1;
-            } else {
-                shard.hand = (hand + 1) % shard.slots.len().max(1);
-            }
-        }
-        let i = shard.slots.len();
-        shard.slots.push(Slot { page, node, bytes, referenced: AtomicBool::new(false) });
-        shard.index.insert(page, i);
+        let evicted = Self::evict(&mut shard, shard_budget, bytes);
+        let ring = shard.ring.len();
+        shard.ring.push(page);
+        shard.index.insert(page, Cached { node, bytes, ring, referenced: AtomicBool::new(false) });
         shard.bytes += bytes;
         drop(shard);
         if evicted > 0 {
@@ -266,7 +265,7 @@ impl PageCache {
     /// Drops `page` from the cache (its page was freed).
     pub fn remove(&self, page: PageId) {
         let mut shard = write(self.shard(page));
-        if let Some(i) = shard.index.get(&page).copied() {
+        if let Some(i) = shard.index.get(&page).map(|c| c.ring) {
             shard.remove_at(i);
         }
     }
