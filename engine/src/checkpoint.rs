@@ -161,6 +161,13 @@ fn write_checkpoint(
         rs.root = sb.root_page;
         rs.generation = sb.generation;
     }
+    // The old tree's pages are unreachable from the new root: their
+    // cached nodes would only take budget from live ones. A reader still
+    // pinned to the old tree reads them from disk (they stay intact until
+    // the pin goes).
+    for &page in &outcome.freed {
+        inner.pager.forget(page);
+    }
     state.space.defer(old.generation, outcome.freed);
     state.space.committed(list_pages.clone());
     state.superblock = sb;

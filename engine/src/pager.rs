@@ -116,6 +116,11 @@ impl Pager {
         self.cache.with(page, f)
     }
 
+    /// Drops the cached node of `page` (freed by a checkpoint).
+    pub fn forget(&self, page: PageId) {
+        self.cache.remove(page);
+    }
+
     /// Reads a free-list page.
     pub fn free_list_page(&self, page: PageId) -> Result<FreeListPage> {
         let (header, payload) = self.read_verified(page)?;
