@@ -20,7 +20,14 @@ pub fn disk_bytes(dir: &Path) -> Result<u64> {
         }
         for entry in fs::read_dir(&d).with_context(|| format!("list {}", d.display()))? {
             let entry = entry?;
-            let meta = entry.metadata()?;
+            // An engine's background work (sled's segment cleaner) may
+            // delete a file between the listing and its stat: it holds
+            // nothing any more.
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("stat {}", entry.path().display())),
+            };
             if meta.is_dir() {
                 stack.push(entry.path());
             } else {
