@@ -1,16 +1,19 @@
 //! One client connection: frames in, requests dispatched, responses out.
 //!
-//! The reader reads frames through a buffer (a length is checked before
+//! One task per connection reads into a buffer (a length is checked before
 //! anything is allocated; once a frame has started it must complete within
-//! the read timeout), decodes and authorizes each, and either answers at
-//! once (PING, AUTH, INFO, CONFIG RELOAD, errors) or hands engine work to
-//! the worker pool. The transactions of all the frames that arrived
-//! together (pipelined) go to the pool as one group
-//! ([`jubilant_engine::Db::transact_group`]): they run in the order sent,
-//! on one worker, and their writes share one WAL sync. Responses go
-//! through a channel to the writer, so requests are answered as they
-//! finish, each with its request id. A connection stops reading once it
-//! has `max_in_flight_per_connection` requests running.
+//! the read timeout) and handles every whole frame buffered as one batch:
+//! it decodes and authorizes each, answers at once what needs no engine
+//! work (PING, AUTH, INFO, CONFIG RELOAD, errors) and single GETs whose
+//! answer is in memory ([`jubilant_engine::Db::transact_cached`]), and
+//! hands the batch's transactions on as one group: the leading SET-only
+//! ones staged in place ([`jubilant_engine::Db::try_stage_writes`]) for the
+//! commit thread, the rest to the worker pool
+//! ([`jubilant_engine::Db::transact_group`]). A connection's requests take
+//! effect in the order sent. The batch's answers leave in one write; a
+//! group's come back through a channel and leave as they finish, each with
+//! its request id. A connection stops reading once it has
+//! `max_in_flight_per_connection` requests running.
 //!
 //! Every request runs in a `request` span (`conn`, `id`, `op`); engine work
 //! in a child `commit` or `checkpoint` span. Keys, values and tokens reach
@@ -25,9 +28,9 @@ use jubilant_format::wire::{
     ErrorCode, FRAME_PREFIX_LEN, Op, RequestBody, Response, ResponseBody, WireError, decode_request, encode_frame,
     frame_len,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::auth::Principal;
@@ -53,87 +56,44 @@ pub fn error_frame(id: u64, code: ErrorCode, message: impl Into<String>) -> Vec<
     response_frame(id, ResponseBody::Error(WireError::new(code, message)))
 }
 
-enum ReadError {
-    /// The peer closed the connection between frames.
-    Eof,
-    /// Idle too long, or a frame stalled.
-    Timeout,
-    /// The length prefix exceeds the limit.
-    TooLarge { len: u64, max: usize },
-    /// The socket failed.
-    Io,
-}
-
-async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, state: &State) -> Result<Vec<u8>, ReadError> {
-    let mut prefix = [0u8; FRAME_PREFIX_LEN];
-    let idle = Duration::from_millis(state.live.load().config.limits.idle_timeout_ms);
-    match timeout(idle, rd.read(&mut prefix[..1])).await {
-        Err(_) => return Err(ReadError::Timeout),
-        Ok(Ok(0)) => return Err(ReadError::Eof),
-        Ok(Ok(_)) => {}
-        Ok(Err(_)) => return Err(ReadError::Io),
-    }
-    // The limits in effect when the frame started apply to all of it.
-    let limits = state.live.load().config.limits.clone();
-    // The frame has started: all of it must arrive within the read timeout.
-    let deadline = Instant::now() + Duration::from_millis(limits.read_timeout_ms);
-    match timeout_at(deadline, rd.read_exact(&mut prefix[1..])).await {
-        Err(_) => return Err(ReadError::Timeout),
-        Ok(Err(_)) => return Err(ReadError::Io),
-        Ok(Ok(_)) => {}
-    }
-    let len = match frame_len(prefix, limits.max_frame_bytes) {
-        Ok(len) => len,
-        Err(FormatError::FrameTooLarge { len, .. }) => {
-            return Err(ReadError::TooLarge { len, max: limits.max_frame_bytes });
-        }
-        Err(_) => return Err(ReadError::Io),
-    };
-    let mut body = vec![0u8; len];
-    match timeout_at(deadline, rd.read_exact(&mut body)).await {
-        Err(_) => Err(ReadError::Timeout),
-        Ok(Err(_)) => Err(ReadError::Io),
-        Ok(Ok(_)) => {
-            state.stats.bytes_in.fetch_add((FRAME_PREFIX_LEN + len) as u64, Ordering::Relaxed);
-            Ok(body)
-        }
-    }
-}
-
-/// Bytes the reader buffers: room for the pipelined frames of a burst.
+/// Bytes read from the socket at a time: room for the pipelined frames of
+/// a burst.
 const READ_BUFFER: usize = 64 << 10;
 
-/// Whether `buffered` starts with a whole frame (or with a length prefix
-/// over the limit, which `read_frame` then reports without waiting).
-fn frame_buffered(buffered: &[u8], state: &State) -> bool {
-    let Some(prefix) = buffered.first_chunk::<FRAME_PREFIX_LEN>() else { return false };
-    match frame_len(*prefix, state.live.load().config.limits.max_frame_bytes) {
-        Ok(len) => buffered.len() - FRAME_PREFIX_LEN >= len,
-        Err(_) => true,
+/// What the head of the read buffer holds.
+enum Head {
+    /// Not a whole frame yet.
+    Partial,
+    /// A whole frame: the body is this many bytes after the prefix.
+    Frame(usize),
+    /// A length prefix over the limit.
+    TooLarge(u64),
+}
+
+/// Looks at the head of `buffered` (the length is checked before anything
+/// is allocated for the body).
+fn head(buffered: &[u8], max_frame: usize) -> Head {
+    let Some(prefix) = buffered.first_chunk::<FRAME_PREFIX_LEN>() else { return Head::Partial };
+    match frame_len(*prefix, max_frame) {
+        Ok(len) if buffered.len() - FRAME_PREFIX_LEN >= len => Head::Frame(len),
+        Ok(_) => Head::Partial,
+        Err(FormatError::FrameTooLarge { len, .. }) => Head::TooLarge(len),
+        // `frame_len` fails only for a length over the limit.
+        Err(_) => Head::TooLarge(u64::from(u32::from_le_bytes(*prefix))),
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Vec<u8>>, state: Arc<State>) {
-    let mut wr = BufWriter::with_capacity(64 << 10, wr);
-    while let Some(frame) = rx.recv().await {
-        let mut n = frame.len();
-        if wr.write_all(&frame).await.is_err() {
-            return;
-        }
-        // Write whatever else is ready before flushing: one syscall for a
-        // burst of pipelined responses.
-        while let Ok(more) = rx.try_recv() {
-            n += more.len();
-            if wr.write_all(&more).await.is_err() {
-                return;
-            }
-        }
-        if wr.flush().await.is_err() {
-            return;
-        }
-        state.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+/// Writes `bytes` (whole response frames) and flushes them (TLS buffers
+/// until a flush); false when the socket failed.
+async fn write_out<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], state: &State) -> bool {
+    if bytes.is_empty() {
+        return true;
     }
-    let _ = wr.shutdown().await;
+    let ok = wr.write_all(bytes).await.is_ok() && wr.flush().await.is_ok();
+    if ok {
+        state.stats.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+    ok
 }
 
 /// Why a request may not run.
@@ -188,55 +148,63 @@ impl Session {
 
 /// Serves one connection until the peer closes it, it misbehaves, or the
 /// server shuts down.
-pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
-    stream: S,
+///
+/// One task does all of a connection's I/O: it reads into a buffer (a
+/// cancel-safe read, raced against the answers of running groups, the
+/// timeouts and shutdown), handles every whole frame buffered as one batch,
+/// and writes answers itself. Groups on the pool or the commit thread send
+/// their answers back through a channel, releasing their in-flight permits
+/// first (so a connection that stopped reading for want of permits can read
+/// again once it has taken their answers).
+pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
+    mut stream: S,
     state: Arc<State>,
     mut shutdown: watch::Receiver<bool>,
     conn: u64,
 ) {
-    let (rd, wr) = tokio::io::split(stream);
-    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     // Set when the connection opens; a reload applies to later connections.
     let max_in_flight = state.live.load().config.limits.max_in_flight_per_connection;
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
-    let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)));
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
     // The latest group of this connection, if any. A connection's requests
     // run in the order sent: a group waits for the one before it, except
     // that writes staged in the WAL are already in order.
     let mut running: Option<Running> = None;
     let mut session = Session { principal: None, anonymous: false };
+    // Bytes read and not yet handled: `buf[start..]`.
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    let mut start = 0;
+    // When the incomplete frame at the head of the buffer started; once a
+    // frame has started, all of it must arrive within the read timeout.
+    let mut frame_started: Option<Instant> = None;
+    let mut idle_since = Instant::now();
+    // Set once the connection stops reading (EOF, a socket error, a
+    // timeout, a frame over the limit, shutdown).
+    let mut closing = false;
     loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { break };
-        let frame = tokio::select! {
-            frame = read_frame(&mut rd, &state) => frame,
-            _ = shutdown.changed() => break,
-        };
+        // Every whole frame buffered is one batch (as far as permits go).
+        let limits = state.live.load().config.limits.clone();
         let mut queued = Vec::new();
-        // The responses answered in place, sent together after the batch.
         let mut out = Vec::new();
-        let mut frame = Some((frame, permit));
-        let mut stop = false;
-        while let Some((next, permit)) = frame.take() {
-            let body = match next {
-                Ok(body) => body,
-                Err(ReadError::TooLarge { len, max }) => {
+        while !closing {
+            let len = match head(buf.get(start..).unwrap_or_default(), limits.max_frame_bytes) {
+                Head::Partial => break,
+                Head::TooLarge(len) => {
                     ServerStats::inc(&state.stats.malformed);
-                    let msg = format!("frame of {len} bytes exceeds the maximum of {max}");
+                    let msg = format!("frame of {len} bytes exceeds the maximum of {}", limits.max_frame_bytes);
                     let body = ResponseBody::Error(WireError::new(ErrorCode::FrameTooLarge, msg));
-                    respond(&state, &tx, RequestOp::Unknown, Instant::now(), 0, body).await;
-                    stop = true;
+                    reply(&state, &mut out, RequestOp::Unknown, Instant::now(), 0, body);
+                    closing = true;
                     break;
                 }
-                Err(ReadError::Eof | ReadError::Timeout | ReadError::Io) => {
-                    stop = true;
-                    break;
-                }
+                Head::Frame(len) => len,
             };
-            if let Some(q) = handle(&state, &tx, &mut out, permit, &body, &mut session, conn).await {
+            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else { break };
+            let body_range = start + FRAME_PREFIX_LEN..start + FRAME_PREFIX_LEN + len;
+            start = body_range.end;
+            state.stats.bytes_in.fetch_add((FRAME_PREFIX_LEN + len) as u64, Ordering::Relaxed);
+            let body = buf.get(body_range).unwrap_or_default();
+            if let Some(q) = handle(&state, &tx, &mut out, permit, body, &mut session, conn).await {
                 // A read answered from memory runs here, without a hand-off
                 // to the pool, when nothing sent before it is still running
                 // (so the connection's requests still run in order).
@@ -247,36 +215,69 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
                 };
                 queued.extend(q);
             }
-            // Frames that arrived with this one were pipelined together:
-            // read them now (no waiting: they are in the buffer), and run
-            // their transactions as one group.
-            if queued.len() < max_in_flight
-                && frame_buffered(rd.buffer(), &state)
-                && let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned()
-            {
-                frame = Some((read_frame(&mut rd, &state).await, permit));
-            }
         }
         if !queued.is_empty() {
             let live = state.live.load_full();
             let previous = running.take();
             running = dispatch_group(&state, &live, &tx, &mut out, queued, previous).await;
         }
-        if !out.is_empty() {
-            let _ = tx.send(std::mem::take(&mut out)).await;
-        }
-        if stop {
+        if !write_out(&mut stream, &out, &state).await {
             break;
         }
+        // Keep only the unhandled bytes.
+        if start >= buf.len() {
+            buf.clear();
+            start = 0;
+            frame_started = None;
+        } else {
+            if start > 0 {
+                buf.drain(..start);
+                start = 0;
+            }
+            frame_started = frame_started.or(Some(Instant::now()));
+        }
+        if closing {
+            break;
+        }
+        let can_read = in_flight.available_permits() > 0;
+        let deadline = match frame_started {
+            Some(t) => t + Duration::from_millis(limits.read_timeout_ms),
+            None => idle_since + Duration::from_millis(limits.idle_timeout_ms),
+        };
+        tokio::select! {
+            read = stream.read_buf(&mut buf), if can_read => match read {
+                Ok(0) | Err(_) => closing = true,
+                Ok(_) => idle_since = Instant::now(),
+            },
+            Some(answers) = rx.recv() => {
+                let mut answers = answers;
+                while let Ok(more) = rx.try_recv() {
+                    answers.extend_from_slice(&more);
+                }
+                if !write_out(&mut stream, &answers, &state).await {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => closing = true,
+            () = tokio::time::sleep_until(deadline), if can_read => closing = true,
+        }
     }
-    if let Some(previous) = running.take() {
-        let _ = previous.task.await;
+    // Let running requests finish and their answers go out.
+    let grace = Instant::now() + Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
+    while in_flight.available_permits() < max_in_flight || !rx.is_empty() {
+        tokio::select! {
+            Some(answers) = rx.recv() => {
+                if !write_out(&mut stream, &answers, &state).await {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(grace) => break,
+        }
     }
-    // Let running requests finish and their responses go out.
-    let grace = Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
-    let _ = timeout(grace, in_flight.acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX))).await;
-    drop(tx);
-    let _ = writer.await;
+    // A group still running after the grace period finishes on its own;
+    // its answers have nowhere to go.
+    drop(running);
+    let _ = stream.shutdown().await;
 }
 
 /// Counts, logs and queues a response to an `op` request that started at
@@ -564,16 +565,15 @@ async fn dispatch_group(
             }
             bodies.extend(run_on_pool(&state, rest, span).await);
         }
-        // One send for the group: its responses leave in one write.
+        // One send for the group: its responses leave in one write. The
+        // permits go first (see `serve`).
         let mut out = Vec::new();
-        let mut permits = Vec::with_capacity(admitted.len());
         for (q, body) in admitted.into_iter().zip(bodies) {
             state.backlog.fetch_sub(1, Ordering::AcqRel);
             q.span.in_scope(|| reply(&state, &mut out, RequestOp::Txn, q.started, q.id, body));
-            permits.push(q.permit);
+            drop(q.permit);
         }
         let _ = tx.send(out).await;
-        drop(permits);
     };
     let staged_only = staged_count == total;
     Some(Running { task: tokio::spawn(task), staged_only })
@@ -654,8 +654,9 @@ async fn dispatch_checkpoint(
             }
         };
         state.backlog.fetch_sub(1, Ordering::AcqRel);
-        respond(&state, &tx, op, started, id, body).await;
+        // The permit goes first (see `serve`).
         drop(permit);
+        respond(&state, &tx, op, started, id, body).await;
     };
     tokio::spawn(task.instrument(tracing::Span::current()));
 }
