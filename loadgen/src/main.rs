@@ -128,27 +128,45 @@ impl Rng {
     }
 }
 
+/// The protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// jubilant's FlatBuffers frames.
+    Jubilant,
+    /// Redis's RESP: the same client loop against redis, so both servers
+    /// are measured with one client as well as with `redis-benchmark`.
+    Resp,
+}
+
+/// What one connection sends.
+#[derive(Debug, Clone)]
+struct Load {
+    proto: Proto,
+    op: &'static str,
+    /// Requests in all.
+    n: u64,
+    /// Requests per window.
+    pipeline: u64,
+    /// Keys drawn from this many.
+    keys: u64,
+    value: Arc<Vec<u8>>,
+}
+
 /// One connection sending `pipeline` requests at a time (and waiting for
 /// all their responses before the next window); returns the latencies
 /// (µs) of `n` requests.
-async fn connection(
-    addr: SocketAddr,
-    op: &'static str,
-    n: u64,
-    pipeline: u64,
-    keys: u64,
-    value: Arc<Vec<u8>>,
-    seed: u64,
-) -> anyhow::Result<Vec<u32>> {
+async fn connection(addr: SocketAddr, load: Load, seed: u64) -> anyhow::Result<Vec<u32>> {
+    let Load { proto, op, n, pipeline, keys, value } = load;
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let mut wr = BufWriter::new(wr);
     let mut rng = Rng(seed | 1);
-    // Send times of the requests in flight, by request id: the server
-    // answers as requests finish, not necessarily in order.
-    let mut sent_at: std::collections::HashMap<u64, Instant> = std::collections::HashMap::new();
+    // Send times of the requests in flight, by request id: jubilant
+    // answers as requests finish, not necessarily in order; redis answers
+    // in order (the oldest in flight).
+    let mut sent_at: std::collections::BTreeMap<u64, Instant> = std::collections::BTreeMap::new();
     let mut latencies = Vec::with_capacity(n as usize);
     let mut sent = 0u64;
     let mut frame = Vec::new();
@@ -158,35 +176,78 @@ async fn connection(
         if sent < n && sent_at.is_empty() {
             for _ in 0..pipeline.min(n - sent) {
                 let key = format!("key:{:012}", rng.next() % keys).into_bytes();
-                let body = match op {
-                    "SET" => RequestBody::Txn(vec![Op::Set { key, value: value.to_vec(), ttl_ms: None }]),
-                    _ => RequestBody::Txn(vec![Op::Get { key }]),
-                };
                 frame.clear();
-                encode_frame(&Request { id: sent + 1, body }.encode(), &mut frame);
+                match proto {
+                    Proto::Jubilant => {
+                        let body = match op {
+                            "SET" => RequestBody::Txn(vec![Op::Set { key, value: value.to_vec(), ttl_ms: None }]),
+                            _ => RequestBody::Txn(vec![Op::Get { key }]),
+                        };
+                        encode_frame(&Request { id: sent + 1, body }.encode(), &mut frame);
+                    }
+                    Proto::Resp => {
+                        let args: &[&[u8]] = match op {
+                            "SET" => &[b"SET", &key, &value],
+                            _ => &[b"GET", &key],
+                        };
+                        frame.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                        for a in args {
+                            frame.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                            frame.extend_from_slice(a);
+                            frame.extend_from_slice(b"\r\n");
+                        }
+                    }
+                }
                 wr.write_all(&frame).await?;
                 sent_at.insert(sent + 1, Instant::now());
                 sent += 1;
             }
             wr.flush().await?;
         }
-        let len = rd.read_u32_le().await? as usize;
-        let mut body = vec![0u8; len];
-        rd.read_exact(&mut body).await?;
-        let response = decode_response(&body, &limits)?;
-        if let ResponseBody::Error(e) = response.body {
-            bail!("server error: {e:?}");
-        }
-        let Some(t) = sent_at.remove(&response.id) else {
-            bail!("a response to request {} not in flight", response.id)
+        let id = match proto {
+            Proto::Jubilant => {
+                let len = rd.read_u32_le().await? as usize;
+                let mut body = vec![0u8; len];
+                rd.read_exact(&mut body).await?;
+                let response = decode_response(&body, &limits)?;
+                if let ResponseBody::Error(e) = response.body {
+                    bail!("server error: {e:?}");
+                }
+                response.id
+            }
+            Proto::Resp => {
+                read_resp(&mut rd).await?;
+                sent_at.keys().next().copied().unwrap_or(0)
+            }
         };
+        let Some(t) = sent_at.remove(&id) else { bail!("a response to request {id} not in flight") };
         latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
     }
     Ok(latencies)
 }
 
-async fn jubilant_cell(
+/// Reads one RESP reply to SET (`+OK`) or GET (a bulk string or nil).
+async fn read_resp<R: tokio::io::AsyncBufRead + Unpin>(rd: &mut R) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let mut line = Vec::new();
+    rd.read_until(b'\n', &mut line).await?;
+    match line.first() {
+        Some(b'+') => Ok(()),
+        Some(b'$') => {
+            let len: i64 = std::str::from_utf8(line.get(1..).unwrap_or_default())?.trim().parse()?;
+            if let Ok(len) = usize::try_from(len) {
+                let mut value = vec![0u8; len + 2];
+                rd.read_exact(&mut value).await?;
+            }
+            Ok(())
+        }
+        _ => bail!("redis answered {:?}", String::from_utf8_lossy(&line)),
+    }
+}
+
+async fn client_cell(
     addr: SocketAddr,
+    proto: Proto,
     args: &Args,
     op: &'static str,
     connections: u64,
@@ -197,15 +258,8 @@ async fn jubilant_cell(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..connections {
-        tasks.push(tokio::spawn(connection(
-            addr,
-            op,
-            per_conn,
-            pipeline,
-            args.keys,
-            Arc::clone(&value),
-            c * 7919 + 13,
-        )));
+        let load = Load { proto, op, n: per_conn, pipeline, keys: args.keys, value: Arc::clone(&value) };
+        tasks.push(tokio::spawn(connection(addr, load, c * 7919 + 13)));
     }
     let mut all = Vec::new();
     for t in tasks {
@@ -214,7 +268,10 @@ async fn jubilant_cell(
     let secs = started.elapsed().as_secs_f64();
     all.sort_unstable();
     Ok(Cell {
-        server: "jubilant",
+        server: match proto {
+            Proto::Jubilant => "jubilant",
+            Proto::Resp => "redis-loadgen",
+        },
         op,
         connections,
         pipeline,
@@ -297,11 +354,16 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
     for op in ops {
         for connections in [1u64, 50] {
             for pipeline in [1u64, 16] {
-                let cell = runtime.block_on(jubilant_cell(addr, args, op, connections, pipeline))?;
+                let cell = runtime.block_on(client_cell(addr, Proto::Jubilant, args, op, connections, pipeline))?;
                 eprintln!("{cell:?}");
                 cells.push(cell);
                 if let Some((_, port)) = &redis {
                     let cell = redis_cell(*port, args, op, connections, pipeline)?;
+                    eprintln!("{cell:?}");
+                    cells.push(cell);
+                    let redis_addr = SocketAddr::from(([127, 0, 0, 1], *port));
+                    let cell =
+                        runtime.block_on(client_cell(redis_addr, Proto::Resp, args, op, connections, pipeline))?;
                     eprintln!("{cell:?}");
                     cells.push(cell);
                 }
@@ -309,14 +371,16 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
         }
     }
     let mut table = String::from(
-        "| op | connections | in flight per connection | jubilant ops/s | p50 µs | p99 µs | redis ops/s | p50 µs | p99 µs | jubilant vs redis |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| op | connections | in flight per connection | jubilant ops/s | p50 µs | p99 µs | redis ops/s | p50 µs | p99 µs | jubilant vs redis | redis, loadgen's client (ops/s) | jubilant vs redis, same client |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in cells.iter().filter(|c| c.server == "jubilant") {
-        let r = cells.iter().find(|r| {
-            r.server == "redis" && r.op == c.op && r.connections == c.connections && r.pipeline == c.pipeline
-        });
-        let (rops, rp50, rp99, ratio) = match r {
+        let find = |server: &str| {
+            cells.iter().find(|r| {
+                r.server == server && r.op == c.op && r.connections == c.connections && r.pipeline == c.pipeline
+            })
+        };
+        let (rops, rp50, rp99, ratio) = match find("redis") {
             Some(r) => (
                 format!("{:.0}", r.ops_per_s),
                 format!("{:.0}", r.p50_us),
@@ -325,8 +389,12 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
             ),
             None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
+        let (lops, lratio) = match find("redis-loadgen") {
+            Some(r) => (format!("{:.0}", r.ops_per_s), format!("{:.2}×", c.ops_per_s / r.ops_per_s)),
+            None => ("-".into(), "-".into()),
+        };
         table.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {rops} | {rp50} | {rp99} | {ratio} |\n",
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {rops} | {rp50} | {rp99} | {ratio} | {lops} | {lratio} |\n",
             c.op, c.connections, c.pipeline, c.ops_per_s, c.p50_us, c.p99_us
         ));
     }
