@@ -16,16 +16,33 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use crossbeam_skiplist::SkipMap;
 use jubilant_format::Lsn;
 
+use crate::btree::node::key_prefix;
+
 /// A skip-list key: a user key and the LSN of one of its versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemKey {
+    /// The key's first 8 bytes as an ordered integer (see
+    /// [`key_prefix`]), kept in the skip-list node itself: most
+    /// comparisons of a search end here without following `key`'s pointer
+    /// (a cache miss per level otherwise).
+    prefix: u64,
     key: Box<[u8]>,
     lsn: u64,
 }
 
+impl MemKey {
+    fn new(key: &[u8], lsn: u64) -> MemKey {
+        MemKey { prefix: key_prefix(key), key: key.into(), lsn }
+    }
+}
+
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key).then_with(|| other.lsn.cmp(&self.lsn))
+        // Prefix order agrees with key order wherever prefixes differ.
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| self.key.cmp(&other.key))
+            .then_with(|| other.lsn.cmp(&self.lsn))
     }
 }
 
@@ -96,7 +113,7 @@ impl Memtable {
                 MemOp::PutRef { .. } => 24,
                 MemOp::Delete => 0,
             };
-        self.map.insert(MemKey { key: key.into(), lsn: lsn.get() }, op);
+        self.map.insert(MemKey::new(key, lsn.get()), op);
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
     }
@@ -131,7 +148,7 @@ impl Memtable {
         if self.map.is_empty() {
             return None;
         }
-        let probe = MemKey { key: key.into(), lsn: snapshot.get() };
+        let probe = MemKey::new(key, snapshot.get());
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
         (*entry.key().key == *key).then(|| MemEntry {
             key: key.to_vec(),
@@ -159,13 +176,13 @@ impl Memtable {
         }
         // All versions of a key lie between (key, MAX) and (key, 0).
         let lower = match from {
-            Bound::Included(k) => Bound::Included(MemKey { key: k.into(), lsn: u64::MAX }),
-            Bound::Excluded(k) => Bound::Excluded(MemKey { key: k.into(), lsn: 0 }),
+            Bound::Included(k) => Bound::Included(MemKey::new(k, u64::MAX)),
+            Bound::Excluded(k) => Bound::Excluded(MemKey::new(k, 0)),
             Bound::Unbounded => Bound::Unbounded,
         };
         let upper = match to {
-            Bound::Included(k) => Bound::Included(MemKey { key: k.into(), lsn: 0 }),
-            Bound::Excluded(k) => Bound::Excluded(MemKey { key: k.into(), lsn: u64::MAX }),
+            Bound::Included(k) => Bound::Included(MemKey::new(k, 0)),
+            Bound::Excluded(k) => Bound::Excluded(MemKey::new(k, u64::MAX)),
             Bound::Unbounded => Bound::Unbounded,
         };
         let range = self.map.range((lower, upper));
