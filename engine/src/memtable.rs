@@ -39,10 +39,7 @@ impl MemKey {
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
         // Prefix order agrees with key order wherever prefixes differ.
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| self.key.cmp(&other.key))
-            .then_with(|| other.lsn.cmp(&self.lsn))
+        self.prefix.cmp(&other.prefix).then_with(|| self.key.cmp(&other.key)).then_with(|| other.lsn.cmp(&self.lsn))
     }
 }
 
