@@ -405,6 +405,11 @@ impl Inner {
         self.txns.locks()
     }
 
+    /// The transaction machinery (locks and counters).
+    pub(crate) fn txns(&self) -> &crate::txn::Transactions {
+        &self.txns
+    }
+
     pub(crate) fn check_poison(&self) -> Result<()> {
         if !self.poisoned.load(Ordering::Acquire) {
             return Ok(());
@@ -856,15 +861,20 @@ impl Db {
         Ok(commit_lsn)
     }
 
-    /// Starts a checkpoint when one is due, and keeps memory bounded: a
-    /// checkpoint starts once the active memtable holds half of
-    /// `dirty_bytes_max`, and a writer waits while the active and frozen
-    /// memtables together hold more than `dirty_bytes_max`.
     /// The shared state, for the crate's other modules.
     pub(crate) fn shared(&self) -> &Inner {
         &self.inner
     }
 
+    /// The shared state, owned (for values that outlive a borrow of `Db`).
+    pub(crate) fn shared_arc(&self) -> Arc<Inner> {
+        Arc::clone(&self.inner)
+    }
+
+    /// Starts a checkpoint when one is due, and keeps memory bounded: a
+    /// checkpoint starts once the active memtable holds half of
+    /// `dirty_bytes_max`, and a writer waits while the active and frozen
+    /// memtables together hold more than `dirty_bytes_max`.
     pub(crate) fn after_commit(&self) -> Result<()> {
         let inner = &*self.inner;
         let (active, frozen) = {

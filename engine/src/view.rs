@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use jubilant_format::{Generation, Lsn, PageId};
 
-use crate::btree::node::ValueView;
+use crate::btree::node::{Node, ValueView};
 use crate::btree::read::Pinned;
 use crate::db::Inner;
 use crate::error::Result;
@@ -77,25 +77,19 @@ impl ReadView {
                 &loaded
             }
         };
-        // An inline value goes to `f` from the page; a reference is read
-        // after the lookup.
-        let mut f = Some(f);
-        let reference = crate::btree::read::get_from(&self.inner.pager, pinned, key, |e| match e.value {
-            ValueView::Inline(v) if live(e.expires_at_unix_ms) => {
-                if let Some(f) = f.take() {
-                    f(Some(v));
-                }
-                None
-            }
-            ValueView::Ref(r) if live(e.expires_at_unix_ms) => Some(r),
-            _ => None,
-        })?
-        .flatten();
-        if let Some(f) = f {
-            match reference {
-                Some(r) => f(Some(&self.inner.vlog.read(key, &r)?)),
-                None => f(None),
-            }
+        // `f` runs on the leaf with no cache lock held (it may call back
+        // into the database); a value-log value is read first.
+        let leaf = crate::btree::read::leaf_for(&self.inner.pager, pinned, key)?;
+        let found = match &*leaf {
+            Node::Leaf(l) => l.search(key).ok().and_then(|i| l.entry(i)),
+            Node::Branch(_) => None,
+        };
+        match found {
+            Some(e) if live(e.expires_at_unix_ms) => match e.value {
+                ValueView::Inline(v) => f(Some(v)),
+                ValueView::Ref(r) => f(Some(&self.inner.vlog.read(key, &r)?)),
+            },
+            _ => f(None),
         }
         Ok(())
     }

@@ -9,8 +9,9 @@
 //! hands the batch's transactions on as one group: the leading SET-only
 //! ones staged in place ([`jubilant_engine::Db::try_stage_writes`]) for the
 //! commit thread, the rest to the worker pool
-//! ([`jubilant_engine::Db::transact_group`]). A connection's requests take
-//! effect in the order sent. The batch's answers leave in one write; a
+//! ([`jubilant_engine::Db::transact_group`]). A connection's transactions
+//! take effect in the order sent (PING, INFO, CHECKPOINT and CONFIG RELOAD
+//! are answered as they come). The batch's answers leave in one write; a
 //! group's come back through a channel and leave as they finish, each with
 //! its request id. A connection stops reading once it has
 //! `max_in_flight_per_connection` requests running.
@@ -164,7 +165,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
 ) {
     // Set when the connection opens; a reload applies to later connections.
     let max_in_flight = state.live.load().config.limits.max_in_flight_per_connection;
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(max_in_flight + 4);
+    // Unbounded, yet bounded in practice: a group answers only requests
+    // that hold in-flight permits. (A bounded channel could fill while this
+    // task waits for a group that is itself waiting to send.)
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
     // The latest group of this connection, if any. A connection's requests
     // run in the order sent: a group waits for the one before it, except
@@ -229,11 +233,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
             buf.clear();
             start = 0;
             frame_started = None;
+        } else if start > 0 {
+            // Frames were handled: the one left over started with the
+            // bytes just read.
+            buf.drain(..start);
+            start = 0;
+            frame_started = Some(Instant::now());
         } else {
-            if start > 0 {
-                buf.drain(..start);
-                start = 0;
-            }
             frame_started = frame_started.or(Some(Instant::now()));
         }
         if closing {
@@ -262,16 +268,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
             () = tokio::time::sleep_until(deadline), if can_read => closing = true,
         }
     }
-    // Let running requests finish and their answers go out.
+    // Let running requests finish and their answers go out: the channel
+    // ends once every group holding a sender has answered.
+    drop(tx);
     let grace = Instant::now() + Duration::from_millis(state.live.load().config.limits.shutdown_grace_ms);
-    while in_flight.available_permits() < max_in_flight || !rx.is_empty() {
-        tokio::select! {
-            Some(answers) = rx.recv() => {
-                if !write_out(&mut stream, &answers, &state).await {
-                    break;
-                }
-            }
-            () = tokio::time::sleep_until(grace) => break,
+    while let Ok(Some(answers)) = tokio::time::timeout_at(grace, rx.recv()).await {
+        if !write_out(&mut stream, &answers, &state).await {
+            break;
         }
     }
     // A group still running after the grace period finishes on its own;
@@ -282,9 +285,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
 
 /// Counts, logs and queues a response to an `op` request that started at
 /// `started`.
-async fn respond(
+fn respond(
     state: &State,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     op: RequestOp,
     started: Instant,
     id: u64,
@@ -292,7 +295,7 @@ async fn respond(
 ) {
     let mut out = Vec::new();
     reply(state, &mut out, op, started, id, body);
-    let _ = tx.send(out).await;
+    let _ = tx.send(out);
 }
 
 /// Counts and logs a response to an `op` request that started at
@@ -320,7 +323,7 @@ fn request_op(body: &RequestBody) -> RequestOp {
 /// Handles one frame: answers it, or returns the transaction to queue.
 async fn handle(
     state: &Arc<State>,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     out: &mut Vec<u8>,
     permit: OwnedSemaphorePermit,
     body: &[u8],
@@ -364,7 +367,7 @@ struct Queued {
 async fn handle_request(
     state: &Arc<State>,
     live: &Live,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     out: &mut Vec<u8>,
     permit: OwnedSemaphorePermit,
     id: u64,
@@ -507,7 +510,7 @@ struct Running {
 async fn dispatch_group(
     state: &Arc<State>,
     live: &Live,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     out: &mut Vec<u8>,
     queued: Vec<Queued>,
     previous: Option<Running>,
@@ -573,7 +576,7 @@ async fn dispatch_group(
             q.span.in_scope(|| reply(&state, &mut out, RequestOp::Txn, q.started, q.id, body));
             drop(q.permit);
         }
-        let _ = tx.send(out).await;
+        let _ = tx.send(out);
     };
     let staged_only = staged_count == total;
     Some(Running { task: tokio::spawn(task), staged_only })
@@ -619,7 +622,7 @@ async fn run_on_pool(
 async fn dispatch_checkpoint(
     state: &Arc<State>,
     live: &Live,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     out: &mut Vec<u8>,
     id: u64,
     permit: OwnedSemaphorePermit,
@@ -656,7 +659,7 @@ async fn dispatch_checkpoint(
         state.backlog.fetch_sub(1, Ordering::AcqRel);
         // The permit goes first (see `serve`).
         drop(permit);
-        respond(&state, &tx, op, started, id, body).await;
+        respond(&state, &tx, op, started, id, body);
     };
     tokio::spawn(task.instrument(tracing::Span::current()));
 }

@@ -127,6 +127,60 @@ fn descend<T>(
     Err(depth_error(pager, page))
 }
 
+/// A leaf found by [`leaf_for`]: one of the pinned top nodes (borrowed) or
+/// a node from the cache (shared). Either way no cache lock is held.
+#[derive(Debug)]
+pub enum LeafHandle<'a> {
+    /// A pinned node.
+    Pinned(&'a Node),
+    /// A node from the cache.
+    Cached(std::sync::Arc<Node>),
+}
+
+impl std::ops::Deref for LeafHandle<'_> {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        match self {
+            LeafHandle::Pinned(node) => node,
+            LeafHandle::Cached(node) => node,
+        }
+    }
+}
+
+/// The leaf of the tree of `pinned` whose range holds `key`, for callers
+/// that run code of their own on its entries (which must not run under a
+/// cache lock: it may call back into the database).
+pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8]) -> Result<LeafHandle<'a>> {
+    let mut node: LeafHandle<'a> = LeafHandle::Pinned(&pinned.node);
+    let mut page = pinned.page;
+    for depth in 0..MAX_DEPTH {
+        let child = match &*node {
+            Node::Leaf(_) => return Ok(node),
+            Node::Branch(b) => {
+                let i = b.child_index(key);
+                match (depth, pinned.children.get(i)) {
+                    (0, Some(child)) => {
+                        node = LeafHandle::Pinned(child);
+                        continue;
+                    }
+                    _ => b.child(i),
+                }
+            }
+        };
+        let Some(child) = child else {
+            return Err(crate::Error::CorruptNode {
+                path: pager.path().to_path_buf(),
+                page,
+                reason: "a branch without the child its separators name".into(),
+            });
+        };
+        page = child;
+        node = LeafHandle::Cached(pager.node(page)?);
+    }
+    Err(depth_error(pager, page))
+}
+
 /// Deeper than any real tree (a 4 KiB-page tree of 2^64 keys is about 20
 /// levels deep): a walk this long means a cycle in a corrupt tree.
 pub const MAX_DEPTH: usize = 64;

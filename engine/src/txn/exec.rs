@@ -136,6 +136,12 @@ impl Db {
     /// Checks the sizes of `ops`, then takes their locks (none for a
     /// single read).
     pub(super) fn validate_and_lock(&self, ops: &[TxnOp]) -> Result<HeldLocks> {
+        Ok(self.validate_and_lock_with(ops, true)?.unwrap_or_default())
+    }
+
+    /// [`Db::validate_and_lock`]; without `wait`, `Ok(None)` (nothing held,
+    /// no timeout counted) where a lock is not free at once.
+    pub(super) fn validate_and_lock_with(&self, ops: &[TxnOp], wait: bool) -> Result<Option<HeldLocks>> {
         let txns = self.transactions();
         let value_max = self.options().value_max;
         for op in ops {
@@ -156,9 +162,12 @@ impl Db {
         let single_read = matches!(ops, [TxnOp::Get { .. } | TxnOp::Scan { .. }]);
         let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
+        if !wait {
+            return Ok(txns.locks.try_acquire_all(id, &plan));
+        }
         let deadline = Instant::now() + self.lock_timeout();
         match txns.locks.acquire_all(id, &plan, deadline) {
-            Ok(held) => Ok(held),
+            Ok(held) => Ok(Some(held)),
             Err(LockError::Timeout { key }) => {
                 txns.aborts_lock_timeout.fetch_add(1, Ordering::Relaxed);
                 Err(Error::LockTimeout { key })

@@ -42,13 +42,26 @@ struct Staged {
 }
 
 /// Blind writes logged by [`Db::try_stage_writes`], holding their locks,
-/// waiting for [`Db::publish_writes`]. Dropping it without publishing
-/// leaks its locks: always publish.
+/// waiting for [`Db::publish_writes`]. Dropped unpublished, it releases
+/// its locks, and its writes are never acknowledged (they stay in the WAL
+/// and may become durable with a later sync, as an unanswered commit may).
 #[derive(Debug, Default)]
 #[must_use = "staged writes hold their locks until published"]
 pub struct StagedWrites {
     staged: Staged,
     results: Vec<Result<TxnOutcome>>,
+    /// Whose locks `staged` holds.
+    owner: Option<std::sync::Arc<crate::db::Inner>>,
+}
+
+impl Drop for StagedWrites {
+    fn drop(&mut self) {
+        if let Some(owner) = &self.owner {
+            for (_, held) in self.staged.pending.drain(..) {
+                owner.txns().locks().release(held);
+            }
+        }
+    }
 }
 
 impl StagedWrites {
@@ -100,8 +113,18 @@ impl Db {
     /// and waits in `staged` with its locks.
     fn stage(&self, ops: &[TxnOp], staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {
         let txns = self.transactions();
-        let held = match self.validate_and_lock(ops) {
-            Ok(held) => held,
+        // Never wait for a lock while holding the staged writes' locks
+        // (two groups could wait on each other until the timeout): if a
+        // lock is taken, publish the group so far first, then wait.
+        let held = match self.validate_and_lock_with(ops, staged.pending.is_empty()) {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                self.publish_staged(staged, out);
+                match self.validate_and_lock(ops) {
+                    Ok(held) => held,
+                    Err(e) => return out.push(Err(e)),
+                }
+            }
             Err(e) => return out.push(Err(e)),
         };
         let (results, overlay) = match self.run_locked(ops) {
@@ -160,7 +183,8 @@ impl Db {
     /// visible or acknowledged until [`Db::publish_writes`]. (Only a WAL
     /// segment roll-over, once per segment, may wait for a running sync.)
     pub fn try_stage_writes(&self, group: &[&[TxnOp]]) -> StagedWrites {
-        let mut staged = StagedWrites::default();
+        let mut staged =
+            StagedWrites { staged: Staged::default(), results: Vec::new(), owner: Some(self.shared_arc()) };
         let opts = self.options();
         let inline_max = crate::db::inline_limit(self.shared().manifest.page_size);
         let blind = |ops: &[TxnOp]| {
@@ -225,7 +249,7 @@ impl Db {
             .into_iter()
             .map(|mut g| {
                 self.release_staged(&mut g.staged, &mut g.results, &mut error);
-                g.results
+                std::mem::take(&mut g.results)
             })
             .collect()
     }

@@ -254,7 +254,15 @@ impl Wal {
             while g.syncing {
                 g = self.synced.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
-            if let Err(e) = self.roll_over(&mut g) {
+            let rolled = self.roll_over(&mut g);
+            // The roll-over synced (or poisoned) the log outside the
+            // leader protocol: every committer waiting must look again,
+            // or one woken to lead could return without leading and leave
+            // the others asleep.
+            for slot in &self.waiting {
+                slot.notify_all();
+            }
+            if let Err(e) = rolled {
                 g.poisoned = Some(e.to_string());
                 self.synced.notify_all();
                 return Err(e);

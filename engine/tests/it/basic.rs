@@ -289,48 +289,66 @@ fn scan_with_matches_the_iterator_over_tree_and_memtable() {
     assert_eq!(forward.len(), 500);
 }
 
+/// A 100-byte value: enough for a three-level tree from 20,000 keys.
+fn tree_value(i: u32) -> String {
+    format!("tree{i:05}-{}", "v".repeat(90))
+}
+
 /// `get_many_with` hands out values wherever they live, and its closure
-/// may call back into the database (no engine lock is held): here a
-/// checkpoint, which publishes a new tree while the old one is read.
+/// may call back into the database (no engine lock is held, not even a
+/// cache shard's below the pinned top of a three-level tree): here a
+/// write, a cache miss and a checkpoint, which publishes a new tree while
+/// the old one is read.
 #[test]
 fn get_many_with_reads_every_kind_of_value_and_allows_reentry() {
     let sim = SimStorage::new(9);
     let opts = jubilant_engine::Options { vlog_threshold: 1024, ..crate::support::sim_options(&sim) };
-    let db = Db::open(crate::support::DIR, opts).unwrap();
-    let mut b = WriteBatch::new();
-    for i in 0..300u32 {
-        b.put(format!("k{i:04}"), format!("tree{i}"));
+    let db = Db::open(crate::support::DIR, opts.clone()).unwrap();
+    for chunk in 0..20u32 {
+        let mut b = WriteBatch::new();
+        for i in 0..1000 {
+            b.put(format!("k{:05}", chunk * 1000 + i), tree_value(chunk * 1000 + i));
+        }
+        db.write(&b).unwrap();
     }
+    let mut b = WriteBatch::new();
     b.put("big-tree", vec![b'T'; 5000]);
     db.write(&b).unwrap();
     db.checkpoint().unwrap();
+    drop(db);
+    // Reopened: below the pinned top nothing is cached.
+    let db = Db::open(crate::support::DIR, opts).unwrap();
+    assert!(db.check_invariants().unwrap().unwrap().depth >= 3, "the test needs leaves below the pinned levels");
     let mut b = WriteBatch::new();
-    b.put("k0001", "mem").delete("k0002").put("big-mem", vec![b'M'; 5000]);
+    b.put("k00001", "mem").delete("k00002").put("big-mem", vec![b'M'; 5000]);
     db.write(&b).unwrap();
-    let keys = ["k0000", "k0001", "k0002", "nope", "big-tree", "big-mem", "k0299"];
+    let keys = ["k00000", "k00001", "k00002", "nope", "big-tree", "big-mem", "k19999"];
     let mut seen: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
     let mut checkpoints = 0;
     db.get_many_with(&keys, |i, v| {
         seen[i] = v.map(<[u8]>::to_vec);
-        if i == 3 {
+        if i == 0 {
+            // Inside the callback for a value on a leaf page: a write, a
+            // read that misses the cache, a checkpoint.
             let mut b = WriteBatch::new();
-            b.put("k0000", "changed");
+            b.put("k00000", "changed");
             db.write(&b).unwrap();
+            assert!(db.get(b"k12345").unwrap().is_some());
             checkpoints += usize::from(db.checkpoint().unwrap().is_some());
         }
     })
     .unwrap();
     assert_eq!(checkpoints, 1);
     let want: Vec<Option<Vec<u8>>> = vec![
-        Some(b"tree0".to_vec()),
+        Some(tree_value(0).into_bytes()),
         Some(b"mem".to_vec()),
         None,
         None,
         Some(vec![b'T'; 5000]),
         Some(vec![b'M'; 5000]),
-        Some(b"tree299".to_vec()),
+        Some(tree_value(19_999).into_bytes()),
     ];
     assert_eq!(seen, want, "one snapshot, taken before the closure's writes");
-    assert_eq!(db.get(b"k0000").unwrap().as_deref(), Some(&b"changed"[..]));
+    assert_eq!(db.get(b"k00000").unwrap().as_deref(), Some(&b"changed"[..]));
     assert_invariants(&db);
 }

@@ -744,3 +744,20 @@ fn staged_writes_whose_sync_fails_are_not_acknowledged() {
         assert_invariants(&db);
     }
 }
+
+/// Staged writes dropped without publishing release their locks and are
+/// never acknowledged.
+#[test]
+fn dropped_staged_writes_release_their_locks() {
+    let sim = SimStorage::new(37);
+    let db = open_sim(&sim).unwrap();
+    let first = db.try_stage_writes(&[&[set("a", "1")][..]]);
+    assert_eq!(first.len(), 1);
+    assert!(db.try_stage_writes(&[&[set("a", "2")][..]]).is_empty(), "locked while staged");
+    drop(first);
+    let second = db.try_stage_writes(&[&[set("a", "2")][..]]);
+    assert_eq!(second.len(), 1, "the drop released the lock");
+    let results = db.publish_writes(vec![second]);
+    assert!(results[0][0].is_ok());
+    assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"2"[..]));
+}
