@@ -743,7 +743,7 @@ impl Db {
     /// The value of `key` with its version and expiry.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let entry = self.get_entry_raw(key)?;
-        Ok(entry.filter(|e| !self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms)))
+        Ok(entry.and_then(|e| self.unexpired(e)))
     }
 
     /// Like [`Db::get_entry`], but only if the answer is in memory (cached
@@ -752,7 +752,12 @@ impl Db {
     /// deciding whether to hand a read to a thread pool.
     pub fn get_entry_cached(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
         let entry = self.inner.get_entry_cached_raw(key)?;
-        Ok(entry.map(|e| e.filter(|e| !self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms))))
+        Ok(entry.map(|e| e.and_then(|e| self.unexpired(e))))
+    }
+
+    /// `e`, unless its TTL has passed.
+    fn unexpired(&self, e: Entry) -> Option<Entry> {
+        (!self.inner.ttl.expired(&*self.inner.clock, e.expires_at_unix_ms)).then_some(e)
     }
 
     /// The entries of `keys`, in order, all read at one snapshot (a

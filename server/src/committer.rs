@@ -110,3 +110,43 @@ fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jubilant_engine::{Options, TxnOp};
+
+    fn set(key: &str) -> Vec<TxnOp> {
+        vec![TxnOp::Set { key: key.as_bytes().to_vec(), value: b"v".to_vec(), ttl_ms: None }]
+    }
+
+    /// Staged writes are published by the thread; once it is stopped, by
+    /// a blocking task instead: either way the answer comes and the write
+    /// is there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn staged_writes_are_published_by_the_thread_or_after_it_stopped() {
+        let dir = std::env::temp_dir().join(format!("jubilant-committer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Arc::new(Db::open(&dir, Options::default()).unwrap());
+        let committer = Committer::start(Arc::clone(&db)).unwrap();
+        for (round, key) in ["by-thread", "after-stop"].into_iter().enumerate() {
+            if round == 1 {
+                committer.stop();
+            }
+            let txns = [set(key)];
+            let refs: Vec<&[TxnOp]> = txns.iter().map(Vec::as_slice).collect();
+            let staged = db.try_stage_writes(&refs);
+            assert_eq!(staged.len(), 1);
+            assert_eq!(db.get(key.as_bytes()).unwrap(), None, "not visible before the sync");
+            let results = committer.submit(staged).await.unwrap();
+            assert!(
+                matches!(results.as_slice(), [Ok(TxnOutcome::Committed { commit_lsn: Some(_), .. })]),
+                "{results:?}"
+            );
+            assert_eq!(db.get(key.as_bytes()).unwrap().as_deref(), Some(&b"v"[..]));
+        }
+        drop(committer);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -187,7 +187,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
     let mut closing = false;
     loop {
         // Every whole frame buffered is one batch (as far as permits go).
-        let limits = state.live.load().config.limits.clone();
+        // The tunables in effect for this batch (a reload applies to the next).
+        let live = state.live.load_full();
+        let limits = &live.config.limits;
         let mut queued = Vec::new();
         let mut out = Vec::new();
         while !closing {
@@ -221,7 +223,6 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
             }
         }
         if !queued.is_empty() {
-            let live = state.live.load_full();
             let previous = running.take();
             running = dispatch_group(&state, &live, &tx, &mut out, queued, previous).await;
         }
@@ -420,7 +421,7 @@ async fn handle_request(
             let s = Arc::clone(state);
             let body = match tokio::task::spawn_blocking(move || s.info()).await {
                 Ok(info) => ResponseBody::Info(info),
-                Err(_) => error(ErrorCode::Internal, "internal error".into()),
+                Err(_) => internal_error(),
             };
             reply(state, out, op, started, id, body);
         }
@@ -433,7 +434,7 @@ async fn handle_request(
                 Ok(Err(e @ ReloadError::NoFile)) => error(ErrorCode::Unsupported, e.to_string()),
                 // No dedicated wire code exists for an invalid file.
                 Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
-                Err(_) => error(ErrorCode::Internal, "internal error".into()),
+                Err(_) => internal_error(),
             };
             reply(state, out, op, started, id, body);
         }
@@ -458,18 +459,33 @@ fn admit(state: &State, live: &Live, out: &mut Vec<u8>, op: RequestOp, id: u64, 
 }
 
 /// The wire response for an engine result.
-fn engine_response(result: Result<jubilant_engine::Result<ResponseBody>, tokio::task::JoinError>) -> ResponseBody {
+fn engine_response(result: jubilant_engine::Result<ResponseBody>) -> ResponseBody {
     match result {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
+        Ok(body) => body,
+        Err(e) => {
             tracing::debug!(error = %redact::engine_error(&e), "request failed");
             ResponseBody::Error(engine_error(&e))
         }
-        Err(join) => {
-            tracing::error!(error = %join, "engine task panicked");
-            ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
-        }
     }
+}
+
+/// The wire response for a transaction's result.
+fn txn_response(result: jubilant_engine::Result<jubilant_engine::TxnOutcome>) -> ResponseBody {
+    engine_response(result.map(outcome_to_wire))
+}
+
+/// The answer to a request whose engine task panicked.
+fn panicked(join: &tokio::task::JoinError) -> ResponseBody {
+    tracing::error!(error = %join, "engine task panicked");
+    internal_error()
+}
+
+fn internal_error() -> ResponseBody {
+    ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
+}
+
+fn shutting_down() -> ResponseBody {
+    ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
 }
 
 /// Answers `q` in place if it is a single GET whose answer is in memory
@@ -482,7 +498,7 @@ fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> 
         // It needs the disk: the pool runs it.
         return Some(q);
     };
-    let body = engine_response(Ok(result.map(outcome_to_wire)));
+    let body = txn_response(result);
     q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
     drop(q.permit);
     None
@@ -554,7 +570,7 @@ async fn dispatch_group(
         let mut bodies: Vec<ResponseBody> = Vec::with_capacity(admitted.len());
         if let Some(published) = published {
             match published.await {
-                Ok(results) => bodies.extend(results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire))))),
+                Ok(results) => bodies.extend(results.into_iter().map(txn_response)),
                 Err(_) => {
                     tracing::error!("the commit thread dropped a group");
                     bodies.extend((0..staged_count).map(|_| internal_error()));
@@ -582,10 +598,6 @@ async fn dispatch_group(
     Some(Running { task: tokio::spawn(task), staged_only })
 }
 
-fn internal_error() -> ResponseBody {
-    ResponseBody::Error(WireError::new(ErrorCode::Internal, "internal error"))
-}
-
 /// Runs `group` with [`jubilant_engine::Db::transact_group`] on a worker
 /// of the pool, in `span`; one response body per transaction.
 async fn run_on_pool(
@@ -595,9 +607,7 @@ async fn run_on_pool(
 ) -> Vec<ResponseBody> {
     let n = group.len();
     let Ok(worker) = Arc::clone(&state.workers).acquire_owned().await else {
-        return (0..n)
-            .map(|_| ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")))
-            .collect();
+        return (0..n).map(|_| shutting_down()).collect();
     };
     let db = Arc::clone(&state.db);
     let result = tokio::task::spawn_blocking(move || {
@@ -609,10 +619,10 @@ async fn run_on_pool(
     .await;
     drop(worker);
     match result {
-        Ok(results) => results.into_iter().map(|r| engine_response(Ok(r.map(outcome_to_wire)))).collect(),
+        Ok(results) => results.into_iter().map(txn_response).collect(),
         Err(join) => {
-            tracing::error!(error = %join, "engine task panicked");
-            (0..n).map(|_| internal_error()).collect()
+            let body = panicked(&join);
+            (0..n).map(|_| body.clone()).collect()
         }
     }
 }
@@ -635,7 +645,7 @@ async fn dispatch_checkpoint(
     let (state, tx) = (Arc::clone(state), tx.clone());
     let task = async move {
         let body = match Arc::clone(&state.workers).acquire_owned().await {
-            Err(_) => ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down")),
+            Err(_) => shutting_down(),
             Ok(worker) => {
                 let db = Arc::clone(&state.db);
                 // A child of the request span, entered on the blocking thread.
@@ -653,7 +663,10 @@ async fn dispatch_checkpoint(
                 })
                 .await;
                 drop(worker);
-                engine_response(result)
+                match result {
+                    Ok(result) => engine_response(result),
+                    Err(join) => panicked(&join),
+                }
             }
         };
         state.backlog.fetch_sub(1, Ordering::AcqRel);

@@ -43,7 +43,7 @@ pub struct TxnStats {
 #[derive(Debug, Default)]
 pub struct Transactions {
     pub(super) locks: LockManager,
-    pub(super) next_id: AtomicU64,
+    next_id: AtomicU64,
     pub(super) commits: AtomicU64,
     pub(super) aborts_assert: AtomicU64,
     aborts_lock_timeout: AtomicU64,
@@ -73,7 +73,7 @@ impl Transactions {
 /// A pending write: the new value and expiry, or a deletion.
 pub(super) type Pending = Option<(Vec<u8>, Option<u64>)>;
 
-pub(super) fn lock_requests(ops: &[TxnOp]) -> Vec<LockRequest> {
+fn lock_requests(ops: &[TxnOp]) -> Vec<LockRequest> {
     ops.iter()
         .map(|op| match op {
             TxnOp::Get { key } | TxnOp::Assert { key, .. } => {
@@ -191,12 +191,7 @@ impl Db {
             Ok(entry) => entry?,
             Err(e) => return Some(Err(e)),
         };
-        let item = entry.map(|e| ReadItem {
-            key: key.clone(),
-            value: e.value,
-            version: Some(e.version),
-            expires_at_unix_ms: e.expires_at_unix_ms,
-        });
+        let item = entry.map(|e| committed_item(key.clone(), e));
         self.transactions().commits.fetch_add(1, Ordering::Relaxed);
         Some(Ok(TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
     }
@@ -265,12 +260,7 @@ impl Db {
                 expires_at_unix_ms: *expires,
             }));
         }
-        Ok(self.get_entry(key)?.map(|e| ReadItem {
-            key: key.to_vec(),
-            value: e.value,
-            version: Some(e.version),
-            expires_at_unix_ms: e.expires_at_unix_ms,
-        }))
+        Ok(self.get_entry(key)?.map(|e| committed_item(key.to_vec(), e)))
     }
 
     fn scan_through(
@@ -334,12 +324,7 @@ impl Db {
             } else {
                 let current = std::mem::replace(&mut base_peek, base.next_entry());
                 match current {
-                    Some(Ok((key, e))) => Some(ReadItem {
-                        key,
-                        value: e.value,
-                        version: Some(e.version),
-                        expires_at_unix_ms: e.expires_at_unix_ms,
-                    }),
+                    Some(Ok((key, e))) => Some(committed_item(key, e)),
                     Some(Err(e)) => return Err(e),
                     None => None,
                 }
@@ -353,6 +338,11 @@ impl Db {
         }
         Ok((items, false))
     }
+}
+
+/// What a read returns for `key`'s committed entry `e`.
+fn committed_item(key: Vec<u8>, e: crate::db::Entry) -> ReadItem {
+    ReadItem { key, value: e.value, version: Some(e.version), expires_at_unix_ms: e.expires_at_unix_ms }
 }
 
 /// The write batch of a transaction's overlay.

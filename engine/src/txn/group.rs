@@ -24,11 +24,11 @@ use std::sync::atomic::Ordering;
 
 use jubilant_format::Lsn;
 
-use super::exec::{Run, lock_requests, op_key, overlay_batch};
+use super::exec::{Run, op_key, overlay_batch};
 use super::op::{TxnOp, TxnOutcome};
 use crate::db::{Appended, Db};
 use crate::error::{Error, Result};
-use crate::lock::{HeldLocks, LockManager};
+use crate::lock::HeldLocks;
 
 /// The logged, not yet synced writes of a group, with their locks.
 #[derive(Debug, Default)]
@@ -112,7 +112,6 @@ impl Db {
     /// Runs one transaction of a group. A write is logged but not synced,
     /// and waits in `staged` with its locks.
     fn stage(&self, ops: &[TxnOp], staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {
-        let txns = self.transactions();
         // Never wait for a lock while holding the staged writes' locks
         // (two groups could wait on each other until the timeout): if a
         // lock is taken, publish the group so far first, then wait.
@@ -127,6 +126,14 @@ impl Db {
             }
             Err(e) => return out.push(Err(e)),
         };
+        self.run_and_stage(ops, held, staged, out);
+    }
+
+    /// Runs `ops` under `held`, pushing its result to `out`: a write is
+    /// logged (not synced) and kept in `staged` with its locks; anything
+    /// else (a read-only commit, an abort, an error) releases `held`.
+    fn run_and_stage(&self, ops: &[TxnOp], held: HeldLocks, staged: &mut Staged, out: &mut Vec<Result<TxnOutcome>>) {
+        let txns = self.transactions();
         let (results, overlay) = match self.run_locked(ops) {
             Ok(Run::Commit { results, overlay }) => (results, overlay),
             Ok(Run::Abort { op_index, reason, wrote }) => {
@@ -199,38 +206,15 @@ impl Db {
                     _ => false,
                 })
         };
-        let txns = self.transactions();
         for &ops in group {
             if !blind(ops) || ops.iter().filter_map(op_key).any(|k| staged.staged.keys.contains(k)) {
                 break;
             }
-            let id = jubilant_format::TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-            let Some(held) = txns.locks.try_acquire_all(id, &LockManager::plan(lock_requests(ops))) else { break };
-            // SETs read nothing: running them only builds the overlay.
-            let (results, overlay) = match self.run_locked(ops) {
-                Ok(Run::Commit { results, overlay }) => (results, overlay),
-                Ok(Run::Abort { .. }) => unreachable!("only an ASSERT aborts, and blind writes have none"),
-                Err(e) => {
-                    txns.locks.release(held);
-                    txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                    staged.results.push(Err(e));
-                    continue;
-                }
-            };
-            match self.shared().append_batch(&overlay_batch(overlay)) {
-                Ok(Appended::Pending(lsn)) => {
-                    staged.staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
-                    staged.staged.pending.push((staged.results.len(), held));
-                    staged.staged.last_lsn = staged.staged.last_lsn.max(lsn);
-                    staged.results.push(Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }));
-                }
-                Ok(Appended::Empty(_)) => unreachable!("the batch of a non-empty overlay is not empty"),
-                Err(e) => {
-                    txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                    txns.rollbacks.fetch_add(1, Ordering::Relaxed);
-                    txns.locks.release(held);
-                    staged.results.push(Err(e));
-                }
+            match self.validate_and_lock_with(ops, false) {
+                // SETs read nothing: running them only builds the overlay.
+                Ok(Some(held)) => self.run_and_stage(ops, held, &mut staged.staged, &mut staged.results),
+                Ok(None) => break,
+                Err(e) => staged.results.push(Err(e)),
             }
         }
         staged

@@ -761,3 +761,22 @@ fn dropped_staged_writes_release_their_locks() {
     assert!(results[0][0].is_ok());
     assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"2"[..]));
 }
+
+/// A transaction of a group that fails its checks gets the error
+/// `transact` gives it; the others of the group commit.
+#[test]
+fn an_invalid_transaction_fails_alone_in_its_group() {
+    let sim = SimStorage::new(38);
+    let db = open_sim(&sim).unwrap();
+    let too_long = TxnOp::Set { key: vec![b'k'; 2000], value: b"v".to_vec(), ttl_ms: None };
+    let group: Vec<Vec<TxnOp>> = vec![vec![set("a", "1")], vec![too_long], vec![set("b", "1")]];
+    let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+    let results = db.transact_group(&refs);
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(Error::KeyTooLarge { .. })), "{:?}", results[1]);
+    assert_eq!(contents(&db).len(), 2);
+    // Staging stops at it: blind writes only.
+    let staged = db.try_stage_writes(&refs[1..]);
+    assert!(staged.is_empty());
+    drop(db.publish_writes(vec![staged]));
+}
