@@ -55,6 +55,12 @@ struct Args {
     /// Run only these operations (default: SET, then GET).
     #[arg(long = "op", value_parser = ["SET", "GET"])]
     ops: Vec<String>,
+    /// Run only these connection counts (default: 1, then 50).
+    #[arg(long = "connections")]
+    connections: Vec<u64>,
+    /// Run only these pipeline depths (default: 1, then 16).
+    #[arg(long = "pipeline")]
+    pipelines: Vec<u64>,
 }
 
 /// One measurement.
@@ -352,8 +358,9 @@ fn run(args: &Args, tmp: &std::path::Path) -> anyhow::Result<()> {
     let ops: Vec<&'static str> =
         ["SET", "GET"].into_iter().filter(|op| args.ops.is_empty() || args.ops.iter().any(|o| o == op)).collect();
     for op in ops {
-        for connections in [1u64, 50] {
-            for pipeline in [1u64, 16] {
+        let or = |chosen: &[u64], default: [u64; 2]| if chosen.is_empty() { default.to_vec() } else { chosen.to_vec() };
+        for &connections in &or(&args.connections, [1, 50]) {
+            for &pipeline in &or(&args.pipelines, [1, 16]) {
                 let cell = runtime.block_on(client_cell(addr, Proto::Jubilant, args, op, connections, pipeline))?;
                 eprintln!("{cell:?}");
                 cells.push(cell);

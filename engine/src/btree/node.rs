@@ -207,10 +207,56 @@ struct EntryMeta {
 pub struct LeafNode {
     payload: Box<[u8]>,
     entries: Vec<EntryMeta>,
-    /// Each key's [`key_prefix`], apart from `entries` so a binary search
-    /// touches a few dense cache lines: most comparisons end here, without
-    /// touching the payload.
+    /// Each key's [`key_prefix`] after the bytes every key of the leaf
+    /// shares (`shared`), apart from `entries` so a binary search touches a
+    /// few dense cache lines: most comparisons end here, without touching
+    /// the payload.
     prefixes: Vec<u64>,
+    /// How many leading bytes every key of the leaf shares (0 when empty).
+    /// Keys like `user:000123` all begin alike: their first 8 bytes would
+    /// order nothing, so the prefixes start after the shared bytes.
+    shared: usize,
+}
+
+/// The bytes `a` and `b` share at their start.
+fn shared_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Where `key` falls among sorted `keys` that all begin with `common`
+/// (their `prefixes` being each key's [`key_prefix`] after `common`):
+/// `Ok(i)` if `keys(i) == key`, else `Err(i)`, the first key above `key`.
+/// Only keys whose prefix ties with `key`'s have their whole key compared,
+/// by a binary search of the tie.
+fn search_sorted<'a>(
+    common: &[u8],
+    prefixes: &[u64],
+    key: &[u8],
+    keys: impl Fn(usize) -> &'a [u8],
+) -> Result<usize, usize> {
+    // A key not beginning with `common` is below or above all of them
+    // (a shorter key that is a prefix of `common` compares below it).
+    let head = key.get(..common.len()).unwrap_or(key);
+    match head.cmp(common) {
+        std::cmp::Ordering::Less => return Err(0),
+        std::cmp::Ordering::Greater => return Err(prefixes.len()),
+        std::cmp::Ordering::Equal => {}
+    }
+    let probe = key_prefix(key.get(common.len()..).unwrap_or_default());
+    let lo = prefixes.partition_point(|&p| p < probe);
+    let tie = prefixes.get(lo..).unwrap_or_default().partition_point(|&p| p == probe);
+    // Within the tie every key begins with `common` and shares the probe's
+    // prefix; whole keys order it.
+    let mut range = lo..lo + tie;
+    while range.start < range.end {
+        let mid = range.start + (range.end - range.start) / 2;
+        match keys(mid).cmp(key) {
+            std::cmp::Ordering::Less => range.start = mid + 1,
+            std::cmp::Ordering::Equal => return Ok(mid),
+            std::cmp::Ordering::Greater => range.end = mid,
+        }
+    }
+    Err(range.start)
 }
 
 /// A borrowed view of one leaf entry.
@@ -291,14 +337,17 @@ impl LeafNode {
                 }
                 (None, None) => unreachable!("a reference entry read its reference above"),
             };
-            let key = payload.get(key_start as usize..key_start as usize + key_len as usize).unwrap_or_default();
-            prefixes.push(key_prefix(key));
             entries.push(EntryMeta { key_start, key_len, version, expires, value });
         }
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
         }
-        let node = LeafNode { payload: payload.into(), entries, prefixes };
+        let mut node = LeafNode { payload: payload.into(), entries, prefixes: Vec::new(), shared: 0 };
+        // Keys are sorted (checked below), so what the first and the last
+        // share, all share.
+        node.shared = shared_len(node.key(0), node.key(node.len().saturating_sub(1)));
+        prefixes.extend((0..node.len()).map(|i| key_prefix(node.key(i).get(node.shared..).unwrap_or_default())));
+        node.prefixes = prefixes;
         for i in 1..node.len() {
             if node.key(i - 1) >= node.key(i) {
                 return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
@@ -344,22 +393,8 @@ impl LeafNode {
     /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
     /// it would be inserted.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        let probe = key_prefix(key);
-        // The first entry whose prefix is not below the probe's: a search
-        // of the dense prefix array alone. Only entries sharing the probe's
-        // prefix need their whole key compared.
-        let start = self.prefixes.partition_point(|&p| p < probe);
-        for (i, &prefix) in self.prefixes.iter().enumerate().skip(start) {
-            if prefix != probe {
-                return Err(i);
-            }
-            match self.key(i).cmp(key) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => return Ok(i),
-                std::cmp::Ordering::Greater => return Err(i),
-            }
-        }
-        Err(self.len())
+        let common = self.key(0).get(..self.shared).unwrap_or_default();
+        search_sorted(common, &self.prefixes, key, |i| self.key(i))
     }
 
     /// All entries, owned.
@@ -408,8 +443,11 @@ pub struct BranchNode {
     children: Vec<PageId>,
     /// `(start, len)` in the payload of the separator before child i + 1.
     separators: Vec<(u32, u16)>,
-    /// Each separator's [`key_prefix`].
+    /// Each separator's [`key_prefix`] after the bytes all separators
+    /// share (`shared`), as in [`LeafNode`].
     prefixes: Vec<u64>,
+    /// How many leading bytes every separator shares (0 with none).
+    shared: usize,
 }
 
 impl BranchNode {
@@ -436,11 +474,13 @@ impl BranchNode {
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last child", payload.len() - r.pos));
         }
-        let prefixes = separators
-            .iter()
-            .map(|&(s, l)| key_prefix(payload.get(s as usize..s as usize + l as usize).unwrap_or_default()))
+        let mut node = BranchNode { payload: payload.into(), children, separators, prefixes: Vec::new(), shared: 0 };
+        // Separators are sorted (checked below), so what the first and the
+        // last share, all share.
+        node.shared = shared_len(node.separator(0), node.separator(node.separators.len().saturating_sub(1)));
+        node.prefixes = (0..node.separators.len())
+            .map(|i| key_prefix(node.separator(i).get(node.shared..).unwrap_or_default()))
             .collect();
-        let node = BranchNode { payload: payload.into(), children, separators, prefixes };
         for i in 1..node.separators.len() {
             if node.separator(i - 1) >= node.separator(i) {
                 return Err(format!("separators {} and {} are not strictly ascending", i - 1, i));
@@ -485,13 +525,12 @@ impl BranchNode {
     /// The child whose range holds `key`.
     #[must_use]
     pub fn child_index(&self, key: &[u8]) -> usize {
-        let probe = key_prefix(key);
-        // The number of separators <= key: those with a lower prefix (a
-        // search of the dense prefix array), then those sharing the
-        // probe's prefix and not above the key.
-        let below = self.prefixes.partition_point(|&p| p < probe);
-        let sharing = self.prefixes.iter().skip(below).take_while(|&&p| p == probe).count();
-        below + (below..below + sharing).take_while(|&i| self.separator(i) <= key).count()
+        // The number of separators <= key.
+        let common = self.separator(0).get(..self.shared).unwrap_or_default();
+        match search_sorted(common, &self.prefixes, key, |i| self.separator(i)) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
     }
 
     /// The children as owned entries; child 0 gets `low_fence` as its key.
@@ -651,6 +690,48 @@ mod tests {
         assert_eq!(branch.child_index(b"o"), 1);
         assert_eq!(branch.child_index(b"p"), 2);
         assert_eq!(branch.child_index(b"zzz"), 2);
+    }
+
+    /// Keys drawn from a few shapes that share long prefixes (and are
+    /// prefixes of each other), so searches hit every path: below, above
+    /// and inside the shared bytes, ties of the 8-byte prefixes.
+    fn shaped_key() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u32..40).prop_map(|n| format!("user:0000000{n:03}").into_bytes()),
+            (0u32..40).prop_map(|n| format!("user:0000000{n:03}:x").into_bytes()),
+            (0u32..10).prop_map(|n| format!("user:{n}").into_bytes()),
+            proptest::collection::vec(prop_oneof![Just(0u8), Just(b'u'), Just(0xff)], 0..12),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn searches_agree_with_sorted_order(
+            keys in proptest::collection::btree_set(shaped_key(), 0..60),
+            probes in proptest::collection::vec(shaped_key(), 1..40),
+        ) {
+            let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+            let entries: Vec<LeafEntry> = keys.iter().map(|k| entry(k, b"v", 1, None)).collect();
+            let mut payload = Vec::new();
+            encode_leaf(&entries, &mut payload);
+            let leaf = LeafNode::decode(&payload).unwrap();
+            for probe in probes.iter().chain(&keys) {
+                proptest::prop_assert_eq!(leaf.search(probe), keys.binary_search(probe));
+            }
+            if let Some((first, rest)) = keys.split_first() {
+                let mut children = vec![BranchEntry { low_key: first.clone(), child: PageId(1) }];
+                children.extend(rest.iter().zip(2..).map(|(k, c)| BranchEntry { low_key: k.clone(), child: PageId(c) }));
+                let mut payload = Vec::new();
+                encode_branch(&children, &mut payload);
+                let branch = BranchNode::decode(&payload).unwrap();
+                for probe in probes.iter().chain(&keys) {
+                    // Separators are keys 1..: the children whose low key is <= probe, minus child 0.
+                    let expected = rest.iter().filter(|k| k.as_slice() <= probe.as_slice()).count();
+                    proptest::prop_assert_eq!(branch.child_index(probe), expected);
+                }
+            }
+        }
     }
 
     #[test]
