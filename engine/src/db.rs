@@ -326,33 +326,63 @@ impl Inner {
         keys.iter().map(|k| self.lookup(&rs, snapshot, k.as_ref())).collect()
     }
 
-    /// Like [`Inner::get_entry_raw`], but only from memory: `None` when
-    /// the lookup would read a page or the value log from disk.
-    pub(crate) fn get_entry_cached_raw(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
+    /// [`Db::get_cached_with`], TTL aside: `f` sees the newest version of
+    /// `key`, expired or not.
+    pub(crate) fn with_entry_cached<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<EntryView<'_>>) -> R,
+    ) -> Result<Option<R>> {
         self.check_poison()?;
         // As in `get_entry_raw`: the read lock pins the root.
         let rs = read(&self.read_state);
         let snapshot = Lsn(self.visible_lsn.load(Ordering::Acquire));
-        self.lookup_with(&rs, snapshot, key, false)
+        // `f` is called at most once, by whichever source has the key.
+        let mut f = Some(f);
+        let mut call = |view: Option<EntryView<'_>>| f.take().map(|f| f(view));
+        for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
+            let found = mem.with(key, snapshot, |lsn, op| match op {
+                MemOp::Put { value, expires_at_unix_ms } => {
+                    Some(call(Some(EntryView { value, version: lsn, expires_at_unix_ms: *expires_at_unix_ms })))
+                }
+                // The value log is on disk.
+                MemOp::PutRef { .. } => None,
+                MemOp::Delete => Some(call(None)),
+            });
+            if let Some(answer) = found {
+                return Ok(answer.flatten());
+            }
+        }
+        if rs.root.is_none() {
+            return Ok(call(None));
+        }
+        // Only a read-only open whose root failed to load has no pinned
+        // top: that needs the disk.
+        let Some(pinned) = &rs.pinned else { return Ok(None) };
+        let found = crate::btree::read::get_cached(&self.pager, pinned, key, |e| match e.value {
+            crate::btree::node::ValueView::Inline(value) => {
+                call(Some(EntryView { value, version: e.version, expires_at_unix_ms: e.expires_at_unix_ms }))
+            }
+            crate::btree::node::ValueView::Ref(_) => None,
+        })?;
+        Ok(match found {
+            // A page on the way is not cached.
+            None => None,
+            Some(None) => call(None),
+            // `None` inside: the value is in the value log.
+            Some(Some(answer)) => answer,
+        })
     }
 
     /// The newest version of `key` at `snapshot`: memtables first, then
     /// the tree of `rs` (which the caller's read lock keeps alive).
     fn lookup(&self, rs: &ReadState, snapshot: Lsn, key: &[u8]) -> Result<Option<Entry>> {
-        // With I/O allowed a lookup always ends with an answer.
-        Ok(self.lookup_with(rs, snapshot, key, true)?.flatten())
-    }
-
-    /// [`Inner::lookup`]; without `io`, `None` where it would read from
-    /// disk.
-    fn lookup_with(&self, rs: &ReadState, snapshot: Lsn, key: &[u8], io: bool) -> Result<Option<Option<Entry>>> {
         for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
             if let Some(e) = mem.get(key, snapshot) {
-                return Ok(Some(match e.op {
+                return Ok(match e.op {
                     MemOp::Put { value, expires_at_unix_ms } => {
                         Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
                     }
-                    MemOp::PutRef { .. } if !io => return Ok(None),
                     MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
                         value: self.vlog.read(key, &value_ref)?,
                         version: e.lsn,
@@ -360,10 +390,10 @@ impl Inner {
                         value_ref: Some(value_ref),
                     }),
                     MemOp::Delete => None,
-                }));
+                });
             }
         }
-        let Some(root) = rs.root else { return Ok(Some(None)) };
+        let Some(root) = rs.root else { return Ok(None) };
         let map = |e: crate::btree::node::EntryRef<'_>| {
             let value = match e.value {
                 crate::btree::node::ValueView::Inline(v) => Ok(v.to_vec()),
@@ -371,31 +401,24 @@ impl Inner {
             };
             (value, e.version, e.expires_at_unix_ms)
         };
-        let found = match (&rs.pinned, io) {
-            (Some(pinned), true) => Some(crate::btree::read::get_from(&self.pager, pinned, key, map)?),
-            (Some(pinned), false) => crate::btree::read::get_cached(&self.pager, pinned, key, map)?,
+        let found = match &rs.pinned {
+            Some(pinned) => crate::btree::read::get_from(&self.pager, pinned, key, map)?,
             // Only a read-only open whose root failed to load has no
             // pinned top: it reads (and reports) the root every time.
-            (None, true) => Some(crate::btree::read::get_from(
+            None => crate::btree::read::get_from(
                 &self.pager,
                 &crate::btree::read::Pinned::load(&self.pager, root)?,
                 key,
                 map,
-            )?),
-            (None, false) => None,
+            )?,
         };
-        let Some(found) = found else { return Ok(None) };
         match found {
-            None => Ok(Some(None)),
-            Some((Err(_), ..)) if !io => Ok(None),
-            Some((Err(r), version, expires_at_unix_ms)) => Ok(Some(Some(Entry {
-                value: self.vlog.read(key, &r)?,
-                version,
-                expires_at_unix_ms,
-                value_ref: Some(r),
-            }))),
+            None => Ok(None),
+            Some((Err(r), version, expires_at_unix_ms)) => {
+                Ok(Some(Entry { value: self.vlog.read(key, &r)?, version, expires_at_unix_ms, value_ref: Some(r) }))
+            }
             Some((Ok(value), version, expires_at_unix_ms)) => {
-                Ok(Some(Some(Entry { value, version, expires_at_unix_ms, value_ref: None })))
+                Ok(Some(Entry { value, version, expires_at_unix_ms, value_ref: None }))
             }
         }
     }
@@ -497,6 +520,18 @@ pub struct Stats {
     pub gc: crate::gc::GcStats,
     /// Time since the last checkpoint (or since open), milliseconds.
     pub checkpoint_age_ms: u64,
+}
+
+/// A value in place in the database's memory, with its version: what
+/// [`Db::get_cached_with`] lends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryView<'a> {
+    /// The value.
+    pub value: &'a [u8],
+    /// LSN of the commit that wrote it.
+    pub version: Lsn,
+    /// Absolute expiry in ms since the Unix epoch.
+    pub expires_at_unix_ms: Option<u64>,
 }
 
 /// A value read from the database, with its version.
@@ -751,8 +786,30 @@ impl Db {
     /// disk. For callers that must not block, such as an event loop
     /// deciding whether to hand a read to a thread pool.
     pub fn get_entry_cached(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
-        let entry = self.inner.get_entry_cached_raw(key)?;
-        Ok(entry.map(|e| e.and_then(|e| self.unexpired(e))))
+        self.get_cached_with(key, |view| {
+            view.map(|v| Entry {
+                value: v.value.to_vec(),
+                version: v.version,
+                expires_at_unix_ms: v.expires_at_unix_ms,
+                value_ref: None,
+            })
+        })
+    }
+
+    /// Calls `f` with the entry of `key` (`None` when it is absent or
+    /// expired), borrowed in place from a memtable or a cached page, and
+    /// returns what `f` returns — if the answer is in memory: `None`, with
+    /// `f` not called, when it would read a page or the value log from
+    /// disk. Copies nothing: for an event loop that encodes the answer
+    /// straight into its output.
+    ///
+    /// `f` runs while the database holds locks (its read state and a
+    /// cache shard): it must be short and must not call back into the
+    /// database.
+    pub fn get_cached_with<R>(&self, key: &[u8], f: impl FnOnce(Option<EntryView<'_>>) -> R) -> Result<Option<R>> {
+        self.inner.with_entry_cached(key, |view| {
+            f(view.filter(|v| !self.inner.ttl.expired(&*self.inner.clock, v.expires_at_unix_ms)))
+        })
     }
 
     /// `e`, unless its TTL has passed.

@@ -49,7 +49,7 @@ pub mod wal;
 
 pub use batch::{BatchOp, WriteBatch};
 pub use checkpoint::CheckpointInfo;
-pub use db::{Db, Entry, Stats, TunableChanges, inline_limit};
+pub use db::{Db, Entry, EntryView, Stats, TunableChanges, inline_limit};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Durability, Options};

@@ -142,16 +142,18 @@ impl Memtable {
     /// The newest version of `key` with LSN ≤ `snapshot`.
     #[must_use]
     pub fn get(&self, key: &[u8], snapshot: Lsn) -> Option<MemEntry> {
+        self.with(key, snapshot, |lsn, op| MemEntry { key: key.to_vec(), lsn, op: op.clone() })
+    }
+
+    /// Calls `f` with the newest version ≤ `snapshot` of `key` (its LSN
+    /// and operation, borrowed: nothing is copied), if there is one.
+    pub fn with<R>(&self, key: &[u8], snapshot: Lsn, f: impl FnOnce(Lsn, &MemOp) -> R) -> Option<R> {
         if self.map.is_empty() {
             return None;
         }
         let probe = MemKey::new(key, snapshot.get());
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
-        (*entry.key().key == *key).then(|| MemEntry {
-            key: key.to_vec(),
-            lsn: Lsn(entry.key().lsn),
-            op: entry.value().clone(),
-        })
+        (*entry.key().key == *key).then(|| f(Lsn(entry.key().lsn), entry.value()))
     }
 
     /// Up to `limit` visible entries (newest version ≤ `snapshot` of each

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use jubilant_format::Error as FormatError;
 use jubilant_format::wire::{
-    ErrorCode, FRAME_PREFIX_LEN, Op, RequestBody, Response, ResponseBody, WireError, decode_request, encode_frame,
-    frame_len,
+    ErrorCode, FRAME_PREFIX_LEN, KeyValueRef, Op, RequestBody, Response, ResponseBody, WireError, decode_request,
+    encode_frame, frame_len,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -306,8 +306,24 @@ fn reply(state: &State, out: &mut Vec<u8>, op: RequestOp, started: Instant, id: 
     let elapsed = started.elapsed();
     state.stats.record(op, &body, elapsed);
     tracing::debug!(result = result_name(&body), elapsed_us = elapsed.as_micros() as u64, "response");
-    let encoded = Response { id, body }.encode();
-    encode_frame(&encoded, out);
+    let response = Response { id, body };
+    with_builder(|fbb| encode_frame(response.encode_with(fbb), out));
+}
+
+thread_local! {
+    /// The FlatBuffers builder of this thread's responses, reused: a new
+    /// one per response cost an allocation and its growth each time.
+    static BUILDER: std::cell::RefCell<flatbuffers::FlatBufferBuilder<'static>> =
+        std::cell::RefCell::new(flatbuffers::FlatBufferBuilder::with_capacity(1024));
+}
+
+/// Runs `f` with this thread's response builder (a fresh one if it is
+/// already in use further up the stack, which no caller does today).
+fn with_builder<R>(f: impl FnOnce(&mut flatbuffers::FlatBufferBuilder<'static>) -> R) -> R {
+    BUILDER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut fbb) => f(&mut fbb),
+        Err(_) => f(&mut flatbuffers::FlatBufferBuilder::new()),
+    })
 }
 
 fn request_op(body: &RequestBody) -> RequestOp {
@@ -488,18 +504,36 @@ fn shutting_down() -> ResponseBody {
     ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
 }
 
-/// Answers `q` in place if it is a single GET whose answer is in memory
-/// ([`jubilant_engine::Db::transact_cached`]); else gives it back.
+/// Answers `q` in place if it is a single GET whose answer is in memory;
+/// else gives it back. The entry is encoded straight from where it lies
+/// ([`jubilant_engine::Db::transact_get_cached_with`]), copied once: into
+/// the response.
 fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> {
-    if !matches!(q.ops.as_slice(), [Op::Get { .. }]) {
-        return Some(q);
-    }
-    let Some(result) = q.span.in_scope(|| state.db.transact_cached(&to_engine(&q.ops))) else {
+    let [Op::Get { key }] = q.ops.as_slice() else { return Some(q) };
+    let answered = q.span.in_scope(|| {
+        state.db.transact_get_cached_with(key, |entry| {
+            let item = entry.map(|e| KeyValueRef {
+                key,
+                value: e.value,
+                version: e.version.get(),
+                expires_at_unix_ms: e.expires_at_unix_ms,
+            });
+            with_builder(|fbb| encode_frame(Response::encode_get_with(fbb, q.id, item), out));
+        })
+    });
+    match answered {
         // It needs the disk: the pool runs it.
-        return Some(q);
-    };
-    let body = txn_response(result);
-    q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
+        None => return Some(q),
+        Some(Ok(())) => q.span.in_scope(|| {
+            let elapsed = q.started.elapsed();
+            state.stats.record_ok(RequestOp::Txn, elapsed);
+            tracing::debug!(result = "ok", elapsed_us = elapsed.as_micros() as u64, "response");
+        }),
+        Some(Err(e)) => {
+            let body = engine_response(Err(e));
+            q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
+        }
+    }
     drop(q.permit);
     None
 }

@@ -137,7 +137,16 @@ impl ServerStats {
 
     /// Counts a response to an `op` request that took `elapsed`.
     pub fn record(&self, op: RequestOp, body: &ResponseBody, elapsed: Duration) {
-        let result = result_index(body);
+        self.record_result(op, result_index(body), elapsed);
+    }
+
+    /// Counts a successful `op` request that took `elapsed` (answered
+    /// without building a [`ResponseBody`]).
+    pub fn record_ok(&self, op: RequestOp, elapsed: Duration) {
+        self.record_result(op, 0, elapsed);
+    }
+
+    fn record_result(&self, op: RequestOp, result: usize, elapsed: Duration) {
         if let Some(c) = self.requests.get(op.index()).and_then(|row| row.get(result)) {
             c.fetch_add(1, Ordering::Relaxed);
         }

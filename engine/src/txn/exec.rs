@@ -196,6 +196,25 @@ impl Db {
         Some(Ok(TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
     }
 
+    /// [`Db::transact_cached`] of a single GET of `key`, lending the entry
+    /// to `f` in place ([`Db::get_cached_with`], with its rules for `f`)
+    /// instead of copying it into a [`TxnOutcome`]: `None`, with `f` not
+    /// called, when the answer is not in memory.
+    pub fn transact_get_cached_with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<crate::db::EntryView<'_>>) -> R,
+    ) -> Option<Result<R>> {
+        if key.len() > crate::btree::node::KEY_MAX {
+            return None;
+        }
+        let answer = self.get_cached_with(key, f).transpose()?;
+        if answer.is_ok() {
+            self.transactions().commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(answer)
+    }
+
     pub(super) fn run_locked(&self, ops: &[TxnOp]) -> Result<Run> {
         let mut overlay: BTreeMap<Vec<u8>, Pending> = BTreeMap::new();
         let mut results = Vec::with_capacity(ops.len());

@@ -31,11 +31,15 @@ fn a_key_expires_exactly_at_its_time_for_every_reader() {
     let mut b = WriteBatch::new();
     b.put_expiring("session", "s", T0 + 1_000).put("plain", "p");
     db.write(&b).unwrap();
+    // The in-memory reader (an event loop's) lends what `get` returns.
+    let lent = |db: &Db| db.get_cached_with(b"session", |e| e.map(|e| e.value.to_vec())).unwrap();
     clock.advance_ms(999);
     assert_eq!(db.get(b"session").unwrap(), Some(b"s".to_vec()));
+    assert_eq!(lent(&db), Some(Some(b"s".to_vec())));
     assert_eq!(contents(&db).len(), 2);
     clock.advance_ms(1);
     assert_eq!(db.get(b"session").unwrap(), None, "expired at its time");
+    assert_eq!(lent(&db), Some(None));
     assert_eq!(contents(&db).len(), 1);
     let TxnOutcome::Committed { results, .. } = db.transact(&[TxnOp::Get { key: b"session".to_vec() }]).unwrap() else {
         panic!()
@@ -44,6 +48,7 @@ fn a_key_expires_exactly_at_its_time_for_every_reader() {
     // Also after a checkpoint (the entry is in the tree) and a reopen.
     db.checkpoint().unwrap();
     assert_eq!(db.get(b"session").unwrap(), None);
+    assert_eq!(lent(&db), Some(None), "expired in a cached leaf too");
     drop(db);
     let db = open(&sim, &clock, sim_opts(&sim));
     assert_eq!(db.get(b"session").unwrap(), None);

@@ -665,6 +665,18 @@ fn a_cached_get_answers_like_transact_or_declines() {
     assert_eq!(probe("fresh"), Some(plain("fresh")));
     assert_eq!(probe("key012346"), Some(plain("key012346")), "a deletion in the memtable");
     assert_eq!(probe("fresh-big"), None);
+    // The borrowing form lends the same entry (or declines alike) and
+    // counts a committed transaction when it answers.
+    let lent = |key: &str| {
+        db.transact_get_cached_with(key.as_bytes(), |e| e.map(|e| (e.value.to_vec(), e.version))).map(|r| r.unwrap())
+    };
+    let commits = db.stats().transactions.commits;
+    assert_eq!(lent("fresh"), Some(Some((b"1".to_vec(), db.get_entry(b"fresh").unwrap().unwrap().version))));
+    assert_eq!(lent("key012345"), Some(Some((vec![b'v'; 100], db.get_entry(b"key012345").unwrap().unwrap().version))));
+    assert_eq!(lent("key012346"), Some(None));
+    assert_eq!(lent("big"), None);
+    assert_eq!(lent("fresh-big"), None);
+    assert_eq!(db.stats().transactions.commits, commits + 3);
 }
 
 /// `try_stage_writes` logs blind writes without waiting and stops where it

@@ -58,7 +58,7 @@ pub use error_code::ErrorCode;
 pub use frame::{DEFAULT_MAX_FRAME, FRAME_PREFIX_LEN, encode_frame, frame_len};
 pub use limits::WireLimits;
 pub use request::{AssertCondition, Op, Request, RequestBody, decode_request};
-pub use response::{KeyValue, OpResult, Response, ResponseBody, TxnResult, WireError, decode_response};
+pub use response::{KeyValue, KeyValueRef, OpResult, Response, ResponseBody, TxnResult, WireError, decode_response};
 
 /// Serializes optional bytes with [`crate::view::display_bytes`].
 fn option_bytes<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {

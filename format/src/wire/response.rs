@@ -105,6 +105,33 @@ pub struct KeyValue {
     pub expires_at_unix_ms: Option<u64>,
 }
 
+/// A key/value pair borrowed in place: what
+/// [`Response::encode_get_with`] encodes without copying it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyValueRef<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+    /// LSN of the pair's last write.
+    pub version: u64,
+    /// Absolute expiry, as in [`KeyValue::expires_at_unix_ms`].
+    pub expires_at_unix_ms: Option<u64>,
+}
+
+impl KeyValue {
+    /// The pair, borrowed.
+    #[must_use]
+    pub fn as_ref(&self) -> KeyValueRef<'_> {
+        KeyValueRef {
+            key: &self.key,
+            value: &self.value,
+            version: self.version,
+            expires_at_unix_ms: self.expires_at_unix_ms,
+        }
+    }
+}
+
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WireError {
@@ -141,6 +168,28 @@ impl Response {
         fbb.reset();
         let (body_type, body) = build_body(&self.body, fbb);
         let root = fb::Response::create(fbb, &fb::ResponseArgs { id: self.id, body_type, body: Some(body) });
+        fbb.finish_minimal(root);
+        fbb.finished_data()
+    }
+
+    /// Encodes into `fbb` (reset first) the answer `id` gets to a
+    /// transaction of one GET that read `item` and wrote nothing — the
+    /// same bytes as encoding a [`ResponseBody::Txn`] of one
+    /// [`OpResult::Get`] and `commit_version` 0, without building one.
+    pub fn encode_get_with<'b>(fbb: &'b mut FlatBufferBuilder<'_>, id: u64, item: Option<KeyValueRef<'_>>) -> &'b [u8] {
+        fbb.reset();
+        let item = item.map(|kv| build_key_value(kv, fbb));
+        let get = fb::GetResult::create(fbb, &fb::GetResultArgs { item });
+        let result = fb::TxnOpResult::create(
+            fbb,
+            &fb::TxnOpResultArgs { result_type: fb::OpResult::GetResult, result: Some(get.as_union_value()) },
+        );
+        let results = fbb.create_vector(&[result]);
+        let txn = fb::TxnResult::create(fbb, &fb::TxnResultArgs { results: Some(results), commit_version: 0 });
+        let root = fb::Response::create(
+            fbb,
+            &fb::ResponseArgs { id, body_type: fb::ResponseBody::TxnResult, body: Some(txn.as_union_value()) },
+        );
         fbb.finish_minimal(root);
         fbb.finished_data()
     }
@@ -250,9 +299,9 @@ fn build_strings<'a>(
     fbb.create_vector(&strings)
 }
 
-fn build_key_value<'a>(kv: &KeyValue, fbb: &mut FlatBufferBuilder<'a>) -> WIPOffset<fb::KeyValue<'a>> {
-    let key = fbb.create_vector(&kv.key);
-    let value = fbb.create_vector(&kv.value);
+fn build_key_value<'a>(kv: KeyValueRef<'_>, fbb: &mut FlatBufferBuilder<'a>) -> WIPOffset<fb::KeyValue<'a>> {
+    let key = fbb.create_vector(kv.key);
+    let value = fbb.create_vector(kv.value);
     fb::KeyValue::create(
         fbb,
         &fb::KeyValueArgs {
@@ -267,7 +316,7 @@ fn build_key_value<'a>(kv: &KeyValue, fbb: &mut FlatBufferBuilder<'a>) -> WIPOff
 fn build_op_result(result: &OpResult, fbb: &mut FlatBufferBuilder<'_>) -> (fb::OpResult, WIPOffset<UnionWIPOffset>) {
     match result {
         OpResult::Get(item) => {
-            let item = item.as_ref().map(|kv| build_key_value(kv, fbb));
+            let item = item.as_ref().map(|kv| build_key_value(kv.as_ref(), fbb));
             let t = fb::GetResult::create(fbb, &fb::GetResultArgs { item });
             (fb::OpResult::GetResult, t.as_union_value())
         }
@@ -284,7 +333,7 @@ fn build_op_result(result: &OpResult, fbb: &mut FlatBufferBuilder<'_>) -> (fb::O
             (fb::OpResult::AssertResult, t.as_union_value())
         }
         OpResult::Scan { items, truncated } => {
-            let items: Vec<_> = items.iter().map(|kv| build_key_value(kv, fbb)).collect();
+            let items: Vec<_> = items.iter().map(|kv| build_key_value(kv.as_ref(), fbb)).collect();
             let items = fbb.create_vector(&items);
             let t = fb::ScanResult::create(fbb, &fb::ScanResultArgs { items: Some(items), truncated: *truncated });
             (fb::OpResult::ScanResult, t.as_union_value())
