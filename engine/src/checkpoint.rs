@@ -71,7 +71,8 @@ pub(crate) fn run(inner: &Inner) -> Result<Option<CheckpointInfo>> {
                 if rs.active.is_empty() {
                     return Ok(None);
                 }
-                let frozen = std::mem::replace(&mut rs.active, Arc::new(Memtable::new()));
+                let budget = inner.tunables.dirty_bytes_max.load(std::sync::atomic::Ordering::Relaxed);
+                let frozen = std::mem::replace(&mut rs.active, Arc::new(Memtable::for_budget(budget)));
                 rs.frozen = Some(Arc::clone(&frozen));
                 frozen
             }

@@ -51,7 +51,7 @@ pub fn inline_limit(page_size: jubilant_format::PageSize) -> usize {
 /// [`Db::set_tunables`]); everything else needs a reopen.
 #[derive(Debug)]
 pub struct Tunables {
-    dirty_bytes_max: AtomicUsize,
+    pub(crate) dirty_bytes_max: AtomicUsize,
     checkpoint_wal_bytes: AtomicU64,
     checkpoint_interval_ms: AtomicU64,
     ttl_sweep_interval_ms: AtomicU64,
@@ -647,7 +647,7 @@ impl Db {
             opts.read_only,
         )?);
         // Replay the WAL into the memtable.
-        let active = Memtable::new();
+        let active = Memtable::for_budget(opts.dirty_bytes_max);
         let wal_dir = layout::wal_dir(&dir);
         let outcome =
             replay(&*storage, &wal_dir, manifest.directory_id, sb.checkpoint_lsn, opts.read_only, |lsn, ops| {
