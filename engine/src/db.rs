@@ -378,19 +378,29 @@ impl Inner {
     /// the tree of `rs` (which the caller's read lock keeps alive).
     fn lookup(&self, rs: &ReadState, snapshot: Lsn, key: &[u8]) -> Result<Option<Entry>> {
         for mem in std::iter::once(&rs.active).chain(rs.frozen.as_ref()) {
-            if let Some(e) = mem.get(key, snapshot) {
-                return Ok(match e.op {
-                    MemOp::Put { value, expires_at_unix_ms } => {
-                        Some(Entry { value, version: e.lsn, expires_at_unix_ms, value_ref: None })
-                    }
-                    MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(Entry {
+            // Copies only the value (a reference is read after the skip
+            // list's guard is gone).
+            let found = mem.with(key, snapshot, |lsn, op| match op {
+                MemOp::Put { value, expires_at_unix_ms } => Ok(Some(Entry {
+                    value: value.clone(),
+                    version: lsn,
+                    expires_at_unix_ms: *expires_at_unix_ms,
+                    value_ref: None,
+                })),
+                MemOp::PutRef { value_ref, expires_at_unix_ms } => Err((lsn, *value_ref, *expires_at_unix_ms)),
+                MemOp::Delete => Ok(None),
+            });
+            match found {
+                None => {}
+                Some(Ok(entry)) => return Ok(entry),
+                Some(Err((version, value_ref, expires_at_unix_ms))) => {
+                    return Ok(Some(Entry {
                         value: self.vlog.read(key, &value_ref)?,
-                        version: e.lsn,
+                        version,
                         expires_at_unix_ms,
                         value_ref: Some(value_ref),
-                    }),
-                    MemOp::Delete => None,
-                });
+                    }));
+                }
             }
         }
         let Some(root) = rs.root else { return Ok(None) };
