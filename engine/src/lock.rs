@@ -337,6 +337,7 @@ impl LockManager {
         deadline: Option<Instant>,
     ) -> Result<(), LockError> {
         let txn = held.txn;
+        held.keys.reserve(plan.len());
         for request in plan {
             let result = match request {
                 LockRequest::Key { key, mode } => self.acquire_key(txn, key, *mode, deadline, held),

@@ -182,6 +182,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
     // frame has started, all of it must arrive within the read timeout.
     let mut frame_started: Option<Instant> = None;
     let mut idle_since = Instant::now();
+    // The answers of a batch, reused from batch to batch.
+    let mut out: Vec<u8> = Vec::new();
     // Set once the connection stops reading (EOF, a socket error, a
     // timeout, a frame over the limit, shutdown).
     let mut closing = false;
@@ -191,7 +193,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
         let live = state.live.load_full();
         let limits = &live.config.limits;
         let mut queued = Vec::new();
-        let mut out = Vec::new();
+        out.clear();
         while !closing {
             let len = match head(buf.get(start..).unwrap_or_default(), limits.max_frame_bytes) {
                 Head::Partial => break,
@@ -228,6 +230,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
         }
         if !write_out(&mut stream, &out, &state).await {
             break;
+        }
+        if out.capacity() > READ_BUFFER {
+            // A large answer (a long scan) does not pin its memory for the
+            // connection's life.
+            out = Vec::new();
         }
         // Keep only the unhandled bytes.
         if start >= buf.len() {
@@ -619,8 +626,8 @@ async fn dispatch_group(
             bodies.extend(run_on_pool(&state, rest, span).await);
         }
         // One send for the group: its responses leave in one write. The
-        // permits go first (see `serve`).
-        let mut out = Vec::new();
+        // permits go first (see `serve`). A SET's answer is about 50 bytes.
+        let mut out = Vec::with_capacity(admitted.len() * 64);
         for (q, body) in admitted.into_iter().zip(bodies) {
             state.backlog.fetch_sub(1, Ordering::AcqRel);
             q.span.in_scope(|| reply(&state, &mut out, RequestOp::Txn, q.started, q.id, body));

@@ -153,8 +153,31 @@ struct Reader<'a> {
     pos: usize,
 }
 
+/// Names the field a [`Reader`] reads, for its error message only: a
+/// `Copy` value formatted when an error happens, not a string built for
+/// every field of every decoded page.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    /// A field of the payload itself.
+    Plain(&'static str),
+    /// Field `.1` of leaf entry `.0`.
+    Entry(usize, &'static str),
+    /// `"{.0} {.1}{.2}"`: a numbered item, such as `separator 3 length`.
+    Nth(&'static str, usize, &'static str),
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Plain(name) => f.write_str(name),
+            Field::Entry(i, name) => write!(f, "entry {i} {name}"),
+            Field::Nth(item, i, rest) => write!(f, "{item} {i}{rest}"),
+        }
+    }
+}
+
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize, what: Field) -> Result<&'a [u8], String> {
         let end = self.pos.checked_add(n).ok_or_else(|| format!("{what}: length overflow"))?;
         let bytes = self.buf.get(self.pos..end).ok_or_else(|| {
             format!("{what} at payload offset {} runs past the payload ({} bytes)", self.pos, self.buf.len())
@@ -163,25 +186,25 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+    fn array<const N: usize>(&mut self, what: Field) -> Result<[u8; N], String> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N, what)?);
         Ok(out)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    fn u8(&mut self, what: Field) -> Result<u8, String> {
         Ok(self.array::<1>(what)?[0])
     }
 
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
+    fn u16(&mut self, what: Field) -> Result<u16, String> {
         Ok(u16::from_le_bytes(self.array(what)?))
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    fn u32(&mut self, what: Field) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
+    fn u64(&mut self, what: Field) -> Result<u64, String> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 }
@@ -302,34 +325,33 @@ impl LeafNode {
     /// strictly ascending.
     pub fn decode(payload: &[u8]) -> Result<LeafNode, String> {
         let mut r = Reader { buf: payload, pos: 0 };
-        let count = r.u16("entry count")? as usize;
+        let count = r.u16(Field::Plain("entry count"))? as usize;
         let mut entries = Vec::with_capacity(count);
         let mut prefixes = Vec::with_capacity(count);
         for i in 0..count {
-            let what = |f: &str| format!("entry {i} {f}");
-            let key_len = r.u16(&what("key_len"))?;
+            let key_len = r.u16(Field::Entry(i, "key_len"))?;
             if key_len as usize > KEY_MAX {
                 return Err(format!("entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"));
             }
-            let kind = r.u8(&what("value_kind"))?;
-            let flags = r.u8(&what("flags"))?;
+            let kind = r.u8(Field::Entry(i, "value_kind"))?;
+            let flags = r.u8(Field::Entry(i, "flags"))?;
             if flags & !FLAG_EXPIRES != 0 {
                 return Err(format!("entry {i}: unknown flags {flags:#04x}"));
             }
-            let version = r.u64(&what("version"))?;
-            let expires = if flags & FLAG_EXPIRES != 0 { Some(r.u64(&what("expires_at"))?) } else { None };
+            let version = r.u64(Field::Entry(i, "version"))?;
+            let expires = if flags & FLAG_EXPIRES != 0 { Some(r.u64(Field::Entry(i, "expires_at"))?) } else { None };
             let value_len = match kind {
-                VALUE_INLINE => Some(r.u32(&what("value_len"))?),
+                VALUE_INLINE => Some(r.u32(Field::Entry(i, "value_len"))?),
                 VALUE_REF => None,
                 other => return Err(format!("entry {i}: unknown value kind {other}")),
             };
-            let ref_bytes = if value_len.is_none() { Some(r.take(24, &what("value_ref"))?) } else { None };
+            let ref_bytes = if value_len.is_none() { Some(r.take(24, Field::Entry(i, "value_ref"))?) } else { None };
             let key_start = r.pos as u32;
-            r.take(key_len as usize, &what("key"))?;
+            r.take(key_len as usize, Field::Entry(i, "key"))?;
             let value = match (value_len, ref_bytes) {
                 (Some(len), _) => {
                     let start = r.pos as u32;
-                    r.take(len as usize, &what("value"))?;
+                    r.take(len as usize, Field::Entry(i, "value"))?;
                     ValueMeta::Inline { start, len }
                 }
                 (None, Some(bytes)) => {
@@ -454,22 +476,22 @@ impl BranchNode {
     /// Decodes a branch payload, checking lengths and separator order.
     pub fn decode(payload: &[u8]) -> Result<BranchNode, String> {
         let mut r = Reader { buf: payload, pos: 0 };
-        let count = r.u16("child count")? as usize;
+        let count = r.u16(Field::Plain("child count"))? as usize;
         if count == 0 {
             return Err("branch with no children".into());
         }
         let mut children = Vec::with_capacity(count);
         let mut separators = Vec::with_capacity(count - 1);
-        children.push(PageId(r.u64("child 0")?));
+        children.push(PageId(r.u64(Field::Plain("child 0"))?));
         for i in 1..count {
-            let len = r.u16(&format!("separator {i} length"))?;
+            let len = r.u16(Field::Nth("separator", i, " length"))?;
             if len as usize > KEY_MAX {
                 return Err(format!("separator {i} of {len} bytes exceeds {KEY_MAX}"));
             }
             let start = r.pos as u32;
-            r.take(len as usize, &format!("separator {i}"))?;
+            r.take(len as usize, Field::Nth("separator", i, ""))?;
             separators.push((start, len));
-            children.push(PageId(r.u64(&format!("child {i}"))?));
+            children.push(PageId(r.u64(Field::Nth("child", i, ""))?));
         }
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last child", payload.len() - r.pos));
@@ -604,14 +626,14 @@ impl FreeListPage {
     /// Decodes a payload.
     pub fn decode(payload: &[u8]) -> Result<FreeListPage, String> {
         let mut r = Reader { buf: payload, pos: 0 };
-        let next = r.u64("next")?;
-        let count = r.u32("count")? as usize;
+        let next = r.u64(Field::Plain("next"))?;
+        let count = r.u32(Field::Plain("count"))? as usize;
         if count > payload.len() / 8 {
             return Err(format!("count {count} exceeds what the payload holds"));
         }
         let mut pages = Vec::with_capacity(count);
         for i in 0..count {
-            pages.push(PageId(r.u64(&format!("page id {i}"))?));
+            pages.push(PageId(r.u64(Field::Nth("page id", i, ""))?));
         }
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last page id", payload.len() - r.pos));

@@ -190,8 +190,11 @@ impl Db {
     /// visible or acknowledged until [`Db::publish_writes`]. (Only a WAL
     /// segment roll-over, once per segment, may wait for a running sync.)
     pub fn try_stage_writes(&self, group: &[&[TxnOp]]) -> StagedWrites {
-        let mut staged =
-            StagedWrites { staged: Staged::default(), results: Vec::new(), owner: Some(self.shared_arc()) };
+        let mut staged = StagedWrites {
+            staged: Staged::default(),
+            results: Vec::with_capacity(group.len()),
+            owner: Some(self.shared_arc()),
+        };
         let opts = self.options();
         let inline_max = crate::db::inline_limit(self.shared().manifest.page_size);
         let blind = |ops: &[TxnOp]| {
