@@ -229,21 +229,77 @@ struct EntryMeta {
 #[derive(Debug)]
 pub struct LeafNode {
     payload: Box<[u8]>,
-    entries: Vec<EntryMeta>,
+    entries: Box<[EntryMeta]>,
     /// Each key's [`key_prefix`] after the bytes every key of the leaf
     /// shares (`shared`), apart from `entries` so a binary search touches a
     /// few dense cache lines: most comparisons end here, without touching
     /// the payload.
-    prefixes: Vec<u64>,
+    prefixes: Box<[u64]>,
     /// How many leading bytes every key of the leaf shares (0 when empty).
     /// Keys like `user:000123` all begin alike: their first 8 bytes would
     /// order nothing, so the prefixes start after the shared bytes.
-    shared: usize,
+    shared: Common,
 }
 
-/// The bytes `a` and `b` share at their start.
-fn shared_len(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// How many leading bytes every key of a node shares, when that is enough
+/// to matter, with the first 8 of them as an integer: a search compares a
+/// key against them with one masked integer comparison (or, past 8 bytes,
+/// against the node's first key), and its prefixes start after them.
+///
+/// Small on purpose: it sits beside the prefix array's pointer, which
+/// every search reads anyway.
+#[derive(Debug, Clone, Copy, Default)]
+struct Common {
+    /// [`key_prefix`] of the shared bytes, masked to them.
+    head: u64,
+    /// The shared byte count; 0 when fewer than [`Common::MIN`] are
+    /// shared (the first 8 bytes then still tell keys apart well).
+    len: u16,
+}
+
+impl Common {
+    /// Fewer shared bytes than this are not skipped: random keys share a
+    /// byte or two within a leaf, and their first 8 bytes already order
+    /// them.
+    const MIN: usize = 4;
+
+    /// What `first` and `last`, the lowest and highest keys of a sorted
+    /// node, share.
+    fn of(first: &[u8], last: &[u8]) -> Common {
+        let len = first.iter().zip(last).take_while(|(x, y)| x == y).count();
+        if len < Common::MIN {
+            return Common::default();
+        }
+        let len = len.min(usize::from(u16::MAX));
+        Common { head: key_prefix(first) & Common::mask(len), len: len as u16 }
+    }
+
+    /// The bits of a [`key_prefix`] that hold the first `len` bytes.
+    fn mask(len: usize) -> u64 {
+        u64::MAX.checked_shl(8usize.saturating_sub(len) as u32 * 8).unwrap_or(0)
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// How `key`'s first `len` bytes (fewer if it is shorter) compare with
+    /// the shared bytes, `first` being the node's first key (read only for
+    /// more than 8 shared bytes); `Equal` when `key` begins with them — or,
+    /// for a key shorter than them, when its zero-padded prefix matches (a
+    /// tie the whole-key comparisons of [`search_sorted`] settle).
+    fn compare<'a>(&self, key: &[u8], first: impl FnOnce() -> &'a [u8]) -> std::cmp::Ordering {
+        let len = self.len();
+        if len == 0 {
+            return std::cmp::Ordering::Equal;
+        }
+        // Zero padding sorts below any byte, as the shorter key does.
+        let head = (key_prefix(key) & Common::mask(len)).cmp(&self.head);
+        if len <= 8 || head.is_ne() {
+            return head;
+        }
+        key.get(..len).unwrap_or(key).cmp(first().get(..len).unwrap_or_default())
+    }
 }
 
 /// Where `key` falls among sorted `keys` that all begin with `common`
@@ -252,25 +308,39 @@ fn shared_len(a: &[u8], b: &[u8]) -> usize {
 /// Only keys whose prefix ties with `key`'s have their whole key compared,
 /// by a binary search of the tie.
 fn search_sorted<'a>(
-    common: &[u8],
+    common: &Common,
     prefixes: &[u64],
     key: &[u8],
     keys: impl Fn(usize) -> &'a [u8],
 ) -> Result<usize, usize> {
     // A key not beginning with `common` is below or above all of them
     // (a shorter key that is a prefix of `common` compares below it).
-    let head = key.get(..common.len()).unwrap_or(key);
-    match head.cmp(common) {
+    match common.compare(key, || keys(0)) {
         std::cmp::Ordering::Less => return Err(0),
         std::cmp::Ordering::Greater => return Err(prefixes.len()),
         std::cmp::Ordering::Equal => {}
     }
     let probe = key_prefix(key.get(common.len()..).unwrap_or_default());
     let lo = prefixes.partition_point(|&p| p < probe);
-    let tie = prefixes.get(lo..).unwrap_or_default().partition_point(|&p| p == probe);
-    // Within the tie every key begins with `common` and shares the probe's
-    // prefix; whole keys order it.
-    let mut range = lo..lo + tie;
+    // Ties are few (none for an absent key, one for a present one, unless
+    // keys share 8 bytes past `common`): walk the first few, comparing
+    // whole keys (every key of the tie begins with `common` and shares the
+    // probe's prefix), then binary-search a longer tie.
+    const WALK: usize = 4;
+    let rest = prefixes.get(lo..).unwrap_or_default();
+    for (i, &p) in rest.iter().enumerate().take(WALK) {
+        if p != probe {
+            return Err(lo + i);
+        }
+        match keys(lo + i).cmp(key) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => return Ok(lo + i),
+            std::cmp::Ordering::Greater => return Err(lo + i),
+        }
+    }
+    let start = (lo + WALK).min(prefixes.len());
+    let tie = prefixes.get(start..).unwrap_or_default().partition_point(|&p| p == probe);
+    let mut range = start..start + tie;
     while range.start < range.end {
         let mid = range.start + (range.end - range.start) / 2;
         match keys(mid).cmp(key) {
@@ -364,12 +434,19 @@ impl LeafNode {
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
         }
-        let mut node = LeafNode { payload: payload.into(), entries, prefixes: Vec::new(), shared: 0 };
+        // Boxed slices, not vectors: a smaller node (see `Common`).
+        let mut node = LeafNode {
+            payload: payload.into(),
+            entries: entries.into_boxed_slice(),
+            prefixes: Box::default(),
+            shared: Common::default(),
+        };
         // Keys are sorted (checked below), so what the first and the last
         // share, all share.
-        node.shared = shared_len(node.key(0), node.key(node.len().saturating_sub(1)));
-        prefixes.extend((0..node.len()).map(|i| key_prefix(node.key(i).get(node.shared..).unwrap_or_default())));
-        node.prefixes = prefixes;
+        node.shared = Common::of(node.key(0), node.key(node.len().saturating_sub(1)));
+        let skip = node.shared.len();
+        prefixes.extend((0..node.len()).map(|i| key_prefix(node.key(i).get(skip..).unwrap_or_default())));
+        node.prefixes = prefixes.into_boxed_slice();
         for i in 1..node.len() {
             if node.key(i - 1) >= node.key(i) {
                 return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
@@ -415,8 +492,7 @@ impl LeafNode {
     /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
     /// it would be inserted.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        let common = self.key(0).get(..self.shared).unwrap_or_default();
-        search_sorted(common, &self.prefixes, key, |i| self.key(i))
+        search_sorted(&self.shared, &self.prefixes, key, |i| self.key(i))
     }
 
     /// All entries, owned.
@@ -462,14 +538,14 @@ pub fn key_prefix(key: &[u8]) -> u64 {
 #[derive(Debug)]
 pub struct BranchNode {
     payload: Box<[u8]>,
-    children: Vec<PageId>,
+    children: Box<[PageId]>,
     /// `(start, len)` in the payload of the separator before child i + 1.
-    separators: Vec<(u32, u16)>,
+    separators: Box<[(u32, u16)]>,
     /// Each separator's [`key_prefix`] after the bytes all separators
     /// share (`shared`), as in [`LeafNode`].
-    prefixes: Vec<u64>,
+    prefixes: Box<[u64]>,
     /// How many leading bytes every separator shares (0 with none).
-    shared: usize,
+    shared: Common,
 }
 
 impl BranchNode {
@@ -496,13 +572,19 @@ impl BranchNode {
         if r.pos != payload.len() {
             return Err(format!("{} bytes after the last child", payload.len() - r.pos));
         }
-        let mut node = BranchNode { payload: payload.into(), children, separators, prefixes: Vec::new(), shared: 0 };
+        let mut node = BranchNode {
+            payload: payload.into(),
+            children: children.into_boxed_slice(),
+            separators: separators.into_boxed_slice(),
+            prefixes: Box::default(),
+            shared: Common::default(),
+        };
         // Separators are sorted (checked below), so what the first and the
         // last share, all share.
-        node.shared = shared_len(node.separator(0), node.separator(node.separators.len().saturating_sub(1)));
-        node.prefixes = (0..node.separators.len())
-            .map(|i| key_prefix(node.separator(i).get(node.shared..).unwrap_or_default()))
-            .collect();
+        node.shared = Common::of(node.separator(0), node.separator(node.separators.len().saturating_sub(1)));
+        let skip = node.shared.len();
+        node.prefixes =
+            (0..node.separators.len()).map(|i| key_prefix(node.separator(i).get(skip..).unwrap_or_default())).collect();
         for i in 1..node.separators.len() {
             if node.separator(i - 1) >= node.separator(i) {
                 return Err(format!("separators {} and {} are not strictly ascending", i - 1, i));
@@ -548,8 +630,7 @@ impl BranchNode {
     #[must_use]
     pub fn child_index(&self, key: &[u8]) -> usize {
         // The number of separators <= key.
-        let common = self.separator(0).get(..self.shared).unwrap_or_default();
-        match search_sorted(common, &self.prefixes, key, |i| self.separator(i)) {
+        match search_sorted(&self.shared, &self.prefixes, key, |i| self.separator(i)) {
             Ok(i) => i + 1,
             Err(i) => i,
         }
@@ -723,6 +804,8 @@ mod tests {
             (0u32..40).prop_map(|n| format!("user:0000000{n:03}").into_bytes()),
             (0u32..40).prop_map(|n| format!("user:0000000{n:03}:x").into_bytes()),
             (0u32..10).prop_map(|n| format!("user:{n}").into_bytes()),
+            // Sharing more than 8 bytes (compared against the first key).
+            (0u32..40).prop_map(|n| format!("tenant-{:040}:{n:03}", 7).into_bytes()),
             proptest::collection::vec(prop_oneof![Just(0u8), Just(b'u'), Just(0xff)], 0..12),
         ]
     }
