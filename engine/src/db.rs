@@ -792,21 +792,9 @@ impl Db {
     }
 
     /// Like [`Db::get_entry`], but only if the answer is in memory (cached
-    /// pages, memtables, inline values): `None` when it would read from
-    /// disk. For callers that must not block, such as an event loop
-    /// deciding whether to hand a read to a thread pool.
-    pub fn get_entry_cached(&self, key: &[u8]) -> Result<Option<Option<Entry>>> {
-        self.get_cached_with(key, |view| {
-            view.map(|v| Entry {
-                value: v.value.to_vec(),
-                version: v.version,
-                expires_at_unix_ms: v.expires_at_unix_ms,
-                value_ref: None,
-            })
-        })
-    }
-
-    /// Calls `f` with the entry of `key` (`None` when it is absent or
+    /// pages, memtables, inline values), for callers that must not block
+    /// (an event loop deciding whether to hand a read to a thread pool):
+    /// calls `f` with the entry of `key` (`None` when it is absent or
     /// expired), borrowed in place from a memtable or a cached page, and
     /// returns what `f` returns — if the answer is in memory: `None`, with
     /// `f` not called, when it would read a page or the value log from

@@ -179,21 +179,20 @@ impl Db {
     }
 
     /// Runs `ops` as [`Db::transact`] would, but only if it is a single
-    /// GET whose answer is in memory ([`Db::get_entry_cached`]); `None`
+    /// GET whose answer is in memory ([`Db::get_cached_with`]); `None`
     /// otherwise, having done nothing. Never blocks: for event loops that
     /// answer cached reads in place and hand the rest to a thread pool.
     pub fn transact_cached(&self, ops: &[TxnOp]) -> Option<Result<TxnOutcome>> {
         let [TxnOp::Get { key }] = ops else { return None };
-        if key.len() > crate::btree::node::KEY_MAX {
-            return None;
-        }
-        let entry = match self.get_entry_cached(key) {
-            Ok(entry) => entry?,
-            Err(e) => return Some(Err(e)),
-        };
-        let item = entry.map(|e| committed_item(key.clone(), e));
-        self.transactions().commits.fetch_add(1, Ordering::Relaxed);
-        Some(Ok(TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
+        let answer = self.transact_get_cached_with(key, |entry| {
+            entry.map(|e| ReadItem {
+                key: key.clone(),
+                value: e.value.to_vec(),
+                version: Some(e.version),
+                expires_at_unix_ms: e.expires_at_unix_ms,
+            })
+        })?;
+        Some(answer.map(|item| TxnOutcome::Committed { results: vec![OpResult::Get(item)], commit_lsn: None }))
     }
 
     /// [`Db::transact_cached`] of a single GET of `key`, lending the entry
