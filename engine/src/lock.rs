@@ -378,6 +378,9 @@ impl LockManager {
         if mode == LockMode::Exclusive && held.keys.iter().any(|(k, m)| k == key && *m == LockMode::Shared) {
             return Err(LockError::UpgradeRejected { key: key.to_vec() });
         }
+        if self.grant_now(txn, key, mode) {
+            return Ok(());
+        }
         let mut waited: Option<Instant> = None;
         if mode == LockMode::Exclusive {
             // First, no other transaction's range may cover the key.
@@ -462,6 +465,41 @@ impl LockManager {
         }
         self.note_wait(waited);
         result
+    }
+
+    /// The common case of [`LockManager::acquire_key`]: the key is free
+    /// (no holder it conflicts with, nobody queued) and, for an exclusive
+    /// lock, no other transaction's range covers it. Grants it at once and
+    /// returns true; otherwise changes nothing and returns false.
+    ///
+    /// An exclusive grant holds the range table's lock across the stripe's
+    /// (the only place two of these locks nest, always in this order), so
+    /// the key is in `exclusive` before any range request can look — no
+    /// "pending" registration is needed — and no waiter needs waking: no
+    /// one was queued on the key, and a new exclusive key only blocks more.
+    fn grant_now(&self, txn: TxnId, key: &[u8], mode: LockMode) -> bool {
+        let (stripe_lock, _) = self.stripe(key);
+        let grant = |stripe: &mut Stripe| match stripe.keys.get_mut(key) {
+            None => {
+                let entry = KeyEntry { holders: vec![(txn, mode)], queue: VecDeque::new() };
+                stripe.keys.insert(key.to_vec(), entry);
+                true
+            }
+            Some(entry) if entry.queue.is_empty() && entry.grantable(txn, mode) => {
+                entry.holders.push((txn, mode));
+                true
+            }
+            Some(_) => false,
+        };
+        if mode == LockMode::Shared {
+            return grant(&mut lock(stripe_lock));
+        }
+        let mut table = lock(&self.ranges);
+        if table.range_blocks_key(key, txn) || !grant(&mut lock(stripe_lock)) {
+            return false;
+        }
+        table.exclusive.insert(key.to_vec(), txn);
+        true
     }
 
     fn acquire_range(

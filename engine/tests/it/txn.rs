@@ -207,7 +207,14 @@ fn a_range_lock_blocks_inserts_into_its_range_only() {
         Err(LockError::Timeout { .. })
     ));
     let outside = locks.acquire_all(TxnId(3), &x(b"c"), Instant::now() + Duration::from_millis(30)).unwrap();
+    // Granted at once (nobody in its way), it still keeps a range over it out.
+    let over_c = [LockRequest::Range { start: b"c".to_vec(), end: Some(b"d".to_vec()) }];
+    assert!(matches!(
+        locks.acquire_all(TxnId(6), &over_c, Instant::now() + Duration::from_millis(30)),
+        Err(LockError::Timeout { .. })
+    ));
     locks.release(outside);
+    locks.release(locks.acquire_all(TxnId(6), &over_c, Instant::now() + Duration::from_millis(30)).unwrap());
     // A writer waiting for the range gets the key once the scan ends.
     let waiter = std::thread::scope(|s| {
         let h = s.spawn(|| locks.acquire_all(TxnId(4), &x(b"b"), long));
