@@ -132,6 +132,9 @@ impl KeyEntry {
 #[derive(Debug, Default)]
 struct Stripe {
     keys: HashMap<Vec<u8>, KeyEntry>,
+    /// Threads waiting on the stripe's condition variable: a change wakes
+    /// them only if there are any (a wake-up is a system call).
+    waiters: usize,
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +145,26 @@ struct RangeTable {
     exclusive: BTreeMap<Vec<u8>, TxnId>,
     /// Exclusive requests waiting on a range: key and waiter count.
     pending: BTreeMap<Vec<u8>, usize>,
+    /// Threads waiting on `ranges_changed`, as [`Stripe::waiters`].
+    waiters: usize,
+}
+
+/// A lock-protected table that counts the threads waiting for it to
+/// change (see [`wait_until`]).
+trait Waited {
+    fn waiters(&mut self) -> &mut usize;
+}
+
+impl Waited for Stripe {
+    fn waiters(&mut self) -> &mut usize {
+        &mut self.waiters
+    }
+}
+
+impl Waited for RangeTable {
+    fn waiters(&mut self) -> &mut usize {
+        &mut self.waiters
+    }
 }
 
 fn in_range(key: &[u8], start: &[u8], end: Option<&[u8]>) -> bool {
@@ -399,8 +422,11 @@ impl LockManager {
                     None => {
                         let mut table = lock(&self.ranges);
                         unregister_pending(&mut table, key);
+                        let wake = table.waiters > 0;
                         drop(table);
-                        self.ranges_changed.notify_all();
+                        if wake {
+                            self.ranges_changed.notify_all();
+                        }
                         self.note_wait(waited);
                         return Err(LockError::Timeout { key: key.to_vec() });
                     }
@@ -451,17 +477,23 @@ impl LockManager {
                 }
             }
         };
+        let wake = stripe.waiters > 0;
         drop(stripe);
         // Others queued behind this request may proceed now.
-        stripe_changed.notify_all();
+        if wake {
+            stripe_changed.notify_all();
+        }
         if mode == LockMode::Exclusive {
             let mut table = lock(&self.ranges);
             unregister_pending(&mut table, key);
             if result.is_ok() {
                 table.exclusive.insert(key.to_vec(), txn);
             }
+            let wake = table.waiters > 0;
             drop(table);
-            self.ranges_changed.notify_all();
+            if wake {
+                self.ranges_changed.notify_all();
+            }
         }
         self.note_wait(waited);
         result
@@ -542,8 +574,11 @@ impl LockManager {
                     stripe.keys.remove(key.as_slice());
                 }
             }
+            let wake = stripe.waiters > 0;
             drop(stripe);
-            changed.notify_all();
+            if wake {
+                changed.notify_all();
+            }
             any_exclusive |= *mode == LockMode::Exclusive;
         }
         if any_exclusive || held.ranges > 0 {
@@ -554,8 +589,11 @@ impl LockManager {
                     table.exclusive.remove(key);
                 }
             }
+            let wake = table.waiters > 0;
             drop(table);
-            self.ranges_changed.notify_all();
+            if wake {
+                self.ranges_changed.notify_all();
+            }
         }
     }
 }
@@ -571,14 +609,24 @@ fn unregister_pending(table: &mut RangeTable, key: &[u8]) {
 
 /// Waits on `cv` until notified or `deadline`; `None` on timeout, and at
 /// once without a deadline (a caller that must not wait).
-fn wait_until<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>, deadline: Option<Instant>) -> Option<MutexGuard<'a, T>> {
+///
+/// Counted in the table's waiters while it waits, so that a change wakes
+/// the condition variable only when someone waits on it. (A missed wake-up
+/// would cost at most the 50 ms re-check below, never a hang.)
+fn wait_until<'a, T: Waited>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> Option<MutexGuard<'a, T>> {
     let deadline = deadline?;
     let now = Instant::now();
     if now >= deadline {
         return None;
     }
-    let (guard, _) = cv
+    *guard.waiters() += 1;
+    let (mut guard, _) = cv
         .wait_timeout(guard, (deadline - now).min(Duration::from_millis(50)))
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *guard.waiters() -= 1;
     Some(guard)
 }
