@@ -83,6 +83,24 @@ fn a_stalled_partial_frame_is_closed_after_the_read_timeout() {
     assert!(matches!(bystander.call(RequestBody::Ping { payload: vec![] }), ResponseBody::Pong { .. }));
 }
 
+/// An idle connection is closed after the idle timeout, counted from its
+/// last request: one that keeps talking stays open past it.
+#[test]
+fn an_idle_connection_is_closed_after_the_idle_timeout_from_its_last_request() {
+    let dir = TempDir::new("idle");
+    let server = ServerProcess::start(&dir.0.join("db"), Some("[limits]\nidle_timeout_ms = 400\n"));
+    let mut c = server.connect();
+    c.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    // Twice the timeout, a request every 100 ms: still served.
+    while started.elapsed() < Duration::from_millis(800) {
+        assert!(matches!(c.call(RequestBody::Ping { payload: vec![] }), ResponseBody::Pong { .. }));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Then silence: closed.
+    assert!(c.closed(), "the idle connection was not closed");
+}
+
 #[test]
 fn connections_over_the_limit_are_refused_with_an_error_frame() {
     let dir = TempDir::new("connlimit");
