@@ -196,7 +196,12 @@ impl Memtable {
     /// `dirty_bytes_max` (see `KeyFilter`).
     #[must_use]
     pub fn for_budget(dirty_bytes_max: usize) -> Memtable {
-        Memtable { filter: KeyFilter::new(dirty_bytes_max / 16), ..Memtable::default() }
+        Memtable {
+            map: SkipMap::new(),
+            filter: KeyFilter::new(dirty_bytes_max / 16),
+            bytes: AtomicUsize::new(0),
+            max_lsn: AtomicU64::new(0),
+        }
     }
 
     /// Adds a version. Callers insert in LSN order (see the module

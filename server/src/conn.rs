@@ -337,23 +337,35 @@ fn reply(state: &State, out: &mut Vec<u8>, op: RequestOp, started: Instant, id: 
     state.stats.record(op, &body, elapsed);
     tracing::debug!(result = result_name(&body), elapsed_us = elapsed.as_micros() as u64, "response");
     let response = Response { id, body };
-    with_builder(|fbb| encode_frame(response.encode_with(fbb), out));
+    encode_response(out, |fbb| response.encode_with(fbb));
 }
+
+type Builder = flatbuffers::FlatBufferBuilder<'static>;
 
 thread_local! {
     /// The FlatBuffers builder of this thread's responses, reused: a new
     /// one per response cost an allocation and its growth each time.
-    static BUILDER: std::cell::RefCell<flatbuffers::FlatBufferBuilder<'static>> =
-        std::cell::RefCell::new(flatbuffers::FlatBufferBuilder::with_capacity(1024));
+    static BUILDER: std::cell::RefCell<Builder> = std::cell::RefCell::new(Builder::with_capacity(1024));
 }
 
-/// Runs `f` with this thread's response builder (a fresh one if it is
-/// already in use further up the stack, which no caller does today).
-fn with_builder<R>(f: impl FnOnce(&mut flatbuffers::FlatBufferBuilder<'static>) -> R) -> R {
+/// A builder that grew past this for one response (a long scan, INFO) is
+/// dropped afterwards rather than kept for the thread's life.
+const BUILDER_RETAIN: usize = 1 << 20;
+
+/// Appends to `out` the frame of the response `encode` builds, with this
+/// thread's reused builder (a fresh one if it is already in use further
+/// up the stack, which no caller does today).
+fn encode_response(out: &mut Vec<u8>, encode: impl for<'b> FnOnce(&'b mut Builder) -> &'b [u8]) {
     BUILDER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut fbb) => f(&mut fbb),
-        Err(_) => f(&mut flatbuffers::FlatBufferBuilder::new()),
-    })
+        Ok(mut fbb) => {
+            let bytes = encode(&mut fbb);
+            encode_frame(bytes, out);
+            if bytes.len() > BUILDER_RETAIN {
+                *fbb = Builder::with_capacity(1024);
+            }
+        }
+        Err(_) => encode_frame(encode(&mut Builder::new()), out),
+    });
 }
 
 fn request_op(body: &RequestBody) -> RequestOp {
@@ -548,7 +560,7 @@ fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> 
                 version: e.version.get(),
                 expires_at_unix_ms: e.expires_at_unix_ms,
             });
-            with_builder(|fbb| encode_frame(Response::encode_get_with(fbb, q.id, item), out));
+            encode_response(out, |fbb| Response::encode_get_with(fbb, q.id, item));
         })
     });
     match answered {
