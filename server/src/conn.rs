@@ -634,7 +634,9 @@ async fn dispatch_group(
     if admitted.len() > 1 {
         span.record("txns", admitted.len());
     }
-    let group: Vec<Vec<jubilant_engine::TxnOp>> = admitted.iter().map(|q| to_engine(&q.ops)).collect();
+    // The operations move to the engine; what answers them stays behind.
+    let group: Vec<Vec<jubilant_engine::TxnOp>> =
+        admitted.iter_mut().map(|q| to_engine(std::mem::take(&mut q.ops))).collect();
     let staged = span.in_scope(|| {
         let refs: Vec<&[jubilant_engine::TxnOp]> = group.iter().map(Vec::as_slice).collect();
         state.db.try_stage_writes(&refs)

@@ -4,26 +4,25 @@ use jubilant_engine::{AbortReason, Condition, Error as EngineError, OpResult, Tx
 use jubilant_format::Lsn;
 use jubilant_format::wire::{self, AssertCondition, ErrorCode, KeyValue, Op, ResponseBody, TxnResult, WireError};
 
-/// The engine operations of a wire transaction.
+/// The engine operations of a wire transaction (keys and values moved,
+/// not copied).
 #[must_use]
-pub fn to_engine(ops: &[Op]) -> Vec<TxnOp> {
-    ops.iter()
+pub fn to_engine(ops: Vec<Op>) -> Vec<TxnOp> {
+    ops.into_iter()
         .map(|op| match op {
-            Op::Get { key } => TxnOp::Get { key: key.clone() },
-            Op::Set { key, value, ttl_ms } => TxnOp::Set { key: key.clone(), value: value.clone(), ttl_ms: *ttl_ms },
-            Op::Del { key } => TxnOp::Del { key: key.clone() },
+            Op::Get { key } => TxnOp::Get { key },
+            Op::Set { key, value, ttl_ms } => TxnOp::Set { key, value, ttl_ms },
+            Op::Del { key } => TxnOp::Del { key },
             Op::Assert { key, condition } => TxnOp::Assert {
-                key: key.clone(),
+                key,
                 condition: match condition {
                     AssertCondition::Exists => Condition::Exists,
                     AssertCondition::Absent => Condition::Absent,
-                    AssertCondition::ValueEquals(v) => Condition::ValueEquals(v.clone()),
-                    AssertCondition::VersionEquals(v) => Condition::VersionEquals(Lsn(*v)),
+                    AssertCondition::ValueEquals(v) => Condition::ValueEquals(v),
+                    AssertCondition::VersionEquals(v) => Condition::VersionEquals(Lsn(v)),
                 },
             },
-            Op::Scan { start, end, limit, reverse } => {
-                TxnOp::Scan { start: start.clone(), end: end.clone(), limit: *limit, reverse: *reverse }
-            }
+            Op::Scan { start, end, limit, reverse } => TxnOp::Scan { start, end, limit, reverse },
         })
         .collect()
 }
