@@ -214,7 +214,12 @@ impl PageCache {
         let found = {
             let shard = read(self.shard(page));
             shard.index.get(&page).map(|cached| {
-                cached.referenced.store(true, Ordering::Relaxed);
+                // Only a first read since the hand passed writes: a store
+                // on every read would bounce the bucket's cache line
+                // between the threads reading a hot page.
+                if !cached.referenced.load(Ordering::Relaxed) {
+                    cached.referenced.store(true, Ordering::Relaxed);
+                }
                 Arc::clone(&cached.node)
             })
         };
