@@ -227,23 +227,6 @@ impl PageCache {
         found
     }
 
-    /// Runs `f` on the cached node of `page` without taking a reference
-    /// to it (no reference-count traffic on hot pages); `None` on a miss.
-    /// `f` runs under the shard's read lock: it must not use the cache.
-    pub fn with<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Option<T> {
-        let result = {
-            let shard = read(self.shard(page));
-            shard.index.get(&page).map(|cached| {
-                if !cached.referenced.load(Ordering::Relaxed) {
-                    cached.referenced.store(true, Ordering::Relaxed);
-                }
-                f(&cached.node)
-            })
-        };
-        self.count(page, result.is_some());
-        result
-    }
-
     /// Caches `node` as the content of `page`, replacing any older entry
     /// (a page id reused by a checkpoint gets its new content).
     pub fn insert(&self, page: PageId, node: Arc<Node>) {

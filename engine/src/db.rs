@@ -433,11 +433,6 @@ impl Inner {
         }
     }
 
-    /// The lock manager.
-    pub(crate) fn txns_locks(&self) -> &crate::lock::LockManager {
-        self.txns.locks()
-    }
-
     /// The transaction machinery (locks and counters).
     pub(crate) fn txns(&self) -> &crate::txn::Transactions {
         &self.txns
@@ -801,9 +796,9 @@ impl Db {
     /// disk. Copies nothing: for an event loop that encodes the answer
     /// straight into its output.
     ///
-    /// `f` runs while the database holds locks (its read state and a
-    /// cache shard): it must be short and must not call back into the
-    /// database.
+    /// `f` runs while the database holds its read-state lock (a checkpoint
+    /// waits to publish until it is released): it must be short and must
+    /// not call back into the database.
     pub fn get_cached_with<R>(&self, key: &[u8], f: impl FnOnce(Option<EntryView<'_>>) -> R) -> Result<Option<R>> {
         self.inner.with_entry_cached(key, |view| {
             f(view.filter(|v| !self.inner.ttl.expired(&*self.inner.clock, v.expires_at_unix_ms)))

@@ -162,7 +162,7 @@ fn relocate(arc: &Arc<Inner>, refs: &[(Vec<u8>, ValueRef)]) -> Result<(u64, u64)
         refs.iter().map(|(k, _)| LockRequest::Key { key: k.clone(), mode: LockMode::Exclusive }).collect(),
     );
     let id = jubilant_format::TxnId(u64::MAX / 2 + inner.gc_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let held = match inner.txns_locks().acquire_all(id, &plan, Instant::now() + inner.tunables.lock_timeout()) {
+    let held = match inner.txns().locks().acquire_all(id, &plan, Instant::now() + inner.tunables.lock_timeout()) {
         Ok(held) => held,
         // Busy keys: moved by a later run.
         Err(_) => return Ok((0, 0)),
@@ -187,7 +187,7 @@ fn relocate(arc: &Arc<Inner>, refs: &[(Vec<u8>, ValueRef)]) -> Result<(u64, u64)
         }
         Ok((moved, bytes))
     })();
-    inner.txns_locks().release(held);
+    inner.txns().locks().release(held);
     result
 }
 

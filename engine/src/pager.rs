@@ -96,24 +96,9 @@ impl Pager {
         Ok(node)
     }
 
-    /// Runs `f` on the node of `page`: in place for a cached node, else
-    /// after reading and caching it. `f` must not use the pager.
-    pub fn with_node<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Result<T> {
-        let mut f = Some(f);
-        if let Some(Some(result)) = self.cache.with(page, |node| f.take().map(|f| f(node))) {
-            return Ok(result);
-        }
-        let node = self.node(page)?;
-        match f.take() {
-            Some(f) => Ok(f(&node)),
-            None => unreachable!("f runs at most once"),
-        }
-    }
-
-    /// Runs `f` on the node of `page` if it is cached; `None` (and no
-    /// I/O) if it is not.
-    pub fn with_cached_node<T>(&self, page: PageId, f: impl FnOnce(&Node) -> T) -> Option<T> {
-        self.cache.with(page, f)
+    /// The node of `page` if it is cached; `None` (and no I/O) if not.
+    pub fn cached_node(&self, page: PageId) -> Option<Arc<Node>> {
+        self.cache.get(page)
     }
 
     /// Drops the cached node of `page` (freed by a checkpoint).

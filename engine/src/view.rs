@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use jubilant_format::{Generation, Lsn, PageId};
 
-use crate::btree::node::{Node, ValueView};
+use crate::btree::node::ValueView;
 use crate::btree::read::Pinned;
 use crate::db::Inner;
 use crate::error::Result;
@@ -54,15 +54,26 @@ impl ReadView {
     pub fn visit_value(&self, key: &[u8], now_ms: u64, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         let live = |expires: Option<u64>| expires.is_none_or(|t| t > now_ms);
         for mem in std::iter::once(&self.active).chain(self.frozen.as_ref()) {
-            if let Some(e) = mem.get(key, self.snapshot) {
-                match e.op {
-                    MemOp::Put { value, expires_at_unix_ms } if live(expires_at_unix_ms) => f(Some(&value)),
-                    MemOp::PutRef { value_ref, expires_at_unix_ms } if live(expires_at_unix_ms) => {
-                        f(Some(&self.inner.vlog.read(key, &value_ref)?));
-                    }
-                    _ => f(None),
+            // A memtable value is passed in place; a reference is read
+            // after the skip list's entry is let go.
+            let found = mem.with(key, self.snapshot, |_, op| match op {
+                MemOp::Put { value, expires_at_unix_ms } if live(*expires_at_unix_ms) => {
+                    f(Some(value));
+                    None
                 }
-                return Ok(());
+                MemOp::PutRef { value_ref, expires_at_unix_ms } if live(*expires_at_unix_ms) => Some(*value_ref),
+                _ => {
+                    f(None);
+                    None
+                }
+            });
+            match found {
+                None => continue,
+                Some(None) => return Ok(()),
+                Some(Some(value_ref)) => {
+                    f(Some(&self.inner.vlog.read(key, &value_ref)?));
+                    return Ok(());
+                }
             }
         }
         let Some(root) = self.root else {
@@ -78,13 +89,10 @@ impl ReadView {
             }
         };
         // `f` runs on the leaf with no cache lock held (it may call back
-        // into the database); a value-log value is read first.
-        let leaf = crate::btree::read::leaf_for(&self.inner.pager, pinned, key)?;
-        let found = match &*leaf {
-            Node::Leaf(l) => l.search(key).ok().and_then(|i| l.entry(i)),
-            Node::Branch(_) => None,
-        };
-        match found {
+        // into the database); a value-log value is read first. Reading
+        // pages as needed, the descent always reaches a leaf.
+        let leaf = crate::btree::read::leaf_for(&self.inner.pager, pinned, key, true)?;
+        match leaf.as_deref().and_then(|node| crate::btree::read::entry_in(node, key)) {
             Some(e) if live(e.expires_at_unix_ms) => match e.value {
                 ValueView::Inline(v) => f(Some(v)),
                 ValueView::Ref(r) => f(Some(&self.inner.vlog.read(key, &r)?)),

@@ -55,14 +55,10 @@ impl Pinned {
 
 /// Looks `key` up in the tree of `pinned`, and maps the entry found with
 /// `f` without copying anything `f` does not take.
-pub fn get_from<T>(
-    pager: &Pager,
-    pinned: &Pinned,
-    key: &[u8],
-    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
-) -> Result<Option<T>> {
-    // With I/O allowed the descent always ends.
-    Ok(descend(pager, pinned, key, f, true)?.flatten())
+pub fn get_from<T>(pager: &Pager, pinned: &Pinned, key: &[u8], f: impl FnOnce(EntryRef<'_>) -> T) -> Result<Option<T>> {
+    // Reading pages as needed, the descent always reaches a leaf.
+    let Some(leaf) = leaf_for(pager, pinned, key, true)? else { return Ok(None) };
+    Ok(entry_in(&leaf, key).map(f))
 }
 
 /// Like [`get_from`], but only through cached pages: `None` when the
@@ -71,60 +67,19 @@ pub fn get_cached<T>(
     pager: &Pager,
     pinned: &Pinned,
     key: &[u8],
-    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
+    f: impl FnOnce(EntryRef<'_>) -> T,
 ) -> Result<Option<Option<T>>> {
-    descend(pager, pinned, key, f, false)
+    let Some(leaf) = leaf_for(pager, pinned, key, false)? else { return Ok(None) };
+    Ok(Some(entry_in(&leaf, key).map(f)))
 }
 
-/// The descent of [`get_from`]; without `io`, stops with `None` at the
-/// first page not in the cache.
-fn descend<T>(
-    pager: &Pager,
-    pinned: &Pinned,
-    key: &[u8],
-    f: impl FnOnce(super::node::EntryRef<'_>) -> T,
-    io: bool,
-) -> Result<Option<Option<T>>> {
-    /// One step of the descent: go down to a child, or stop at a leaf.
-    enum Step<T> {
-        Down(usize, PageId),
-        Found(Option<T>),
+/// The entry of `key` in `node`, if it is a leaf holding it.
+#[must_use]
+pub fn entry_in<'n>(node: &'n Node, key: &[u8]) -> Option<EntryRef<'n>> {
+    match node {
+        Node::Leaf(l) => l.search(key).ok().and_then(|i| l.entry(i)),
+        Node::Branch(_) => None,
     }
-    let mut f = Some(f);
-    let mut step = |node: &Node| match node {
-        Node::Branch(b) => {
-            let i = b.child_index(key);
-            match b.child(i) {
-                Some(child) => Step::Down(i, child),
-                None => Step::Found(None),
-            }
-        }
-        Node::Leaf(l) => Step::Found(l.search(key).ok().and_then(|i| l.entry(i)).and_then(|e| f.take().map(|f| f(e)))),
-    };
-    let mut next = match step(&pinned.node) {
-        Step::Found(found) => return Ok(Some(found)),
-        Step::Down(i, child) => match pinned.children.get(i) {
-            Some(node) => match step(node) {
-                Step::Found(found) => return Ok(Some(found)),
-                Step::Down(_, grandchild) => grandchild,
-            },
-            None => child,
-        },
-    };
-    let mut page = pinned.page;
-    // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
-    // the depth limit.
-    for _ in 0..MAX_DEPTH {
-        page = next;
-        let stepped =
-            if io { Some(pager.with_node(page, &mut step)?) } else { pager.with_cached_node(page, &mut step) };
-        let Some(stepped) = stepped else { return Ok(None) };
-        match stepped {
-            Step::Found(found) => return Ok(Some(found)),
-            Step::Down(_, child) => next = child,
-        }
-    }
-    Err(depth_error(pager, page))
 }
 
 /// A leaf found by [`leaf_for`]: one of the pinned top nodes (borrowed) or
@@ -148,24 +103,22 @@ impl std::ops::Deref for LeafHandle<'_> {
     }
 }
 
-/// The leaf of the tree of `pinned` whose range holds `key`, for callers
-/// that run code of their own on its entries (which must not run under a
-/// cache lock: it may call back into the database).
-pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8]) -> Result<LeafHandle<'a>> {
+/// The leaf of the tree of `pinned` whose range holds `key`: through the
+/// pinned top, then the cache, reading a page from disk on a miss when
+/// `io` allows (else `None` at the first page not cached). No cache lock
+/// is held once it returns, so callers may run code of their own on the
+/// leaf's entries, even code that calls back into the database.
+pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8], io: bool) -> Result<Option<LeafHandle<'a>>> {
     let mut node: LeafHandle<'a> = LeafHandle::Pinned(&pinned.node);
     let mut page = pinned.page;
+    // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
+    // the depth limit.
     for depth in 0..MAX_DEPTH {
-        let child = match &*node {
-            Node::Leaf(_) => return Ok(node),
+        let (i, child) = match &*node {
+            Node::Leaf(_) => return Ok(Some(node)),
             Node::Branch(b) => {
                 let i = b.child_index(key);
-                match (depth, pinned.children.get(i)) {
-                    (0, Some(child)) => {
-                        node = LeafHandle::Pinned(child);
-                        continue;
-                    }
-                    _ => b.child(i),
-                }
+                (i, b.child(i))
             }
         };
         let Some(child) = child else {
@@ -176,7 +129,14 @@ pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8]) -> Result<Lea
             });
         };
         page = child;
-        node = LeafHandle::Cached(pager.node(page)?);
+        node = match (depth, pinned.children.get(i)) {
+            (0, Some(pinned_child)) => LeafHandle::Pinned(pinned_child),
+            _ if io => LeafHandle::Cached(pager.node(page)?),
+            _ => match pager.cached_node(page) {
+                Some(cached) => LeafHandle::Cached(cached),
+                None => return Ok(None),
+            },
+        };
     }
     Err(depth_error(pager, page))
 }

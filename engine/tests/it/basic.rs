@@ -303,21 +303,12 @@ fn tree_value(i: u32) -> String {
 fn get_many_with_reads_every_kind_of_value_and_allows_reentry() {
     let sim = SimStorage::new(9);
     let opts = jubilant_engine::Options { vlog_threshold: 1024, ..crate::support::sim_options(&sim) };
-    let db = Db::open(crate::support::DIR, opts.clone()).unwrap();
-    for chunk in 0..20u32 {
-        let mut b = WriteBatch::new();
-        for i in 0..1000 {
-            b.put(format!("k{:05}", chunk * 1000 + i), tree_value(chunk * 1000 + i));
-        }
-        db.write(&b).unwrap();
-    }
-    let mut b = WriteBatch::new();
-    b.put("big-tree", vec![b'T'; 5000]);
-    db.write(&b).unwrap();
-    db.checkpoint().unwrap();
-    drop(db);
     // Reopened: below the pinned top nothing is cached.
-    let db = Db::open(crate::support::DIR, opts).unwrap();
+    let db = crate::support::reopened_deep_tree(
+        &opts,
+        |i| (format!("k{i:05}"), tree_value(i).into_bytes()),
+        ("big-tree", vec![b'T'; 5000]),
+    );
     assert!(db.check_invariants().unwrap().unwrap().depth >= 3, "the test needs leaves below the pinned levels");
     let mut b = WriteBatch::new();
     b.put("k00001", "mem").delete("k00002").put("big-mem", vec![b'M'; 5000]);

@@ -68,3 +68,25 @@ fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Opens a database at [`DIR`] with `opts`, writes 20,000 pairs
+/// (`pair(i)`, in batches of 1,000: enough for a tree three levels deep)
+/// and `extra`, checkpoints, and reopens it: below the pinned top two
+/// levels nothing is cached then.
+pub fn reopened_deep_tree(opts: &Options, pair: impl Fn(u32) -> (String, Vec<u8>), extra: (&str, Vec<u8>)) -> Db {
+    let db = Db::open(DIR, opts.clone()).unwrap();
+    for chunk in 0..20u32 {
+        let mut b = jubilant_engine::WriteBatch::new();
+        for i in 0..1000 {
+            let (key, value) = pair(chunk * 1000 + i);
+            b.put(key, value);
+        }
+        db.write(&b).unwrap();
+    }
+    let mut b = jubilant_engine::WriteBatch::new();
+    b.put(extra.0, extra.1);
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    Db::open(DIR, opts.clone()).unwrap()
+}

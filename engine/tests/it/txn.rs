@@ -635,21 +635,12 @@ fn a_failed_group_sync_acknowledges_none_of_its_writes() {
 fn a_cached_get_answers_like_transact_or_declines() {
     let sim = SimStorage::new(34);
     let opts = Options { vlog_threshold: 1024, ..sim_options(&sim) };
-    let db = Db::open("/db", opts.clone()).unwrap();
-    // Enough keys for a three-level tree: leaves below the pinned top.
-    for chunk in 0..20 {
-        let mut b = WriteBatch::new();
-        for i in 0..1000 {
-            b.put(format!("key{:06}", chunk * 1000 + i), vec![b'v'; 100]);
-        }
-        db.write(&b).unwrap();
-    }
-    let mut b = WriteBatch::new();
-    b.put("big", vec![b'b'; 4096]);
-    db.write(&b).unwrap();
-    db.checkpoint().unwrap();
-    drop(db);
-    let db = Db::open("/db", opts).unwrap();
+    // A three-level tree: leaves below the pinned top, not cached.
+    let db = crate::support::reopened_deep_tree(
+        &opts,
+        |i| (format!("key{i:06}"), vec![b'v'; 100]),
+        ("big", vec![b'b'; 4096]),
+    );
     let probe = |key: &str| db.transact_cached(&[get(key)]).map(|r| format!("{:?}", r.unwrap()));
     let plain = |key: &str| format!("{:?}", db.transact(&[get(key)]).unwrap());
     // Freshly opened: only the top two levels are in memory.
