@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// Override the number of point reads per thread count.
     #[arg(long)]
     pub read_ops: Option<usize>,
+    /// Override the number of commits per thread count of the group-commit
+    /// workload (split among the threads).
+    #[arg(long)]
+    pub group_commits: Option<usize>,
 }
 
 /// Sizes and counts of a run.
@@ -143,7 +147,7 @@ impl Profile {
             bulk_batch: 1_000,
             latency_commits: 2_000,
             group_threads: vec![1, 4, 16, 64],
-            group_commits: 4_096,
+            group_commits: args.group_commits.unwrap_or(4_096),
             read_threads: vec![1, 2],
             read_ops: args.read_ops.unwrap_or(if full { 2_000_000 } else { 1_000_000 }),
             scans: 10_000,
