@@ -7,6 +7,7 @@
 //!   corruption in the middle of the log.
 
 pub mod replay;
+mod sleepers;
 pub mod writer;
 
 pub use replay::{ReplayOutcome, replay};

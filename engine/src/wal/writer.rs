@@ -26,6 +26,7 @@ use jubilant_format::segment::SEGMENT_HEADER_LEN;
 use jubilant_format::wal::{WAL_PAYLOAD_MAX, WalPayload, encode_envelope};
 use jubilant_format::{Epoch, Lsn, SegmentHeader, SegmentId, SegmentKind};
 
+use super::sleepers::{FANOUT, Sleepers};
 use crate::error::{Error, Result};
 use crate::storage::{Storage, StorageFile};
 use crate::sync::lock;
@@ -66,6 +67,8 @@ struct Inner {
     /// The highest LSN a committer waits to see durable (it may already
     /// be): a leader whose sync ends below it leads the next one too.
     wanted: Lsn,
+    /// Committers waiting for a sync.
+    sleepers: Sleepers,
     poisoned: Option<String>,
     /// Live segments, oldest first.
     segments: VecDeque<(SegmentId, Lsn)>,
@@ -95,13 +98,6 @@ pub struct Wal {
     inner: Mutex<Inner>,
     /// Notified when a sync ends (a roll-over waits for that).
     synced: Condvar,
-    /// Committers waiting for a sync, by the parity of its number: those
-    /// the sync in flight covers wait on its slot, the others on the next
-    /// one's. A sync's end wakes all of its slot (all done) and one of the
-    /// next (to lead the next sync, which covers all of them), instead of
-    /// every waiter: no thundering herd of committers that wake only to
-    /// sleep again.
-    waiting: [Condvar; 2],
     /// Called before every fsync of the WAL (the value log syncs here).
     pre_sync: std::sync::OnceLock<Hook>,
     /// fsync latency, microseconds.
@@ -213,6 +209,7 @@ impl Wal {
                 syncs: 0,
                 syncing_to: last,
                 wanted: last,
+                sleepers: Sleepers::default(),
                 poisoned: None,
                 segments,
                 bytes_appended: 0,
@@ -221,7 +218,6 @@ impl Wal {
                 builder: Builder(FlatBufferBuilder::new()),
             }),
             synced: Condvar::new(),
-            waiting: [Condvar::new(), Condvar::new()],
             pre_sync: std::sync::OnceLock::new(),
             fsync_us: crate::histogram::Histogram::new(FSYNC_US_BOUNDS),
             group_records: crate::histogram::Histogram::new(GROUP_RECORDS_BOUNDS),
@@ -266,10 +262,9 @@ impl Wal {
             // The roll-over synced (or poisoned) the log outside the
             // leader protocol: every committer waiting must look again,
             // or one woken to lead could return without leading and leave
-            // the others asleep.
-            for slot in &self.waiting {
-                slot.notify_all();
-            }
+            // the others asleep. (Rare: once per segment.)
+            g.sleepers.all_due();
+            g.sleepers.take(usize::MAX).wake();
             if let Err(e) = rolled {
                 g.poisoned = Some(e.to_string());
                 self.synced.notify_all();
@@ -319,13 +314,21 @@ impl Wal {
 
     /// Returns once every record up to `lsn` is durable, fsyncing (as the
     /// group's leader) if nobody else is.
+    ///
+    /// Committers that find a sync in flight sleep until the one that
+    /// covers them ends (the one in flight, or the one after it); see
+    /// [`super::sleepers`] for how they are woken.
     pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
         let mut g = lock(&self.inner);
         // Syncs led by this call after its own LSN was durable.
         let mut extra = 0;
         loop {
             if let Some(first) = &g.poisoned {
-                return Err(Error::PreviousIo { first: first.clone() });
+                let err = Error::PreviousIo { first: first.clone() };
+                let wake = g.sleepers.take(FANOUT);
+                drop(g);
+                wake.wake();
+                return Err(err);
             }
             if g.durable_lsn >= lsn {
                 // Others wait for records past what is durable: lead their
@@ -336,9 +339,13 @@ impl Wal {
                 let others = g.wanted > g.durable_lsn && g.last_lsn > g.durable_lsn;
                 if g.syncing || !others || extra == EXTRA_SYNCS_MAX {
                     if others && !g.syncing {
-                        // Handing over: wake one of them to lead.
-                        self.slot(g.syncs + 1).notify_one();
+                        // Handing over: one of them leads.
+                        let next = g.syncs + 1;
+                        g.sleepers.hand_over(next);
                     }
+                    let wake = g.sleepers.take(FANOUT);
+                    drop(g);
+                    wake.wake();
                     return Ok(());
                 }
                 extra += 1;
@@ -346,7 +353,13 @@ impl Wal {
                 // Covered by the sync in flight, or by the one after it.
                 let sync = if lsn <= g.syncing_to { g.syncs } else { g.syncs + 1 };
                 g.wanted = g.wanted.max(lsn);
-                g = self.slot(sync).wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+                g.sleepers.sleep_for(sync);
+                let wake = g.sleepers.take(FANOUT);
+                drop(g);
+                wake.wake();
+                std::thread::park();
+                g = lock(&self.inner);
+                g.sleepers.awake();
                 continue;
             }
             // Lead: take everything appended so far.
@@ -362,7 +375,11 @@ impl Wal {
             let path = g.path.clone();
             let records = last.get().saturating_sub(g.durable_lsn.get());
             self.group_records.observe(records);
+            // Committers of the previous sync still to wake: a few now,
+            // they wake the rest.
+            let wake = g.sleepers.take(FANOUT);
             drop(g);
+            wake.wake();
             // Covers the value log's sync (pre-sync hook), the write and
             // the fsync: what the committers of this group wait for.
             let span = tracing::debug_span!("fsync", records, bytes = buf.len()).entered();
@@ -396,24 +413,21 @@ impl Wal {
                     tracing::error!(error = %e, "WAL write failed; the database is now read-only until reopened");
                     g.poisoned = Some(e.to_string());
                     self.synced.notify_all();
-                    for slot in &self.waiting {
-                        slot.notify_all();
-                    }
+                    g.sleepers.all_due();
+                    let wake = g.sleepers.take(usize::MAX);
+                    drop(g);
+                    wake.wake();
                     return Err(e);
                 }
             }
             self.synced.notify_all();
-            // Everyone this sync covered is done. Those waiting for the
-            // next sync: this leader leads it (top of the loop) or wakes
-            // one of them to.
-            self.slot(g.syncs).notify_all();
+            // Everyone this sync covered is due to wake (on the way out of
+            // this loop, or as the next sync starts). Those waiting for the
+            // next sync: this leader leads it (top of the loop) or hands it
+            // over to one of them.
+            let done = g.syncs;
+            g.sleepers.done_through(done);
         }
-    }
-
-    /// Where committers wait for sync number `sync`.
-    fn slot(&self, sync: u64) -> &Condvar {
-        let [even, odd] = &self.waiting;
-        if sync.is_multiple_of(2) { even } else { odd }
     }
 
     /// Sets the hook run before every fsync of the WAL (once).

@@ -343,3 +343,38 @@ fn get_many_with_reads_every_kind_of_value_and_allows_reentry() {
     assert_eq!(db.get(b"k00000").unwrap().as_deref(), Some(&b"changed"[..]));
     assert_invariants(&db);
 }
+
+/// 48 committers on real files, where an fsync takes long enough that most
+/// of them sleep through syncs and are woken as a tree (each woken one
+/// wakes others): every one returns, only once durable, and all writes are
+/// there after reopen.
+#[test]
+fn committers_asleep_through_real_fsyncs_all_wake_durable() {
+    let dir = TempDir::new("sleepers");
+    let threads = 48;
+    let per_thread = 40u32;
+    {
+        let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        let mut b = WriteBatch::new();
+                        b.put(format!("t{t:02}-{i:03}"), vec![7u8; 100]);
+                        let lsn = db.write(&b).unwrap();
+                        let durable = db.stats().wal.durable_lsn;
+                        assert!(durable >= lsn.get(), "commit {lsn:?} returned with the WAL durable only to {durable}");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let wal = db.stats().wal;
+        assert!(wal.fsyncs < u64::from(per_thread) * threads / 2, "{} fsyncs: commits did not share them", wal.fsyncs);
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(contents(&db).len(), (u64::from(per_thread) * threads) as usize);
+}

@@ -135,3 +135,75 @@ fn every_call_of_a_workload_can_fail_in_every_way() {
     }
     assert!(faults_fired > 200, "only {faults_fired} faults fired");
 }
+
+/// Committers at once when an fsync fails (transient or persistent, at
+/// several points): every committer returns — none is left asleep waiting
+/// for a sync that will never come — the failure reaches whoever was not
+/// yet acknowledged, and every acknowledged write is there after reopen.
+#[test]
+fn concurrent_committers_all_return_when_a_sync_fails() {
+    let threads = 8;
+    let per_thread = 30u32;
+    for k in [3u64, 10, 25, 60] {
+        for persistent in [false, true] {
+            let sim = SimStorage::new(k << 1 | u64::from(persistent));
+            let db = std::sync::Arc::new(open_sim(&sim).unwrap());
+            let at = sim.call_count() + k;
+            sim.inject(if persistent {
+                Fault::persistent(at, FaultKind::FsyncError)
+            } else {
+                Fault::transient(at, FaultKind::FsyncError)
+            });
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut handles = Vec::new();
+            for t in 0..threads {
+                let db = std::sync::Arc::clone(&db);
+                let tx = tx.clone();
+                handles.push(std::thread::spawn(move || {
+                    let mut acked = Model::new();
+                    let mut failed = None;
+                    for i in 0..per_thread {
+                        let (key, value) = (format!("t{t}-{i:02}").into_bytes(), vec![t as u8; 20]);
+                        let mut b = WriteBatch::new();
+                        b.put(key.clone(), value.clone());
+                        match db.write(&b) {
+                            Ok(_) => {
+                                acked.insert(key, value);
+                            }
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let _ = tx.send((acked, failed));
+                }));
+            }
+            drop(tx);
+            let what = format!("fsync error at call {k} (persistent: {persistent})");
+            let mut acked = Model::new();
+            let mut errors = 0;
+            for _ in 0..threads {
+                let (a, failed) = rx
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("{what}: a committer never returned"));
+                acked.extend(a);
+                if let Some(e) = failed {
+                    assert_fault_error(&e);
+                    errors += 1;
+                }
+            }
+            assert!(errors > 0, "{what}: the failed sync reached nobody");
+            for h in handles {
+                h.join().unwrap();
+            }
+            drop(db);
+            sim.clear_faults();
+            let db = open_sim(&sim).unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
+            let actual = contents(&db);
+            for (key, value) in &acked {
+                assert_eq!(actual.get(key), Some(value), "{what}: an acknowledged write is missing");
+            }
+        }
+    }
+}
