@@ -161,13 +161,7 @@ impl PageCache {
     fn count(&self, page: PageId, hit: bool) {
         // Counters are striped by thread as well as by shard, so that two
         // threads reading the same hot page do not share a cache line.
-        thread_local! {
-            static STRIPE: usize = {
-                static NEXT: AtomicU64 = AtomicU64::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed) as usize
-            };
-        }
-        let stripe = STRIPE.with(|s| *s);
+        let stripe = crate::striped::stripe();
         let i = (Self::shard_index(page) + stripe * 7) % self.counters.len().max(1);
         if let Some(c) = self.counters.get(i) {
             if hit {

@@ -128,7 +128,7 @@ pub(crate) struct CheckpointState {
 
 #[derive(Debug, Default)]
 struct Counters {
-    commits: AtomicU64,
+    commits: crate::striped::Counter,
     sweeps: AtomicU64,
     ttl_expired: AtomicU64,
     checkpoints: AtomicU64,
@@ -189,7 +189,7 @@ impl Inner {
 
     /// Counts `n` published commits.
     pub(crate) fn count_commits(&self, n: u64) {
-        self.counters.commits.fetch_add(n, Ordering::Relaxed);
+        self.counters.commits.add(n);
     }
 
     /// Makes the commits up to `commit_lsn` (appended by
@@ -1048,7 +1048,7 @@ impl Db {
         let wal = inner.wal.as_ref().map(Wal::stats).unwrap_or_default();
         Stats {
             cache: inner.pager.cache().stats(),
-            commits: inner.counters.commits.load(Ordering::Relaxed),
+            commits: inner.counters.commits.get(),
             checkpoints: inner.counters.checkpoints.load(Ordering::Relaxed),
             last_checkpoint_us: inner.counters.last_checkpoint_us.load(Ordering::Relaxed),
             dirty_bytes: dirty as u64,

@@ -1,15 +1,16 @@
 //! A fixed-bucket histogram for counters (fsync latency, group-commit
-//! batch sizes), lock-free to record into.
+//! batch sizes, request latency), lock-free to record into and striped by
+//! thread ([`crate::striped`]): threads recording at once do not share
+//! cache lines.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::striped::Counters;
 
 /// Observations in buckets with fixed upper bounds.
 #[derive(Debug)]
 pub struct Histogram {
     bounds: &'static [u64],
-    /// One per bound, plus one above the last bound.
-    buckets: Vec<AtomicU64>,
-    sum: AtomicU64,
+    /// One counter per bound, one for above the last bound, then the sum.
+    cells: Counters,
 }
 
 /// A histogram's values at one moment.
@@ -30,24 +31,26 @@ impl Histogram {
     #[must_use]
     pub fn new(bounds: &'static [u64]) -> Histogram {
         assert!(bounds.windows(2).all(|w| matches!(w, [a, b] if a < b)), "bounds ascend");
-        Histogram { bounds, buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(), sum: AtomicU64::new(0) }
+        Histogram { bounds, cells: Counters::new(bounds.len() + 2) }
     }
 
     /// Records one observation.
     pub fn observe(&self, value: u64) {
         let index = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
-        if let Some(bucket) = self.buckets.get(index) {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.cells.add(index, 1);
+        self.cells.add(self.bounds.len() + 1, value);
     }
 
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let overflow = counts.pop().unwrap_or(0);
-        HistogramSnapshot { bounds: self.bounds.to_vec(), counts, overflow, sum: self.sum.load(Ordering::Relaxed) }
+        let n = self.bounds.len();
+        HistogramSnapshot {
+            bounds: self.bounds.to_vec(),
+            counts: (0..n).map(|i| self.cells.get(i)).collect(),
+            overflow: self.cells.get(n),
+            sum: self.cells.get(n + 1),
+        }
     }
 }
 

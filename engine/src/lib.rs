@@ -39,6 +39,7 @@ pub mod options;
 pub mod pager;
 pub mod repair;
 pub mod storage;
+pub mod striped;
 mod sync;
 pub mod ttl;
 pub mod txn;

@@ -8,12 +8,20 @@
 //!
 //! Invariant: versions are inserted under the commit lock in LSN order,
 //! and every version of one transaction has the same LSN (its commit's).
+//!
+//! The skip list is crossbeam's `base` one, read under an epoch guard:
+//! entries borrowed for the guard's life, without the reference count a
+//! `SkipMap` entry takes and gives back on its node (two atomic writes to
+//! a shared cache line per lookup). Nothing is ever removed from a
+//! memtable (it is dropped whole after its checkpoint), so a guard held
+//! over a long iteration delays no reclamation.
 
 use std::cmp::Ordering;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 
-use crossbeam_skiplist::SkipMap;
+use crossbeam_epoch as epoch;
+use crossbeam_skiplist::base::SkipList;
 use jubilant_format::Lsn;
 
 use crate::btree::node::key_prefix;
@@ -98,9 +106,9 @@ pub struct MemEntry {
 const VERSION_OVERHEAD: usize = 96;
 
 /// The memtable.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Memtable {
-    map: SkipMap<MemKey, MemOp>,
+    map: SkipList<MemKey, MemOp>,
     /// Every key ever inserted, for point lookups of absent keys.
     filter: KeyFilter,
     bytes: AtomicUsize,
@@ -185,23 +193,33 @@ fn hash64(key: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
+impl Default for Memtable {
+    fn default() -> Memtable {
+        Memtable::new()
+    }
+}
+
 impl Memtable {
     /// An empty memtable with a small key filter (tests, tools).
     #[must_use]
     pub fn new() -> Memtable {
-        Memtable::default()
+        Memtable::with_filter(KeyFilter::default())
+    }
+
+    fn with_filter(filter: KeyFilter) -> Memtable {
+        Memtable {
+            map: SkipList::new(epoch::default_collector().clone()),
+            filter,
+            bytes: AtomicUsize::new(0),
+            max_lsn: AtomicU64::new(0),
+        }
     }
 
     /// An empty memtable whose key filter suits a dirty-byte budget of
     /// `dirty_bytes_max` (see `KeyFilter`).
     #[must_use]
     pub fn for_budget(dirty_bytes_max: usize) -> Memtable {
-        Memtable {
-            map: SkipMap::new(),
-            filter: KeyFilter::new(dirty_bytes_max / 16),
-            bytes: AtomicUsize::new(0),
-            max_lsn: AtomicU64::new(0),
-        }
+        Memtable::with_filter(KeyFilter::new(dirty_bytes_max / 16))
     }
 
     /// Adds a version. Callers insert in LSN order (see the module
@@ -216,7 +234,8 @@ impl Memtable {
             };
         // The filter first: see `KeyFilter`.
         self.filter.insert(key);
-        self.map.insert(MemKey::new(key, lsn.get()), op);
+        let guard = &epoch::pin();
+        self.map.insert(MemKey::new(key, lsn.get()), op, guard).release(guard);
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
     }
@@ -258,7 +277,8 @@ impl Memtable {
             return None;
         }
         let probe = MemKey::new(key, snapshot.get());
-        let entry = self.map.lower_bound(Bound::Included(&probe))?;
+        let guard = &epoch::pin();
+        let entry = self.map.lower_bound(Bound::Included(&probe), guard)?;
         (*entry.key().key == *key).then(|| f(Lsn(entry.key().lsn), entry.value()))
     }
 
@@ -290,7 +310,8 @@ impl Memtable {
             Bound::Excluded(k) => Bound::Excluded(MemKey::new(k, u64::MAX)),
             Bound::Unbounded => Bound::Unbounded,
         };
-        let range = self.map.range((lower, upper));
+        let guard = &epoch::pin();
+        let range = self.map.range((lower, upper), guard);
         if !reverse {
             let mut last: Option<Box<[u8]>> = None;
             for e in range {
@@ -342,9 +363,9 @@ impl Memtable {
     pub fn latest_map<T>(&self, mut f: impl FnMut(&[u8], Lsn, &MemOp) -> T) -> Vec<T> {
         let mut out = Vec::new();
         let mut last: Option<&[u8]> = None;
-        // The entries borrow from the map; keep them alive for `last`.
-        let entries: Vec<_> = self.map.iter().collect();
-        for e in &entries {
+        // Entries borrow from the list for the guard's life.
+        let guard = &epoch::pin();
+        for e in self.map.iter(guard) {
             let k = e.key();
             if last == Some(&*k.key) {
                 continue;

@@ -92,7 +92,7 @@ async fn write_out<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], state: &Stat
     }
     let ok = wr.write_all(bytes).await.is_ok() && wr.flush().await.is_ok();
     if ok {
-        state.stats.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        state.stats.bytes_out.add(bytes.len() as u64);
     }
     ok
 }
@@ -220,7 +220,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
             let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else { break };
             let body_range = start + FRAME_PREFIX_LEN..start + FRAME_PREFIX_LEN + len;
             start = body_range.end;
-            state.stats.bytes_in.fetch_add((FRAME_PREFIX_LEN + len) as u64, Ordering::Relaxed);
+            state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
             let body = buf.get(body_range).unwrap_or_default();
             if let Some(q) = handle(&state, &tx, &mut out, permit, body, &mut session, conn).await {
                 // A read answered from memory runs here, without a hand-off

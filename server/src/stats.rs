@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use jubilant_engine::striped::{Counter, Counters};
 use jubilant_format::wire::{ErrorCode, ResponseBody};
 
 use crate::metrics::{Family, Histogram, Kind, Sample, Value};
@@ -96,6 +97,17 @@ fn result_index(body: &ResponseBody) -> usize {
 
 const OPS: usize = RequestOp::ALL.len();
 
+/// Responses by op (row) and result (column), striped by thread: every
+/// request on every I/O thread adds here.
+#[derive(Debug)]
+struct RequestCounts(Counters);
+
+impl Default for RequestCounts {
+    fn default() -> RequestCounts {
+        RequestCounts(Counters::new(OPS * RESULTS.len()))
+    }
+}
+
 /// Counters of the served path.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -106,7 +118,7 @@ pub struct ServerStats {
     /// Connections refused at the limit.
     pub connections_refused: AtomicU64,
     /// Responses by op and result.
-    requests: [[AtomicU64; RESULTS.len()]; OPS],
+    requests: RequestCounts,
     /// Latency by op.
     latency: [Histogram; OPS],
     /// Error responses sent.
@@ -119,10 +131,11 @@ pub struct ServerStats {
     pub forbidden: AtomicU64,
     /// Malformed, unsupported or oversized frames.
     pub malformed: AtomicU64,
-    /// Frame bytes received.
-    pub bytes_in: AtomicU64,
+    /// Frame bytes received (striped, like the request counts: added to
+    /// on every frame by every I/O thread).
+    pub bytes_in: Counter,
     /// Frame bytes sent.
-    pub bytes_out: AtomicU64,
+    pub bytes_out: Counter,
     /// Configuration reloads that were applied.
     pub config_reloads_ok: AtomicU64,
     /// Configuration reloads refused (invalid file); nothing changed.
@@ -147,8 +160,8 @@ impl ServerStats {
     }
 
     fn record_result(&self, op: RequestOp, result: usize, elapsed: Duration) {
-        if let Some(c) = self.requests.get(op.index()).and_then(|row| row.get(result)) {
-            c.fetch_add(1, Ordering::Relaxed);
+        if result < RESULTS.len() {
+            self.requests.0.add(op.index() * RESULTS.len() + result, 1);
         }
         if let Some(h) = self.latency.get(op.index()) {
             h.observe(elapsed);
@@ -165,9 +178,9 @@ impl ServerStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut requests = Vec::new();
         let mut latency = Vec::new();
-        for (op, (row, histogram)) in RequestOp::ALL.iter().zip(self.requests.iter().zip(&self.latency)) {
-            for (result, counter) in RESULTS.iter().zip(row) {
-                let n = get(counter);
+        for (op, histogram) in RequestOp::ALL.iter().zip(&self.latency) {
+            for (i, result) in RESULTS.iter().enumerate() {
+                let n = self.requests.0.get(op.index() * RESULTS.len() + i);
                 if n > 0 || *result == "ok" {
                     requests.push(Sample {
                         labels: vec![("op", op.name().to_owned()), ("result", (*result).to_owned())],
@@ -210,8 +223,8 @@ impl ServerStats {
             ),
             Family::counter("server.forbidden", "Requests refused with FORBIDDEN.", get(&self.forbidden)),
             Family::counter("server.malformed", "Malformed, unsupported or oversized frames.", get(&self.malformed)),
-            Family::counter("server.bytes_in", "Frame bytes received.", get(&self.bytes_in)),
-            Family::counter("server.bytes_out", "Frame bytes sent.", get(&self.bytes_out)),
+            Family::counter("server.bytes_in", "Frame bytes received.", self.bytes_in.get()),
+            Family::counter("server.bytes_out", "Frame bytes sent.", self.bytes_out.get()),
             Family {
                 name: "server.config_reloads",
                 help: "Configuration reloads, by result (error: the file was invalid and nothing changed).",

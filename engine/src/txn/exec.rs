@@ -44,7 +44,8 @@ pub struct TxnStats {
 pub struct Transactions {
     pub(super) locks: LockManager,
     next_id: AtomicU64,
-    pub(super) commits: AtomicU64,
+    /// Striped: every served GET counts here.
+    pub(super) commits: crate::striped::Counter,
     pub(super) aborts_assert: AtomicU64,
     aborts_lock_timeout: AtomicU64,
     pub(super) aborts_io: AtomicU64,
@@ -55,7 +56,7 @@ impl Transactions {
     /// The counters.
     pub fn stats(&self) -> TxnStats {
         TxnStats {
-            commits: self.commits.load(Ordering::Relaxed),
+            commits: self.commits.get(),
             aborts_assert: self.aborts_assert.load(Ordering::Relaxed),
             aborts_lock_timeout: self.aborts_lock_timeout.load(Ordering::Relaxed),
             aborts_io: self.aborts_io.load(Ordering::Relaxed),
@@ -128,7 +129,7 @@ impl Db {
         // Strict 2PL: the commit above returned once durable.
         txns.locks.release(held);
         if matches!(outcome, Ok(TxnOutcome::Committed { .. })) {
-            txns.commits.fetch_add(1, Ordering::Relaxed);
+            txns.commits.add(1);
         }
         outcome
     }
@@ -209,7 +210,7 @@ impl Db {
         }
         let answer = self.get_cached_with(key, f).transpose()?;
         if answer.is_ok() {
-            self.transactions().commits.fetch_add(1, Ordering::Relaxed);
+            self.transactions().commits.add(1);
         }
         Some(answer)
     }

@@ -154,7 +154,7 @@ impl Db {
             // Read only: it read committed, durable data (its keys are not
             // among the staged writes); nothing to wait for.
             txns.locks.release(held);
-            txns.commits.fetch_add(1, Ordering::Relaxed);
+            txns.commits.add(1);
             return out.push(Ok(TxnOutcome::Committed { results, commit_lsn: None }));
         }
         match self.shared().append_batch(&overlay_batch(overlay)) {
@@ -251,7 +251,7 @@ impl Db {
         let shared = self.shared();
         shared.publish(last_lsn, crate::options::Durability::Sync)?;
         shared.count_commits(count);
-        self.transactions().commits.fetch_add(count, Ordering::Relaxed);
+        self.transactions().commits.add(count);
         self.after_commit()
     }
 
