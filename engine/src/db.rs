@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use jubilant_format::superblock::select_superblock;
-use jubilant_format::wal::{PutValue, WalPayload};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload};
 use jubilant_format::{Generation, Lsn, Manifest, PageId, Superblock, TxnId};
 
 use crate::batch::{BatchOp, WriteBatch};
@@ -102,6 +102,18 @@ pub(crate) struct ReadState {
     /// cache for the pages every lookup reads.
     pub pinned: Option<Arc<crate::btree::read::Pinned>>,
     pub generation: Generation,
+}
+
+/// An upper bound of the payload bytes of `batch` as one `Txn` record,
+/// values that go to the value log counting as references.
+fn txn_record_bound(batch: &WriteBatch, to_vlog: impl Fn(&[u8], &[u8]) -> bool) -> usize {
+    batch.ops().iter().fold(jubilant_format::wal::TXN_RECORD_OVERHEAD, |sum, op| {
+        let inline = match op {
+            BatchOp::Put { key, value, .. } if !to_vlog(key, value) => value.len(),
+            _ => 0,
+        };
+        sum.saturating_add(op.key().len() + inline + jubilant_format::wal::TXN_WRITE_OVERHEAD)
+    })
 }
 
 /// What [`Inner::append_batch`] did.
@@ -234,9 +246,13 @@ impl Inner {
         let commit_lsn = {
             let mut commit = lock(&inner.commit);
             let txn = commit.next_txn_id;
-            // Under the commit lock nothing else appends: the commit record
-            // will get exactly this LSN (checked below).
-            let expected_commit = Lsn(wal.next_lsn().get() + batch.len() as u64 + 1);
+            // One `Txn` record when its size bound fits, else Begin, a
+            // record per write, Commit. Under the commit lock nothing else
+            // appends: the commit record will get exactly this LSN
+            // (checked below).
+            let whole = txn_record_bound(batch, to_vlog)
+                <= inner.opts.wal_txn_record_max.min(jubilant_format::wal::WAL_PAYLOAD_MAX);
+            let expected_commit = Lsn(wal.next_lsn().get() + if whole { 0 } else { batch.len() as u64 + 1 });
             let mut refs: Vec<Option<jubilant_format::ValueRef>> = Vec::with_capacity(batch.len());
             for op in batch.ops() {
                 refs.push(match op {
@@ -246,34 +262,41 @@ impl Inner {
                     _ => None,
                 });
             }
-            let mut records = Vec::with_capacity(batch.len() + 2);
-            records.push(WalPayload::Begin { txn });
-            for (op, r) in batch.ops().iter().zip(&refs) {
-                records.push(match op {
-                    BatchOp::Put { key, value, expires_at_unix_ms } => WalPayload::Put {
-                        txn,
-                        key: key.clone(),
-                        value: match r {
-                            Some(r) => PutValue::Ref(*r),
-                            None => PutValue::Inline(value.clone()),
-                        },
-                        expires_at_unix_ms: *expires_at_unix_ms,
+            let writes = batch.ops().iter().zip(&refs).map(|(op, r)| match op {
+                BatchOp::Put { key, value, expires_at_unix_ms } => TxnWrite::Put {
+                    key: key.clone(),
+                    value: match r {
+                        Some(r) => PutValue::Ref(*r),
+                        None => PutValue::Inline(value.clone()),
                     },
-                    BatchOp::Delete { key } => WalPayload::Delete { txn, key: key.clone() },
-                    BatchOp::Expire { key, expired_at_unix_ms } => {
-                        WalPayload::TtlTombstone { txn, key: key.clone(), expired_at_unix_ms: *expired_at_unix_ms }
-                    }
-                });
-            }
+                    expires_at_unix_ms: *expires_at_unix_ms,
+                },
+                BatchOp::Delete { key } => TxnWrite::Delete { key: key.clone() },
+                BatchOp::Expire { key, expired_at_unix_ms } => {
+                    TxnWrite::TtlTombstone { key: key.clone(), expired_at_unix_ms: *expired_at_unix_ms }
+                }
+            });
             // The TTL clock, not the raw wall clock: a wall clock stepped far
             // ahead must not become the floor for expiry after a restart.
             let commit_unix_ms = inner.ttl.now_ms(&*inner.clock);
-            records.push(WalPayload::Commit {
-                txn,
-                commit_unix_ms,
-                // Filled in by the WAL under its lock.
-                durable_lsn: Lsn::ZERO,
-            });
+            // The durable LSN is filled in by the WAL under its lock.
+            let mut records = if whole {
+                vec![WalPayload::Txn { txn, commit_unix_ms, durable_lsn: Lsn::ZERO, writes: writes.collect() }]
+            } else {
+                let mut records = Vec::with_capacity(batch.len() + 2);
+                records.push(WalPayload::Begin { txn });
+                records.extend(writes.map(|w| match w {
+                    TxnWrite::Put { key, value, expires_at_unix_ms } => {
+                        WalPayload::Put { txn, key, value, expires_at_unix_ms }
+                    }
+                    TxnWrite::Delete { key } => WalPayload::Delete { txn, key },
+                    TxnWrite::TtlTombstone { key, expired_at_unix_ms } => {
+                        WalPayload::TtlTombstone { txn, key, expired_at_unix_ms }
+                    }
+                }));
+                records.push(WalPayload::Commit { txn, commit_unix_ms, durable_lsn: Lsn::ZERO });
+                records
+            };
             let commit_lsn = wal.append(&mut records)?;
             assert_eq!(commit_lsn, expected_commit, "only committers append to the WAL, under the commit lock");
             commit.next_txn_id = TxnId(txn.get() + 1);

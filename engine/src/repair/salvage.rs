@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
 use jubilant_format::vlog::decode_vlog_record_at;
-use jubilant_format::wal::{PutValue, WalPayload, decode_envelope_at};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload, decode_envelope_at};
 use jubilant_format::{PageHeader, PageId, PageType, SegmentId, SegmentKind, TxnId, ValueRef};
 use serde::Serialize;
 
@@ -184,6 +184,25 @@ pub fn salvage(storage: Arc<dyn Storage>, dir: &Path, output: &Path) -> Result<S
                     changes.entry(txn).or_default().push((key, Carved::Delete, origin));
                 }
                 Ok(WalPayload::Commit { txn, .. }) => {
+                    commits.insert(txn, r.lsn.get());
+                }
+                Ok(WalPayload::Txn { txn, writes, .. }) => {
+                    // Its own commit: every write is committed at its LSN.
+                    let ops = changes.entry(txn).or_default();
+                    for w in writes {
+                        ops.push(match w {
+                            TxnWrite::Put { key, value, expires_at_unix_ms } => {
+                                let value = match value {
+                                    PutValue::Inline(v) => Stored::Inline(v),
+                                    PutValue::Ref(r) => Stored::Ref(r),
+                                };
+                                (key, Carved::Put { value, expires_at_unix_ms }, origin.clone())
+                            }
+                            TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => {
+                                (key, Carved::Delete, origin.clone())
+                            }
+                        });
+                    }
                     commits.insert(txn, r.lsn.get());
                 }
                 _ => {}

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
-use jubilant_format::wal::{PutValue, WalPayload, WalReader, WalRecordRef, WalStep, resync_wal};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload, WalReader, WalRecordRef, WalStep, resync_wal};
 use jubilant_format::{LogEnd, Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId, ValueRef};
 use serde::Serialize;
 
@@ -313,9 +313,9 @@ pub fn scan_wal(
                     visit(&seg, &record, &payload);
                     match &payload {
                         Ok(p) => {
-                            if let WalPayload::Commit { txn, .. } = p {
+                            if let (true, Some(txn)) = (p.commits(), p.txn()) {
                                 scan.commits.push(CommitRecord {
-                                    txn: *txn,
+                                    txn,
                                     lsn: record.lsn,
                                     segment: file.id,
                                     offset: record.offset,
@@ -447,7 +447,7 @@ fn classify(
         resume.get_or_insert(r.lsn);
         last = last.max(Some(r.lsn));
         if proof.is_none()
-            && let Ok(WalPayload::Commit { durable_lsn, .. }) = WalPayload::decode(r.payload, r.offset)
+            && let Some(durable_lsn) = WalPayload::decode(r.payload, r.offset).ok().and_then(|p| p.durable_lsn())
             && durable_lsn >= expected
         {
             proof = Some(MidLogEvidence::DurableLsn { commit_lsn: r.lsn, durable_lsn });
@@ -550,6 +550,16 @@ impl Txns {
             }
             WalPayload::Commit { txn, .. } => {
                 (!self.open.remove(txn)).then(|| format!("commit of transaction {txn}, which never began"))
+            }
+            WalPayload::Txn { txn, writes, .. } => {
+                for w in writes {
+                    if let TxnWrite::Put { key, value: PutValue::Ref(value_ref), .. } = w {
+                        scan.value_refs.push(WalValueRef { lsn: record.lsn, key: key.clone(), value_ref: *value_ref });
+                    }
+                }
+                // Whole in itself; a Begin of the same id still open is
+                // a log no writer produces.
+                self.open.contains(txn).then(|| format!("transaction {txn} logged whole while its Begin is open"))
             }
             WalPayload::Abort { txn } => {
                 self.open.remove(txn);

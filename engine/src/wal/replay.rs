@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
-use jubilant_format::wal::{WalPayload, WalReader, WalStep, resync_wal};
+use jubilant_format::wal::{TxnWrite, WalPayload, WalReader, WalStep, resync_wal};
 use jubilant_format::{Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId};
 
 use super::writer::WalPosition;
@@ -250,6 +250,12 @@ pub fn replay(
                             apply(record.lsn, ops)?;
                             transactions += 1;
                         }
+                        WalPayload::Txn { commit_unix_ms, writes, .. } => {
+                            // Begin, writes and commit in one: applied whole.
+                            max_commit_unix_ms = max_commit_unix_ms.max(commit_unix_ms);
+                            apply(record.lsn, writes.into_iter().map(ReplayOp::from).collect())?;
+                            transactions += 1;
+                        }
                         WalPayload::Abort { txn } => {
                             open.remove(&txn);
                         }
@@ -349,6 +355,15 @@ pub fn replay(
     })
 }
 
+impl From<TxnWrite> for ReplayOp {
+    fn from(w: TxnWrite) -> ReplayOp {
+        match w {
+            TxnWrite::Put { key, value, expires_at_unix_ms } => ReplayOp::Put { key, value, expires_at_unix_ms },
+            TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => ReplayOp::Delete { key },
+        }
+    }
+}
+
 fn txn_ops<'a>(
     open: &'a mut HashMap<TxnId, Vec<ReplayOp>>,
     txn: TxnId,
@@ -382,7 +397,7 @@ pub fn durable_evidence(body: &[u8], bad_pos: usize, expected: Lsn) -> Option<Ev
     while let Some(r) = resync_wal(body, base, pos, expected) {
         resume.get_or_insert(r.lsn);
         last = last.max(r.lsn);
-        if let Ok(WalPayload::Commit { durable_lsn, .. }) = WalPayload::decode(r.payload, r.offset) {
+        if let Some(durable_lsn) = WalPayload::decode(r.payload, r.offset).ok().and_then(|p| p.durable_lsn()) {
             proven |= durable_lsn >= expected;
         }
         pos = (r.offset - base) as usize + r.encoded_len() - 1;

@@ -226,7 +226,7 @@ impl Wal {
 
     /// Appends `records` with consecutive LSNs; returns the LSN of the
     /// last one. Not durable until [`Wal::sync_to`] returns. Each `Commit`
-    /// gets the durable LSN of this moment (see `wal.fbs`).
+    /// and `Txn` gets the durable LSN of this moment (see `wal.fbs`).
     pub fn append(&self, records: &mut [WalPayload]) -> Result<Lsn> {
         let mut g = lock(&self.inner);
         if let Some(first) = &g.poisoned {
@@ -238,7 +238,7 @@ impl Wal {
         let mut lsn = inner.next_lsn;
         let durable_now = inner.durable_lsn;
         for record in records.iter_mut() {
-            if let WalPayload::Commit { durable_lsn, .. } = record {
+            if let WalPayload::Commit { durable_lsn, .. } | WalPayload::Txn { durable_lsn, .. } = record {
                 *durable_lsn = durable_now;
             }
             let record = &*record;

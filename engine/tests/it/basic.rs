@@ -378,3 +378,52 @@ fn committers_asleep_through_real_fsyncs_all_wake_durable() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(contents(&db).len(), (u64::from(per_thread) * threads) as usize);
 }
+
+/// A small transaction is logged as one `Txn` record, one above
+/// `wal_txn_record_max` as Begin, a record per write and Commit; replay
+/// applies both, each whole, at its commit's LSN.
+#[test]
+fn small_transactions_are_one_record_large_ones_several_and_both_replay() {
+    use jubilant_format::wal::{WalPayload, WalReader, WalRecordKind, WalStep};
+    use jubilant_format::{SegmentHeader, SegmentKind};
+    let sim = SimStorage::new(12);
+    let mut expected = std::collections::BTreeMap::new();
+    {
+        let db = open_sim(&sim).unwrap();
+        let mut small = WriteBatch::new();
+        small.put("small", "1");
+        small.delete("absent");
+        db.write(&small).unwrap();
+        expected.insert(b"small".to_vec(), b"1".to_vec());
+        let mut large = WriteBatch::new();
+        for i in 0..40u32 {
+            large.put(key(i), vec![i as u8; 100]);
+            expected.insert(key(i), vec![i as u8; 100]);
+        }
+        db.write(&large).unwrap();
+        let mut overwrite = WriteBatch::new();
+        overwrite.put(key(3), "new");
+        overwrite.delete(key(4));
+        db.write(&overwrite).unwrap();
+        expected.insert(key(3), b"new".to_vec());
+        expected.remove(&key(4));
+    }
+    let mut kinds = Vec::new();
+    for file in sim.files() {
+        if !file.starts_with(std::path::Path::new(crate::support::DIR).join("wal")) {
+            continue;
+        }
+        let bytes = sim.contents(&file).unwrap();
+        let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
+        let mut r = WalReader::new(&bytes[40..], 40, Some(h.first_lsn));
+        while let Ok(WalStep::Record(rec)) = r.next_step() {
+            kinds.push(WalPayload::decode(rec.payload, rec.offset).unwrap().kind());
+        }
+    }
+    let count = |k: WalRecordKind| kinds.iter().filter(|&&x| x == k).count();
+    assert_eq!(count(WalRecordKind::Txn), 2, "{kinds:?}");
+    assert_eq!((count(WalRecordKind::Begin), count(WalRecordKind::Put), count(WalRecordKind::Commit)), (1, 40, 1));
+    let db = open_sim(&sim).unwrap();
+    assert_eq!(contents(&db), expected);
+    assert_invariants(&db);
+}

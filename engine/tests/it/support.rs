@@ -12,6 +12,9 @@ pub const DIR: &str = "/db";
 
 /// Small pages, caches and segments, so a few hundred keys exercise
 /// splits, merges, checkpoints and WAL rollover. No background thread.
+/// Transactions above 2 KiB of WAL payload are logged as separate records
+/// (Begin, writes, Commit), smaller ones as one `Txn` record: every
+/// simulated workload (crash points, faults, models) mixes both forms.
 pub fn sim_options(sim: &SimStorage) -> Options {
     Options {
         storage: Arc::new(sim.clone()),
@@ -19,6 +22,7 @@ pub fn sim_options(sim: &SimStorage) -> Options {
         dirty_bytes_max: 64 << 10,
         wal_segment_bytes: 64 << 10,
         wal_preallocate: false,
+        wal_txn_record_max: 2 << 10,
         vlog_segment_bytes: 64 << 10,
         background: false,
         ..Options::default()

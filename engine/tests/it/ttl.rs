@@ -8,7 +8,7 @@ use std::time::Duration;
 use jubilant_engine::storage::sim::{CrashMode, SimStorage};
 use jubilant_engine::ttl::FakeClock;
 use jubilant_engine::{Db, OpResult, Options, TxnOp, TxnOutcome, WriteBatch};
-use jubilant_format::wal::{WalPayload, WalReader, WalStep};
+use jubilant_format::wal::{TxnWrite, WalPayload, WalReader, WalStep};
 use jubilant_format::{SegmentHeader, SegmentKind};
 
 use crate::support::{DIR, contents, sim_options};
@@ -109,9 +109,14 @@ fn tombstones(sim: &SimStorage) -> usize {
         let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
         let mut r = WalReader::new(&bytes[40..], 40, Some(h.first_lsn));
         while let Ok(WalStep::Record(rec)) = r.next_step() {
-            if matches!(WalPayload::decode(rec.payload, rec.offset), Ok(WalPayload::TtlTombstone { .. })) {
-                n += 1;
-            }
+            // Alone, or among the writes of a whole-transaction record.
+            n += match WalPayload::decode(rec.payload, rec.offset) {
+                Ok(WalPayload::TtlTombstone { .. }) => 1,
+                Ok(WalPayload::Txn { writes, .. }) => {
+                    writes.iter().filter(|w| matches!(w, TxnWrite::TtlTombstone { .. })).count()
+                }
+                _ => 0,
+            };
         }
     }
     n

@@ -11,12 +11,104 @@ pub mod wal {
 
 
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MIN_PAYLOAD: u8 = 0;
+pub const ENUM_MIN_WRITE_KIND: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_PAYLOAD: u8 = 7;
+pub const ENUM_MAX_WRITE_KIND: u8 = 2;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_PAYLOAD: [Payload; 8] = [
+pub const ENUM_VALUES_WRITE_KIND: [WriteKind; 3] = [
+  WriteKind::Put,
+  WriteKind::Delete,
+  WriteKind::TtlTombstone,
+];
+
+/// What a `TxnWrite` does.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct WriteKind(pub u8);
+#[allow(non_upper_case_globals)]
+impl WriteKind {
+  /// Writes `key` (as a `Put` record would).
+  pub const Put: Self = Self(0);
+  /// Removes `key` (as a `Delete` record would).
+  pub const Delete: Self = Self(1);
+  /// Removes `key` because its TTL expired (as a `TtlTombstone` would).
+  pub const TtlTombstone: Self = Self(2);
+
+  pub const ENUM_MIN: u8 = 0;
+  pub const ENUM_MAX: u8 = 2;
+  pub const ENUM_VALUES: &'static [Self] = &[
+    Self::Put,
+    Self::Delete,
+    Self::TtlTombstone,
+  ];
+  /// Returns the variant's name or "" if unknown.
+  pub fn variant_name(self) -> Option<&'static str> {
+    match self {
+      Self::Put => Some("Put"),
+      Self::Delete => Some("Delete"),
+      Self::TtlTombstone => Some("TtlTombstone"),
+      _ => None,
+    }
+  }
+}
+impl ::core::fmt::Debug for WriteKind {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    if let Some(name) = self.variant_name() {
+      f.write_str(name)
+    } else {
+      f.write_fmt(format_args!("<UNKNOWN {:?}>", self.0))
+    }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for WriteKind {
+  type Inner = Self;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    let b = unsafe { ::flatbuffers::read_scalar_at::<u8>(buf, loc) };
+    Self(b)
+  }
+}
+
+impl ::flatbuffers::Push for WriteKind {
+    type Output = WriteKind;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        unsafe { ::flatbuffers::emplace_scalar::<u8>(dst, self.0) };
+    }
+}
+
+impl ::flatbuffers::EndianScalar for WriteKind {
+  type Scalar = u8;
+  #[inline]
+  fn to_little_endian(self) -> u8 {
+    self.0.to_le()
+  }
+  #[inline]
+  #[allow(clippy::wrong_self_convention)]
+  fn from_little_endian(v: u8) -> Self {
+    let b = u8::from_le(v);
+    Self(b)
+  }
+}
+
+impl<'a> ::flatbuffers::Verifiable for WriteKind {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    u8::run_verifier(v, pos)
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for WriteKind {}
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MIN_PAYLOAD: u8 = 0;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MAX_PAYLOAD: u8 = 8;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+#[allow(non_camel_case_types)]
+pub const ENUM_VALUES_PAYLOAD: [Payload; 9] = [
   Payload::NONE,
   Payload::Begin,
   Payload::Put,
@@ -25,6 +117,7 @@ pub const ENUM_VALUES_PAYLOAD: [Payload; 8] = [
   Payload::Abort,
   Payload::Checkpoint,
   Payload::TtlTombstone,
+  Payload::Txn,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -40,9 +133,10 @@ impl Payload {
   pub const Abort: Self = Self(5);
   pub const Checkpoint: Self = Self(6);
   pub const TtlTombstone: Self = Self(7);
+  pub const Txn: Self = Self(8);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 7;
+  pub const ENUM_MAX: u8 = 8;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::Begin,
@@ -52,6 +146,7 @@ impl Payload {
     Self::Abort,
     Self::Checkpoint,
     Self::TtlTombstone,
+    Self::Txn,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -64,6 +159,7 @@ impl Payload {
       Self::Abort => Some("Abort"),
       Self::Checkpoint => Some("Checkpoint"),
       Self::TtlTombstone => Some("TtlTombstone"),
+      Self::Txn => Some("Txn"),
       _ => None,
     }
   }
@@ -1179,6 +1275,331 @@ impl ::core::fmt::Debug for TtlTombstone<'_> {
       ds.finish()
   }
 }
+pub enum TxnWriteOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// One write of a `Txn` record.
+pub struct TxnWrite<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for TxnWrite<'a> {
+  type Inner = TxnWrite<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> TxnWrite<'a> {
+  pub const VT_KIND: ::flatbuffers::VOffsetT = 4;
+  pub const VT_KEY: ::flatbuffers::VOffsetT = 6;
+  pub const VT_VALUE: ::flatbuffers::VOffsetT = 8;
+  pub const VT_VALUE_REF: ::flatbuffers::VOffsetT = 10;
+  pub const VT_UNIX_MS: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    TxnWrite { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args TxnWriteArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<TxnWrite<'bldr>> {
+    let mut builder = TxnWriteBuilder::new(_fbb);
+    builder.add_unix_ms(args.unix_ms);
+    if let Some(x) = args.value_ref { builder.add_value_ref(x); }
+    if let Some(x) = args.value { builder.add_value(x); }
+    if let Some(x) = args.key { builder.add_key(x); }
+    builder.add_kind(args.kind);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn kind(&self) -> WriteKind {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<WriteKind>(TxnWrite::VT_KIND, Some(WriteKind::Put)).unwrap()}
+  }
+  #[inline]
+  pub fn key(&self) -> ::flatbuffers::Vector<'a, u8> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(TxnWrite::VT_KEY, None).unwrap()}
+  }
+  /// Put only: the value inline, or in the value log; exactly one of the
+  /// two is present. Neither is, for the other kinds.
+  #[inline]
+  pub fn value(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(TxnWrite::VT_VALUE, None)}
+  }
+  #[inline]
+  pub fn value_ref(&self) -> Option<&'a ValueRef> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<ValueRef>(TxnWrite::VT_VALUE_REF, None)}
+  }
+  /// Put: absolute expiry, milliseconds since the Unix epoch, 0 = never.
+  /// TtlTombstone: when the TTL expired. Delete: 0.
+  #[inline]
+  pub fn unix_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(TxnWrite::VT_UNIX_MS, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for TxnWrite<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<WriteKind>("kind", Self::VT_KIND, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("key", Self::VT_KEY, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("value", Self::VT_VALUE, false)?
+     .visit_field::<ValueRef>("value_ref", Self::VT_VALUE_REF, false)?
+     .visit_field::<u64>("unix_ms", Self::VT_UNIX_MS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct TxnWriteArgs<'a> {
+    pub kind: WriteKind,
+    pub key: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub value: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub value_ref: Option<&'a ValueRef>,
+    pub unix_ms: u64,
+}
+impl<'a> Default for TxnWriteArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    TxnWriteArgs {
+      kind: WriteKind::Put,
+      key: None, // required field
+      value: None,
+      value_ref: None,
+      unix_ms: 0,
+    }
+  }
+}
+
+pub struct TxnWriteBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> TxnWriteBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_kind(&mut self, kind: WriteKind) {
+    self.fbb_.push_slot::<WriteKind>(TxnWrite::VT_KIND, kind, WriteKind::Put);
+  }
+  #[inline]
+  pub fn add_key(&mut self, key: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TxnWrite::VT_KEY, key);
+  }
+  #[inline]
+  pub fn add_value(&mut self, value: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TxnWrite::VT_VALUE, value);
+  }
+  #[inline]
+  pub fn add_value_ref(&mut self, value_ref: &ValueRef) {
+    self.fbb_.push_slot_always::<&ValueRef>(TxnWrite::VT_VALUE_REF, value_ref);
+  }
+  #[inline]
+  pub fn add_unix_ms(&mut self, unix_ms: u64) {
+    self.fbb_.push_slot::<u64>(TxnWrite::VT_UNIX_MS, unix_ms, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> TxnWriteBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    TxnWriteBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<TxnWrite<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, TxnWrite::VT_KEY,"key");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for TxnWrite<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("TxnWrite");
+      ds.field("kind", &self.kind());
+      ds.field("key", &self.key());
+      ds.field("value", &self.value());
+      ds.field("value_ref", &self.value_ref());
+      ds.field("unix_ms", &self.unix_ms());
+      ds.finish()
+  }
+}
+pub enum TxnOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A whole transaction in one record: `Begin`, its writes and its
+/// `Commit` together. Replay applies its writes, in order, atomically at
+/// this record's LSN, exactly as it applies a committed Begin … Commit.
+/// Transactions too large for one record use the separate records.
+pub struct Txn<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Txn<'a> {
+  type Inner = Txn<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Txn<'a> {
+  pub const VT_TXN_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_COMMIT_UNIX_MS: ::flatbuffers::VOffsetT = 6;
+  pub const VT_DURABLE_LSN: ::flatbuffers::VOffsetT = 8;
+  pub const VT_WRITES: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Txn { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args TxnArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Txn<'bldr>> {
+    let mut builder = TxnBuilder::new(_fbb);
+    builder.add_durable_lsn(args.durable_lsn);
+    builder.add_commit_unix_ms(args.commit_unix_ms);
+    builder.add_txn_id(args.txn_id);
+    if let Some(x) = args.writes { builder.add_writes(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn txn_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Txn::VT_TXN_ID, Some(0)).unwrap()}
+  }
+  /// As in `Commit`.
+  #[inline]
+  pub fn commit_unix_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Txn::VT_COMMIT_UNIX_MS, Some(0)).unwrap()}
+  }
+  /// As in `Commit`: every record up to this LSN was durable when this one
+  /// was logged.
+  #[inline]
+  pub fn durable_lsn(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Txn::VT_DURABLE_LSN, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn writes(&self) -> ::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<TxnWrite<'a>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<TxnWrite>>>>(Txn::VT_WRITES, None).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Txn<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("txn_id", Self::VT_TXN_ID, false)?
+     .visit_field::<u64>("commit_unix_ms", Self::VT_COMMIT_UNIX_MS, false)?
+     .visit_field::<u64>("durable_lsn", Self::VT_DURABLE_LSN, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<TxnWrite>>>>("writes", Self::VT_WRITES, true)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct TxnArgs<'a> {
+    pub txn_id: u64,
+    pub commit_unix_ms: u64,
+    pub durable_lsn: u64,
+    pub writes: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<TxnWrite<'a>>>>>,
+}
+impl<'a> Default for TxnArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    TxnArgs {
+      txn_id: 0,
+      commit_unix_ms: 0,
+      durable_lsn: 0,
+      writes: None, // required field
+    }
+  }
+}
+
+pub struct TxnBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> TxnBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_txn_id(&mut self, txn_id: u64) {
+    self.fbb_.push_slot::<u64>(Txn::VT_TXN_ID, txn_id, 0);
+  }
+  #[inline]
+  pub fn add_commit_unix_ms(&mut self, commit_unix_ms: u64) {
+    self.fbb_.push_slot::<u64>(Txn::VT_COMMIT_UNIX_MS, commit_unix_ms, 0);
+  }
+  #[inline]
+  pub fn add_durable_lsn(&mut self, durable_lsn: u64) {
+    self.fbb_.push_slot::<u64>(Txn::VT_DURABLE_LSN, durable_lsn, 0);
+  }
+  #[inline]
+  pub fn add_writes(&mut self, writes: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<TxnWrite<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Txn::VT_WRITES, writes);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> TxnBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    TxnBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Txn<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, Txn::VT_WRITES,"writes");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Txn<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Txn");
+      ds.field("txn_id", &self.txn_id());
+      ds.field("commit_unix_ms", &self.commit_unix_ms());
+      ds.field("durable_lsn", &self.durable_lsn());
+      ds.field("writes", &self.writes());
+      ds.finish()
+  }
+}
 pub enum WalRecordOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -1333,6 +1754,21 @@ impl<'a> WalRecord<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn payload_as_txn(&self) -> Option<Txn<'a>> {
+    if self.payload_type() == Payload::Txn {
+      self.payload().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { Txn::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl ::flatbuffers::Verifiable for WalRecord<'_> {
@@ -1350,6 +1786,7 @@ impl ::flatbuffers::Verifiable for WalRecord<'_> {
           Payload::Abort => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Abort>>("Payload::Abort", pos),
           Payload::Checkpoint => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Checkpoint>>("Payload::Checkpoint", pos),
           Payload::TtlTombstone => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<TtlTombstone>>("Payload::TtlTombstone", pos),
+          Payload::Txn => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Txn>>("Payload::Txn", pos),
           _ => Ok(()),
         }
      })?
@@ -1448,6 +1885,13 @@ impl ::core::fmt::Debug for WalRecord<'_> {
         },
         Payload::TtlTombstone => {
           if let Some(x) = self.payload_as_ttl_tombstone() {
+            ds.field("payload", &x)
+          } else {
+            ds.field("payload", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Payload::Txn => {
+          if let Some(x) = self.payload_as_txn() {
             ds.field("payload", &x)
           } else {
             ds.field("payload", &"InvalidFlatbuffer: Union discriminant does not match value.")

@@ -1,8 +1,10 @@
 //! Typed WAL record payloads and their FlatBuffers encoding (`wal.fbs`).
 //!
-//! A transaction is logged as `Begin`, its `Put`/`Delete`/`TtlTombstone`
-//! records, then `Commit` (or `Abort`). Replay applies a transaction's
-//! records only when its `Commit` is in the log.
+//! A transaction is logged as one `Txn` record holding all its writes, or,
+//! when that record would be too large, as `Begin`, its
+//! `Put`/`Delete`/`TtlTombstone` records, then `Commit` (or `Abort`).
+//! Replay applies a transaction's writes only when its `Txn` or `Commit`
+//! record is in the log.
 
 use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
 use serde::Serialize;
@@ -21,6 +23,57 @@ pub enum PutValue {
     /// In the value log.
     Ref(ValueRef),
 }
+
+/// One write of a [`WalPayload::Txn`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TxnWrite {
+    /// Writes a key (as [`WalPayload::Put`]).
+    Put {
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+        /// The value, inline or in the value log.
+        value: PutValue,
+        /// Absolute expiry in milliseconds since the Unix epoch; `None`
+        /// never expires.
+        expires_at_unix_ms: Option<u64>,
+    },
+    /// Removes a key (as [`WalPayload::Delete`]).
+    Delete {
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+    },
+    /// Removes a key whose TTL expired (as [`WalPayload::TtlTombstone`]).
+    TtlTombstone {
+        /// The key.
+        #[serde(serialize_with = "crate::view::bytes")]
+        key: Vec<u8>,
+        /// When it expired, milliseconds since the Unix epoch.
+        expired_at_unix_ms: u64,
+    },
+}
+
+impl TxnWrite {
+    /// The key written.
+    #[must_use]
+    pub fn key(&self) -> &[u8] {
+        match self {
+            TxnWrite::Put { key, .. } | TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => key,
+        }
+    }
+}
+
+/// Bytes a `Txn` record may take per write beyond its key and inline
+/// value (table, vtable, vector lengths, alignment): with
+/// [`TXN_RECORD_OVERHEAD`], an upper bound of the encoded size that a
+/// writer checks against [`crate::wal::WAL_PAYLOAD_MAX`] before choosing
+/// the one-record form.
+pub const TXN_WRITE_OVERHEAD: usize = 96;
+
+/// Bytes of a `Txn` record beyond its writes (root, union, header fields).
+pub const TXN_RECORD_OVERHEAD: usize = 128;
 
 /// The payload of one WAL record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +137,17 @@ pub enum WalPayload {
         /// When it expired, milliseconds since the Unix epoch.
         expired_at_unix_ms: u64,
     },
+    /// A whole transaction: its writes and its commit, in one record.
+    Txn {
+        /// The transaction.
+        txn: TxnId,
+        /// As in [`WalPayload::Commit`].
+        commit_unix_ms: u64,
+        /// As in [`WalPayload::Commit`].
+        durable_lsn: Lsn,
+        /// The writes, applied in this order.
+        writes: Vec<TxnWrite>,
+    },
 }
 
 /// The kind of a WAL record, without its fields.
@@ -104,11 +168,13 @@ pub enum WalRecordKind {
     Checkpoint,
     /// [`WalPayload::TtlTombstone`].
     TtlTombstone,
+    /// [`WalPayload::Txn`].
+    Txn,
 }
 
 impl WalRecordKind {
     /// Every kind.
-    pub const ALL: [WalRecordKind; 7] = [
+    pub const ALL: [WalRecordKind; 8] = [
         WalRecordKind::Begin,
         WalRecordKind::Put,
         WalRecordKind::Delete,
@@ -116,6 +182,7 @@ impl WalRecordKind {
         WalRecordKind::Abort,
         WalRecordKind::Checkpoint,
         WalRecordKind::TtlTombstone,
+        WalRecordKind::Txn,
     ];
 
     /// Lower-case name, as in dumps and golden file names.
@@ -129,16 +196,19 @@ impl WalRecordKind {
             WalRecordKind::Abort => "abort",
             WalRecordKind::Checkpoint => "checkpoint",
             WalRecordKind::TtlTombstone => "ttl_tombstone",
+            WalRecordKind::Txn => "txn",
         }
     }
 }
 
-/// Verifier limits for WAL payloads: a payload is a flat table, so a small
-/// depth and table count suffice and bound the verifier's work.
+/// Verifier limits for WAL payloads: a payload is a flat table or a `Txn`
+/// with a vector of flat tables, so a small depth suffices; tables are
+/// bounded by what fits in a payload (each takes at least 8 bytes with
+/// its offset), which bounds the verifier's work with the size.
 fn verifier_options() -> VerifierOptions {
     VerifierOptions {
         max_depth: 8,
-        max_tables: 16,
+        max_tables: crate::wal::WAL_PAYLOAD_MAX / 8,
         max_apparent_size: crate::wal::WAL_PAYLOAD_MAX,
         ignore_missing_null_terminator: false,
     }
@@ -160,6 +230,7 @@ impl WalPayload {
             WalPayload::Abort { .. } => WalRecordKind::Abort,
             WalPayload::Checkpoint { .. } => WalRecordKind::Checkpoint,
             WalPayload::TtlTombstone { .. } => WalRecordKind::TtlTombstone,
+            WalPayload::Txn { .. } => WalRecordKind::Txn,
         }
     }
 
@@ -172,12 +243,29 @@ impl WalPayload {
             | WalPayload::Delete { txn, .. }
             | WalPayload::Commit { txn, .. }
             | WalPayload::Abort { txn }
-            | WalPayload::TtlTombstone { txn, .. } => Some(*txn),
+            | WalPayload::TtlTombstone { txn, .. }
+            | WalPayload::Txn { txn, .. } => Some(*txn),
             WalPayload::Checkpoint { .. } => None,
         }
     }
 
-    /// The key the record touches, if any.
+    /// The durable LSN a commit (`Commit` or `Txn`) carries.
+    #[must_use]
+    pub const fn durable_lsn(&self) -> Option<Lsn> {
+        match self {
+            WalPayload::Commit { durable_lsn, .. } | WalPayload::Txn { durable_lsn, .. } => Some(*durable_lsn),
+            _ => None,
+        }
+    }
+
+    /// Whether the record commits a transaction (`Commit` or `Txn`).
+    #[must_use]
+    pub const fn commits(&self) -> bool {
+        matches!(self, WalPayload::Commit { .. } | WalPayload::Txn { .. })
+    }
+
+    /// The key the record touches, if any (the writes of a `Txn` are in
+    /// the record).
     #[must_use]
     pub fn key(&self) -> Option<&[u8]> {
         match self {
@@ -269,6 +357,20 @@ impl WalPayload {
                 );
                 (fb::Payload::TtlTombstone, t.as_union_value())
             }
+            WalPayload::Txn { txn, commit_unix_ms, durable_lsn, writes } => {
+                let writes: Vec<_> = writes.iter().map(|w| build_write(fbb, w)).collect();
+                let writes = fbb.create_vector(&writes);
+                let t = fb::Txn::create(
+                    fbb,
+                    &fb::TxnArgs {
+                        txn_id: txn.get(),
+                        commit_unix_ms: *commit_unix_ms,
+                        durable_lsn: durable_lsn.get(),
+                        writes: Some(writes),
+                    },
+                );
+                (fb::Payload::Txn, t.as_union_value())
+            }
         }
     }
 
@@ -345,6 +447,21 @@ impl WalPayload {
                     expired_at_unix_ms: t.expired_at_unix_ms(),
                 }
             }
+            fb::Payload::Txn => {
+                let t = record.payload_as_txn().ok_or_else(missing)?;
+                let writes = t
+                    .writes()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| decode_write(&w).map_err(|reason| content(&format!("Txn write {i}: {reason}"))))
+                    .collect::<Result<Vec<_>>>()?;
+                WalPayload::Txn {
+                    txn: TxnId(t.txn_id()),
+                    commit_unix_ms: t.commit_unix_ms(),
+                    durable_lsn: Lsn(t.durable_lsn()),
+                    writes,
+                }
+            }
             other => {
                 return Err(Error::UnknownUnionTag {
                     structure: Structure::WalPayload,
@@ -354,5 +471,60 @@ impl WalPayload {
             }
         };
         Ok(payload)
+    }
+}
+
+fn build_write<'b>(fbb: &mut FlatBufferBuilder<'b>, w: &TxnWrite) -> WIPOffset<fb::TxnWrite<'b>> {
+    let (kind, key, value, unix_ms) = match w {
+        TxnWrite::Put { key, value, expires_at_unix_ms } => {
+            (fb::WriteKind::Put, key, Some(value), expires_at_unix_ms.unwrap_or(0))
+        }
+        TxnWrite::Delete { key } => (fb::WriteKind::Delete, key, None, 0),
+        TxnWrite::TtlTombstone { key, expired_at_unix_ms } => {
+            (fb::WriteKind::TtlTombstone, key, None, *expired_at_unix_ms)
+        }
+    };
+    let key = fbb.create_vector(key);
+    let (value, value_ref) = match value {
+        Some(PutValue::Inline(v)) => (Some(fbb.create_vector(v)), None),
+        Some(PutValue::Ref(r)) => (None, Some(fb_value_ref(r))),
+        None => (None, None),
+    };
+    fb::TxnWrite::create(fbb, &fb::TxnWriteArgs { kind, key: Some(key), value, value_ref: value_ref.as_ref(), unix_ms })
+}
+
+/// One write of a verified `Txn`, or why it is invalid.
+fn decode_write(w: &fb::TxnWrite<'_>) -> std::result::Result<TxnWrite, String> {
+    let key = w.key().bytes().to_vec();
+    let unix_ms = w.unix_ms();
+    match w.kind() {
+        fb::WriteKind::Put => {
+            let value = match (w.value(), w.value_ref()) {
+                (Some(v), None) => PutValue::Inline(v.bytes().to_vec()),
+                (None, Some(r)) => PutValue::Ref(ValueRef {
+                    segment: SegmentId(r.segment()),
+                    offset: r.offset(),
+                    length: r.length(),
+                    crc: r.crc(),
+                }),
+                (Some(_), Some(_)) => return Err("a put with both an inline value and a value reference".into()),
+                (None, None) => return Err("a put with neither an inline value nor a value reference".into()),
+            };
+            Ok(TxnWrite::Put { key, value, expires_at_unix_ms: (unix_ms != 0).then_some(unix_ms) })
+        }
+        kind @ (fb::WriteKind::Delete | fb::WriteKind::TtlTombstone) => {
+            if w.value().is_some() || w.value_ref().is_some() {
+                return Err("a delete with a value".into());
+            }
+            if kind == fb::WriteKind::Delete {
+                if unix_ms != 0 {
+                    return Err(format!("a delete with a time ({unix_ms})"));
+                }
+                Ok(TxnWrite::Delete { key })
+            } else {
+                Ok(TxnWrite::TtlTombstone { key, expired_at_unix_ms: unix_ms })
+            }
+        }
+        other => Err(format!("unknown write kind {}", other.0)),
     }
 }

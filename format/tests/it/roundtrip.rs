@@ -4,7 +4,9 @@
 use jubilant_format::manifest::ClockCalibration;
 use jubilant_format::superblock::VlogCursor;
 use jubilant_format::vlog::{VlogReader, VlogStep, decode_referenced, encode_vlog_record};
-use jubilant_format::wal::{PutValue, WalPayload, WalReader, WalStep, encode_envelope};
+use jubilant_format::wal::{
+    PutValue, TXN_RECORD_OVERHEAD, TXN_WRITE_OVERHEAD, TxnWrite, WalPayload, WalReader, WalStep, encode_envelope,
+};
 use jubilant_format::{
     Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader, SegmentId, SegmentKind,
     Superblock, TxnId, ValueRef,
@@ -50,9 +52,44 @@ fn wal_payload() -> impl Strategy<Value = WalPayload> {
         txn.clone().prop_map(|txn| WalPayload::Abort { txn }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(l, g)| WalPayload::Checkpoint { checkpoint_lsn: Lsn(l), generation: Generation(g) }),
-        (txn, bytes(64), any::<u64>())
+        (txn.clone(), bytes(64), any::<u64>())
             .prop_map(|(txn, key, expired_at_unix_ms)| { WalPayload::TtlTombstone { txn, key, expired_at_unix_ms } }),
+        (txn, any::<u64>(), any::<u64>(), proptest::collection::vec(txn_write(), 0..20)).prop_map(
+            |(txn, commit_unix_ms, d, writes)| WalPayload::Txn { txn, commit_unix_ms, durable_lsn: Lsn(d), writes }
+        ),
     ]
+}
+
+fn txn_write() -> impl Strategy<Value = TxnWrite> {
+    prop_oneof![
+        (
+            bytes(64),
+            prop_oneof![bytes(300).prop_map(PutValue::Inline), value_ref().prop_map(PutValue::Ref)],
+            proptest::option::of(1u64..),
+        )
+            .prop_map(|(key, value, expires_at_unix_ms)| TxnWrite::Put { key, value, expires_at_unix_ms }),
+        bytes(64).prop_map(|key| TxnWrite::Delete { key }),
+        (bytes(64), any::<u64>())
+            .prop_map(|(key, expired_at_unix_ms)| TxnWrite::TtlTombstone { key, expired_at_unix_ms }),
+    ]
+}
+
+proptest! {
+    /// The size bound a writer checks before logging a transaction as one
+    /// `Txn` record holds for every transaction.
+    #[test]
+    fn txn_records_stay_within_their_size_bound(writes in proptest::collection::vec(txn_write(), 0..64)) {
+        let bound = writes.iter().fold(TXN_RECORD_OVERHEAD, |sum, w| {
+            let inline = match w {
+                TxnWrite::Put { value: PutValue::Inline(v), .. } => v.len(),
+                _ => 0,
+            };
+            sum + w.key().len() + inline + TXN_WRITE_OVERHEAD
+        });
+        let payload = WalPayload::Txn { txn: TxnId(u64::MAX), commit_unix_ms: u64::MAX, durable_lsn: Lsn(u64::MAX), writes };
+        let len = payload.encode().len();
+        prop_assert!(len <= bound, "{} bytes encoded, bound {}", len, bound);
+    }
 }
 
 proptest! {

@@ -3,7 +3,7 @@
 
 use jubilant_format::manifest::ClockCalibration;
 use jubilant_format::superblock::VlogCursor;
-use jubilant_format::wal::{PutValue, WalPayload, encode_envelope};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload, encode_envelope};
 use jubilant_format::{
     Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader, SegmentId, SegmentKind,
     Superblock, TxnId, ValueRef,
@@ -86,6 +86,28 @@ pub fn wal_payloads() -> Vec<(&'static str, WalPayload)> {
                 txn: TxnId(79),
                 key: b"session:9".to_vec(),
                 expired_at_unix_ms: 1_767_225_600_000,
+            },
+        ),
+        (
+            "txn",
+            WalPayload::Txn {
+                txn: TxnId(80),
+                commit_unix_ms: 1_767_225_600_456,
+                durable_lsn: Lsn(1_000),
+                writes: vec![
+                    TxnWrite::Put {
+                        key: b"user:43".to_vec(),
+                        value: PutValue::Inline(b"{\"name\":\"Grace\"}".to_vec()),
+                        expires_at_unix_ms: None,
+                    },
+                    TxnWrite::Put {
+                        key: b"blob:2".to_vec(),
+                        value: PutValue::Ref(value_ref()),
+                        expires_at_unix_ms: Some(1_767_225_600_000),
+                    },
+                    TxnWrite::Delete { key: b"user:41".to_vec() },
+                    TxnWrite::TtlTombstone { key: b"session:10".to_vec(), expired_at_unix_ms: 1_767_225_600_001 },
+                ],
             },
         ),
     ]

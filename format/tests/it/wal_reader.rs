@@ -197,3 +197,40 @@ fn reader_is_idempotent_at_the_end_and_after_errors() {
     assert_eq!(reader.offset(), BASE + starts[2] as u64);
     assert_eq!(reader.next_lsn(), Some(Lsn(3)));
 }
+
+/// A `Txn` write that breaks the schema's rules (a put with both or
+/// neither value, a delete with a value or a time, an unknown kind) is a
+/// typed error naming the write, not a panic and not a silent guess.
+#[test]
+fn invalid_txn_writes_are_named_errors() {
+    use jubilant_format::generated::wal as fb;
+    let cases: [(&str, fb::WriteKind, bool, bool, u64); 5] = [
+        ("both an inline value and a value reference", fb::WriteKind::Put, true, true, 0),
+        ("neither an inline value nor a value reference", fb::WriteKind::Put, false, false, 0),
+        ("a delete with a value", fb::WriteKind::Delete, true, false, 0),
+        ("a delete with a time", fb::WriteKind::Delete, false, false, 5),
+        ("unknown write kind 9", fb::WriteKind(9), false, false, 0),
+    ];
+    for (reason, kind, inline, by_ref, unix_ms) in cases {
+        let mut fbb = flatbuffers::FlatBufferBuilder::new();
+        let key = fbb.create_vector(b"k");
+        let value = inline.then(|| fbb.create_vector(b"v"));
+        let r = fb::ValueRef::new(1, 2, 30, 4);
+        let w = fb::TxnWrite::create(
+            &mut fbb,
+            &fb::TxnWriteArgs { kind, key: Some(key), value, value_ref: by_ref.then_some(&r), unix_ms },
+        );
+        let writes = fbb.create_vector(&[w]);
+        let t = fb::Txn::create(
+            &mut fbb,
+            &fb::TxnArgs { txn_id: 1, commit_unix_ms: 2, durable_lsn: 3, writes: Some(writes) },
+        );
+        let root = fb::WalRecord::create(
+            &mut fbb,
+            &fb::WalRecordArgs { payload_type: fb::Payload::Txn, payload: Some(t.as_union_value()) },
+        );
+        fbb.finish_minimal(root);
+        let err = jubilant_format::wal::WalPayload::decode(fbb.finished_data(), 4096).unwrap_err().to_string();
+        assert!(err.contains("Txn write 0") && err.contains(reason) && err.contains("4096"), "{reason}: {err}");
+    }
+}

@@ -24,7 +24,7 @@ use jubilant_engine::validate::inspect::{PageContent, RawField, manifest_view, p
 use jubilant_engine::validate::{Hints, scan_vlog, scan_wal};
 use jubilant_format::PageId;
 use jubilant_format::view::display_bytes;
-use jubilant_format::wal::{PutValue, WalPayload};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload};
 use serde_json::{Map, Value, json};
 
 use super::args::DumpFormat;
@@ -286,24 +286,8 @@ fn payload_fields(payload: &WalPayload, values: Values) -> (Map<String, Value>, 
         WalPayload::Put { txn, key, value, expires_at_unix_ms } => {
             m.insert("kind".into(), json!("put"));
             m.insert("txn".into(), json!(txn));
-            m.insert("key".into(), json!(display_bytes(key)));
-            let (value_json, value_text) = match value {
-                PutValue::Inline(v) => (values.json(v), values.text(v)),
-                PutValue::Ref(r) => {
-                    (Value::Null, format!("-> vlog segment {} offset {} ({} bytes)", r.segment, r.offset, r.length))
-                }
-            };
-            m.insert("value".into(), value_json);
-            m.insert(
-                "value_ref".into(),
-                match value {
-                    PutValue::Ref(r) => serde_json::to_value(r).unwrap_or(Value::Null),
-                    PutValue::Inline(_) => Value::Null,
-                },
-            );
-            m.insert("expires_at_unix_ms".into(), json!(expires_at_unix_ms));
-            let expiry = expires_at_unix_ms.map_or_else(String::new, |t| format!(" expires {t}"));
-            format!("put txn {txn} {} {value_text}{expiry}", display_bytes(key))
+            let text = put_fields(&mut m, key, value, *expires_at_unix_ms, values);
+            format!("put txn {txn} {text}")
         }
         WalPayload::Delete { txn, key } => {
             m.insert("kind".into(), json!("delete"));
@@ -336,8 +320,75 @@ fn payload_fields(payload: &WalPayload, values: Values) -> (Map<String, Value>, 
             m.insert("expired_at_unix_ms".into(), json!(expired_at_unix_ms));
             format!("ttl_tombstone txn {txn} {} expired {expired_at_unix_ms}", display_bytes(key))
         }
+        WalPayload::Txn { txn, commit_unix_ms, durable_lsn, writes } => {
+            m.insert("kind".into(), json!("txn"));
+            m.insert("txn".into(), json!(txn));
+            m.insert("commit_unix_ms".into(), json!(commit_unix_ms));
+            m.insert("durable_lsn".into(), json!(durable_lsn));
+            let mut texts = Vec::with_capacity(writes.len());
+            let writes: Vec<Value> = writes
+                .iter()
+                .map(|w| {
+                    let mut wm = Map::new();
+                    let text = match w {
+                        TxnWrite::Put { key, value, expires_at_unix_ms } => {
+                            wm.insert("kind".into(), json!("put"));
+                            format!("put {}", put_fields(&mut wm, key, value, *expires_at_unix_ms, values))
+                        }
+                        TxnWrite::Delete { key } => {
+                            wm.insert("kind".into(), json!("delete"));
+                            wm.insert("key".into(), json!(display_bytes(key)));
+                            format!("delete {}", display_bytes(key))
+                        }
+                        TxnWrite::TtlTombstone { key, expired_at_unix_ms } => {
+                            wm.insert("kind".into(), json!("ttl_tombstone"));
+                            wm.insert("key".into(), json!(display_bytes(key)));
+                            wm.insert("expired_at_unix_ms".into(), json!(expired_at_unix_ms));
+                            format!("ttl_tombstone {} expired {expired_at_unix_ms}", display_bytes(key))
+                        }
+                    };
+                    texts.push(text);
+                    Value::Object(wm)
+                })
+                .collect();
+            m.insert("writes".into(), Value::Array(writes));
+            format!(
+                "txn {txn} at {commit_unix_ms} ms, durable LSN {durable_lsn}, {} write(s): {}",
+                texts.len(),
+                texts.join("; ")
+            )
+        }
     };
     (m, text)
+}
+
+/// The fields of a put (key, value or its reference, expiry) into `m`;
+/// returns their text form.
+fn put_fields(
+    m: &mut Map<String, Value>,
+    key: &[u8],
+    value: &PutValue,
+    expires_at_unix_ms: Option<u64>,
+    values: Values,
+) -> String {
+    m.insert("key".into(), json!(display_bytes(key)));
+    let (value_json, value_text) = match value {
+        PutValue::Inline(v) => (values.json(v), values.text(v)),
+        PutValue::Ref(r) => {
+            (Value::Null, format!("-> vlog segment {} offset {} ({} bytes)", r.segment, r.offset, r.length))
+        }
+    };
+    m.insert("value".into(), value_json);
+    m.insert(
+        "value_ref".into(),
+        match value {
+            PutValue::Ref(r) => serde_json::to_value(r).unwrap_or(Value::Null),
+            PutValue::Inline(_) => Value::Null,
+        },
+    );
+    m.insert("expires_at_unix_ms".into(), json!(expires_at_unix_ms));
+    let expiry = expires_at_unix_ms.map_or_else(String::new, |t| format!(" expires {t}"));
+    format!("{} {value_text}{expiry}", display_bytes(key))
 }
 
 /// `{"offset","reason",…}`: where a log ends and why, flat.

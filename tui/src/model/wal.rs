@@ -153,6 +153,10 @@ pub fn scan(dir: &DataDir, checkpoints: &[(Slot, Lsn, bool)]) -> WalModel {
                             match p {
                                 WalPayload::Begin { .. } => model.transactions += 1,
                                 WalPayload::Commit { .. } => model.commits += 1,
+                                WalPayload::Txn { .. } => {
+                                    model.transactions += 1;
+                                    model.commits += 1;
+                                }
                                 _ => {}
                             }
                         }
@@ -234,9 +238,7 @@ fn refine_mid_log(model: &mut WalModel, segments: usize) {
         .iter()
         .enumerate()
         .filter_map(|(i, r)| match r {
-            WalRow::Record(WalRecordView { payload: Ok(WalPayload::Commit { durable_lsn, .. }), .. }) => {
-                Some((i, *durable_lsn))
-            }
+            WalRow::Record(WalRecordView { payload: Ok(p), .. }) => p.durable_lsn().map(|d| (i, d)),
             _ => None,
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use jubilant_format::wal::{PutValue, WalPayload};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -30,9 +30,20 @@ pub(crate) fn live_set(state: &State) -> Option<HashSet<(u64, u64)>> {
         for row in &wal.rows {
             if let WalRow::Record(r) = row
                 && r.lsn.get() > checkpoint
-                && let Ok(WalPayload::Put { value: PutValue::Ref(v), .. }) = &r.payload
             {
-                live.insert((v.segment.get(), v.offset));
+                match &r.payload {
+                    Ok(WalPayload::Put { value: PutValue::Ref(v), .. }) => {
+                        live.insert((v.segment.get(), v.offset));
+                    }
+                    Ok(WalPayload::Txn { writes, .. }) => {
+                        for w in writes {
+                            if let TxnWrite::Put { value: PutValue::Ref(v), .. } = w {
+                                live.insert((v.segment.get(), v.offset));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }

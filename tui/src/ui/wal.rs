@@ -2,7 +2,7 @@
 //! records, └ commit or abort), checkpoint LSNs marked, damage in red
 //! where it starts and why.
 
-use jubilant_format::wal::{PutValue, WalPayload};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -29,6 +29,7 @@ fn glyph(p: &WalPayload) -> char {
     match p {
         WalPayload::Begin { .. } => '┌',
         WalPayload::Commit { .. } | WalPayload::Abort { .. } => '└',
+        WalPayload::Txn { .. } => '■',
         WalPayload::Checkpoint { .. } => '◆',
         _ => '│',
     }
@@ -40,6 +41,7 @@ fn value_text(state: &State, p: &WalPayload) -> String {
         WalPayload::Put { value: PutValue::Inline(v), .. } => text::redacted(v),
         WalPayload::Put { value: PutValue::Ref(r), .. } => format!("→ vlog {}@{}", r.segment, r.offset),
         WalPayload::Commit { durable_lsn, .. } => format!("durable_lsn {durable_lsn}"),
+        WalPayload::Txn { writes, durable_lsn, .. } => format!("{} write(s), durable_lsn {durable_lsn}", writes.len()),
         WalPayload::Checkpoint { checkpoint_lsn, generation } => format!("LSN {checkpoint_lsn}, gen {generation}"),
         WalPayload::TtlTombstone { expired_at_unix_ms, .. } => {
             format!("expired {}", text::unix_ms(*expired_at_unix_ms))
@@ -174,6 +176,33 @@ fn detail_panel(state: &State, wal: &WalModel, frame: &mut Frame, area: Rect) {
                         "committed {}; every record up to LSN {durable_lsn} was durable when it was logged",
                         text::unix_ms(*commit_unix_ms)
                     ))),
+                    WalPayload::Txn { commit_unix_ms, durable_lsn, writes, .. } => {
+                        lines.push(Line::raw(format!(
+                            "whole transaction, committed {}; every record up to LSN {durable_lsn} was durable when \
+                             it was logged",
+                            text::unix_ms(*commit_unix_ms)
+                        )));
+                        for w in writes {
+                            lines.push(Line::raw(match w {
+                                TxnWrite::Put { key, value: PutValue::Inline(v), .. } => {
+                                    let shown = if state.show_values { text::value(v, 60) } else { text::redacted(v) };
+                                    format!("  put {} = {shown}", text::key(key, 60))
+                                }
+                                TxnWrite::Put { key, value: PutValue::Ref(r), .. } => format!(
+                                    "  put {} → vlog segment {} offset {}",
+                                    text::key(key, 60),
+                                    r.segment,
+                                    r.offset
+                                ),
+                                TxnWrite::Delete { key } => format!("  delete {}", text::key(key, 60)),
+                                TxnWrite::TtlTombstone { key, expired_at_unix_ms } => format!(
+                                    "  ttl_tombstone {} expired {}",
+                                    text::key(key, 60),
+                                    text::unix_ms(*expired_at_unix_ms)
+                                ),
+                            }));
+                        }
+                    }
                     _ => {}
                 }
             }

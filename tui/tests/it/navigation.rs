@@ -3,6 +3,7 @@
 //! the WAL's torn tail.
 
 use jubilant_format::PageId;
+use jubilant_format::wal::WalPayload;
 use jubilant_tui::View;
 use jubilant_tui::model::page::Content;
 use jubilant_tui::model::tree::TreeNode;
@@ -142,9 +143,12 @@ fn the_healthy_wal_marks_both_checkpoints() {
     assert_eq!(state.status.as_ref().unwrap().text, "the WAL has no damage");
     let marks = wal.rows.iter().filter(|r| matches!(r, WalRow::Checkpoint { .. })).count();
     assert_eq!(marks, 2);
-    assert!(wal.rows.iter().any(
-        |r| matches!(r, WalRow::Record(rec) if rec.payload.as_ref().is_ok_and(|p| p.key() == Some(b"wal-only-big")))
-    ));
+    // Alone or among the writes of a whole-transaction record.
+    let writes_key = |p: &WalPayload| match p {
+        WalPayload::Txn { writes, .. } => writes.iter().any(|w| w.key() == b"wal-only-big"),
+        other => other.key() == Some(b"wal-only-big"),
+    };
+    assert!(wal.rows.iter().any(|r| matches!(r, WalRow::Record(rec) if rec.payload.as_ref().is_ok_and(writes_key))));
 }
 
 #[test]

@@ -36,7 +36,7 @@ struct Base {
 fn base() -> Base {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    dirs::build(&dir, 300, 40, 40);
+    dirs::build(&dir, 300, 40, 80);
     let v = run_validate(&dir);
     assert!(!v.report.has_problems(), "{:#?}", v.report.findings);
     let tree = v.tree.unwrap();
@@ -191,11 +191,10 @@ fn every_bit_of_the_wal_tail() {
     let name = format!("wal/{}", last.file_name().unwrap().to_str().unwrap());
     let recs = records(last);
     // The last batch (torn tail: no later commit vouches for it) and the
-    // last record of the batch before (mid-log: the last commit does).
-    let tail: Vec<(u64, u64)> = recs[recs.len() - 2..].to_vec();
-    // Batches are Begin, ten changes, Commit: the record before the last
-    // batch is the previous batch's commit.
-    let earlier = recs[recs.len() - 13];
+    // batch before (mid-log: the last commit does). Each batch is one
+    // `Txn` record, its own commit.
+    let tail: Vec<(u64, u64)> = recs[recs.len() - 1..].to_vec();
+    let earlier = recs[recs.len() - 2];
     for &(offset, len) in tail.iter().chain(std::iter::once(&earlier)) {
         for byte in offset..offset + len {
             for bit in 0..8 {

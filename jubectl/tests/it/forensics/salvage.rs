@@ -44,7 +44,7 @@ fn tree(dir: &Path) -> Vec<u8> {
 fn salvage_recovers_every_key_whose_latest_version_survives() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let history = dirs::build(&dir, 300, 40, 40);
+    let history = dirs::build(&dir, 300, 120, 40);
     let v = validate(&FsStorage::new(), &dir, ValidateOptions::default(), &mut |_| {}).unwrap();
     let root = v.report.superblock.unwrap().root_page as usize;
 
