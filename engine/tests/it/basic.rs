@@ -427,3 +427,40 @@ fn small_transactions_are_one_record_large_ones_several_and_both_replay() {
     assert_eq!(contents(&db), expected);
     assert_invariants(&db);
 }
+
+/// Inserts scattered over every leaf of a full tree (as after a bulk load)
+/// re-cut the rebuilt leaves densely instead of splitting each in half:
+/// the leaf count grows with the keys, not twofold.
+#[test]
+fn scattered_inserts_into_full_leaves_keep_the_tree_dense() {
+    let sim = SimStorage::new(21);
+    // Room for the whole load in the memtable: one checkpoint builds the
+    // tree from it, leaves packed full.
+    let opts = Options { dirty_bytes_max: 8 << 20, ..crate::support::sim_options(&sim) };
+    let db = Db::open(crate::support::DIR, opts).unwrap();
+    let spread = |i: u32| format!("k{:08}", i.wrapping_mul(2_654_435_761) % 1_000_000).into_bytes();
+    let mut b = WriteBatch::new();
+    for i in 0..3_000u32 {
+        b.put(spread(i), vec![7u8; 60]);
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let before = db.check_invariants().unwrap().unwrap();
+    // 10% more keys, all over the key space: nearly every leaf gets one.
+    let mut b = WriteBatch::new();
+    for i in 0..300u32 {
+        b.put(format!("k{:08}x", i.wrapping_mul(2_654_435_761) % 1_000_000 + 1), vec![8u8; 60]);
+    }
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let after = db.check_invariants().unwrap().unwrap();
+    assert_eq!(after.keys, before.keys + 300);
+    assert!(
+        after.leaves * 100 <= before.leaves * 125,
+        "{} leaves became {} for 10% more keys",
+        before.leaves,
+        after.leaves
+    );
+    assert_invariants(&db);
+    assert_eq!(contents(&db).len(), 3_300);
+}
