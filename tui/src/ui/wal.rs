@@ -56,7 +56,15 @@ fn record_line(state: &State, wal: &WalModel, r: &WalRecordView, checkpoint: u64
     match &r.payload {
         Ok(p) => {
             let txn = p.txn().map_or_else(String::new, |t| t.to_string());
-            let key = p.key().map_or_else(String::new, |k| text::key(k, 28));
+            let key = match p {
+                // A whole transaction: its first key, and how many more.
+                WalPayload::Txn { writes, .. } => match writes.split_first() {
+                    Some((first, [])) => text::key(first.key(), 28),
+                    Some((first, rest)) => format!("{} +{}", text::key(first.key(), 22), rest.len()),
+                    None => String::new(),
+                },
+                other => other.key().map_or_else(String::new, |k| text::key(k, 28)),
+            };
             let text = format!(
                 "{} {:>7} {place:<12} {txn:>6} {:<13} {key:<28} {:>6} {}",
                 glyph(p),
