@@ -12,9 +12,10 @@
 //! The skip list is crossbeam's `base` one, read under an epoch guard:
 //! entries borrowed for the guard's life, without the reference count a
 //! `SkipMap` entry takes and gives back on its node (two atomic writes to
-//! a shared cache line per lookup). Nothing is ever removed from a
-//! memtable (it is dropped whole after its checkpoint), so a guard held
-//! over a long iteration delays no reclamation.
+//! a shared cache line per lookup). Nothing is removed from a memtable
+//! (it is dropped whole after its checkpoint) except a version replaced by
+//! one of the same key and LSN (a batch writing a key twice), so a guard
+//! held over a long iteration delays almost no reclamation.
 
 use std::cmp::Ordering;
 use std::ops::Bound;

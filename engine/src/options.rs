@@ -45,7 +45,9 @@ pub struct Options {
     /// A transaction whose writes fit in this many bytes of WAL payload
     /// (an upper bound, see `jubilant_format::wal::TXN_WRITE_OVERHEAD`) is
     /// logged as one `Txn` record; a larger one as `Begin`, a record per
-    /// write and `Commit`. Capped at the payload limit (64 MiB); 0 logs
+    /// write and `Commit`. Default 1 MiB: the writer's encoding buffer
+    /// grows to the largest record (and a larger transaction gains nothing
+    /// from one record). Capped at the payload limit (64 MiB); 0 logs
     /// every transaction in separate records.
     pub wal_txn_record_max: usize,
     /// Default durability of commits.
@@ -104,7 +106,7 @@ impl Default for Options {
             dirty_bytes_max: 128 << 20,
             wal_segment_bytes: 16 << 20,
             wal_preallocate: true,
-            wal_txn_record_max: jubilant_format::wal::WAL_PAYLOAD_MAX,
+            wal_txn_record_max: 1 << 20,
             durability: Durability::Sync,
             buffered_flush_interval: Duration::from_millis(10),
             checkpoint_wal_bytes: 256 << 20,

@@ -213,7 +213,10 @@ pub fn salvage(storage: Arc<dyn Storage>, dir: &Path, output: &Path) -> Result<S
     report.committed_txns = commits.len() as u64;
     for (txn, ops) in changes {
         let Some(&lsn) = commits.get(&txn) else { continue };
-        for (key, what, origin) in ops {
+        // Last write first: a transaction that writes a key twice leaves
+        // its last write (as replay does), and `offer` keeps the first of
+        // equal LSNs.
+        for (key, what, origin) in ops.into_iter().rev() {
             offer(&mut best, &key, Version { lsn, what, origin });
         }
     }

@@ -260,3 +260,33 @@ fn a_wal_ending_below_the_checkpoint_refuses_to_open() {
         other => panic!("expected a WAL gap, got {other:?}"),
     }
 }
+
+/// Salvage takes a transaction's last write to a key, as replay does: a
+/// batch that puts a key and then deletes it leaves it deleted, one that
+/// puts it twice leaves the second value.
+#[test]
+fn salvage_keeps_the_last_write_of_a_transaction_to_a_key() {
+    let sim = SimStorage::new(44);
+    {
+        let db = open_sim(&sim).unwrap();
+        let mut b = WriteBatch::new();
+        b.put("twice", "first");
+        b.put("twice", "second");
+        b.put("gone", "briefly");
+        b.delete("gone");
+        b.put("kept", "yes");
+        db.write(&b).unwrap();
+        let mut check = std::collections::BTreeMap::new();
+        check.insert(b"kept".to_vec(), b"yes".to_vec());
+        check.insert(b"twice".to_vec(), b"second".to_vec());
+        assert_eq!(contents(&db), check, "replay's view");
+    }
+    let storage: std::sync::Arc<dyn Storage> = std::sync::Arc::new(sim.clone());
+    let out = Path::new("/salvaged");
+    jubilant_engine::repair::salvage::salvage(storage, Path::new(DIR), out).unwrap();
+    let db = Db::open(out, crate::support::sim_options(&sim)).unwrap();
+    let got = contents(&db);
+    assert_eq!(got.get(b"twice".as_slice()).map(Vec::as_slice), Some(b"second".as_slice()));
+    assert_eq!(got.get(b"gone".as_slice()), None, "a deleted key came back: {got:?}");
+    assert_eq!(got.get(b"kept".as_slice()).map(Vec::as_slice), Some(b"yes".as_slice()));
+}

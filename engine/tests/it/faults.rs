@@ -207,3 +207,68 @@ fn concurrent_committers_all_return_when_a_sync_fails() {
         }
     }
 }
+
+/// A group-commit leader whose own records a sync made durable is told
+/// so even when the next sync, which it leads for a committer waiting
+/// meanwhile, fails: its commit is on disk and must not be reported as
+/// failed (a retry would apply it twice). The waiting committer gets the
+/// error.
+#[test]
+fn a_leaders_durable_commit_stands_when_a_sync_it_leads_for_others_fails() {
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use jubilant_engine::storage::Storage;
+    use jubilant_engine::wal::writer::{Wal, WalPosition};
+    use jubilant_format::wal::WalPayload;
+    use jubilant_format::{Lsn, TxnId};
+
+    let sim = SimStorage::new(3);
+    let storage: Arc<dyn Storage> = Arc::new(sim.clone());
+    let dir = std::path::Path::new("/w");
+    storage.create_dir_all(dir).unwrap();
+    let pos = WalPosition { segments: Vec::new(), end_offset: 0, next_lsn: Lsn(1), fresh_segment: false };
+    let wal = Arc::new(Wal::open(storage, dir, 7, 1 << 20, false, &pos).unwrap());
+    let record = |txn: u64| vec![WalPayload::Abort { txn: TxnId(txn) }];
+    let first = wal.append(&mut record(1)).unwrap();
+
+    // Before the first sync writes: let a second committer append and go to
+    // sleep waiting for the next sync, and arm a failure of that sync's
+    // fsync (the first sync's write and fsync come before it).
+    let (go, ready) = mpsc::channel::<()>();
+    let hook_threads = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (wal_for_hook, sim, hook_threads) = (Arc::downgrade(&wal), sim.clone(), Arc::clone(&hook_threads));
+        wal.set_pre_sync(Arc::new(move || {
+            let mut threads = hook_threads.lock().unwrap();
+            threads.push(std::thread::current().id());
+            if threads.len() == 1 {
+                let before = wal_for_hook.upgrade().map(|w| w.next_lsn());
+                sim.inject(Fault::transient(sim.call_count() + 2 + 2, FaultKind::FsyncError));
+                go.send(()).unwrap();
+                // The second committer appends, then parks waiting.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while wal_for_hook.upgrade().map(|w| w.next_lsn()) == before && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Ok(())
+        }));
+    }
+    let other = {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || {
+            ready.recv().unwrap();
+            let lsn = wal.append(&mut record(2)).unwrap();
+            wal.sync_to(lsn)
+        })
+    };
+    let leader = wal.sync_to(first);
+    let waited = other.join().unwrap();
+    let threads = hook_threads.lock().unwrap().clone();
+    assert_eq!(threads.len(), 2, "two syncs");
+    assert_eq!(threads[1], std::thread::current().id(), "the leader led the second sync too");
+    assert!(leader.is_ok(), "the leader's records were durable after the first sync: {leader:?}");
+    assert!(waited.is_err(), "the second committer's sync failed");
+    assert!(wal.poisoned().is_some());
+}
