@@ -18,18 +18,30 @@
 //!   to sleep, leads or returns — and each one unparked does so in turn.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
 
 /// Committers each woken committer wakes in turn.
 pub(super) const FANOUT: usize = 2;
 
+/// A committer asleep, or due to be unparked.
+#[derive(Debug, Clone)]
+struct Sleeper {
+    thread: Thread,
+    /// The thread's own flag (one per thread): set when a waker takes it
+    /// out of `due`, so that once awake it knows it is in neither list
+    /// without searching them. Read and written under the WAL's lock.
+    taken: Arc<AtomicBool>,
+}
+
 /// Committers waiting for a sync, and those whose sync is done.
 #[derive(Debug, Default)]
 pub(super) struct Sleepers {
     /// Asleep until sync number `.0` ends.
-    asleep: Vec<(u64, Thread)>,
+    asleep: Vec<(u64, Sleeper)>,
     /// Their sync ended (or they are to lead the next one): to be unparked.
-    due: VecDeque<Thread>,
+    due: VecDeque<Sleeper>,
 }
 
 /// Threads taken out of `due`, to be unparked once the WAL's lock is
@@ -47,34 +59,49 @@ impl Wake {
     }
 }
 
+thread_local! {
+    /// This thread's [`Sleeper::taken`] flag.
+    static TAKEN: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
+}
+
 impl Sleepers {
     /// Registers the calling thread as asleep until sync number `sync`
     /// ends. The caller then releases the lock and parks.
     pub(super) fn sleep_for(&mut self, sync: u64) {
-        let me = thread::current();
+        let thread = thread::current();
         debug_assert!(
-            !self.asleep.iter().any(|(_, t)| t.id() == me.id()) && !self.due.iter().any(|t| t.id() == me.id()),
+            !self.asleep.iter().any(|(_, s)| s.thread.id() == thread.id())
+                && !self.due.iter().any(|s| s.thread.id() == thread.id()),
             "a thread sleeps once"
         );
-        self.asleep.push((sync, me));
+        let taken = TAKEN.with(|t| {
+            t.store(false, Ordering::Relaxed);
+            Arc::clone(t)
+        });
+        self.asleep.push((sync, Sleeper { thread, taken }));
     }
 
     /// The calling thread is awake (unparked, or spuriously): it leaves
     /// both lists, so it is never unparked for a wait it no longer makes.
+    /// Unparked by a waker (the usual case) it is in neither already: only
+    /// a spurious wake-up searches them.
     pub(super) fn awake(&mut self) {
+        if TAKEN.with(|t| t.load(Ordering::Relaxed)) {
+            return;
+        }
         let me = thread::current().id();
-        self.asleep.retain(|(_, t)| t.id() != me);
-        self.due.retain(|t| t.id() != me);
+        self.asleep.retain(|(_, s)| s.thread.id() != me);
+        self.due.retain(|s| s.thread.id() != me);
     }
 
     /// Sync number `sync` ended: everyone asleep until it (or an earlier
     /// one) is due.
     pub(super) fn done_through(&mut self, sync: u64) {
         let due = &mut self.due;
-        self.asleep.retain(|(s, t)| {
-            let done = *s <= sync;
+        self.asleep.retain(|(n, s)| {
+            let done = *n <= sync;
             if done {
-                due.push_back(t.clone());
+                due.push_back(s.clone());
             }
             !done
         });
@@ -83,11 +110,11 @@ impl Sleepers {
     /// Makes one committer asleep until sync `sync` due, to lead it.
     /// Returns false if there is none.
     pub(super) fn hand_over(&mut self, sync: u64) -> bool {
-        match self.asleep.iter().position(|&(s, _)| s == sync) {
+        match self.asleep.iter().position(|(n, _)| *n == sync) {
             Some(i) => {
-                let (_, t) = self.asleep.swap_remove(i);
+                let (_, s) = self.asleep.swap_remove(i);
                 // Woken first: the next sync waits for it.
-                self.due.push_front(t);
+                self.due.push_front(s);
                 true
             }
             None => false,
@@ -97,13 +124,21 @@ impl Sleepers {
     /// Everyone asleep is due (durability changed outside the leader
     /// protocol, or the log failed).
     pub(super) fn all_due(&mut self) {
-        self.due.extend(self.asleep.drain(..).map(|(_, t)| t));
+        self.due.extend(self.asleep.drain(..).map(|(_, s)| s));
     }
 
     /// Takes up to `n` due threads out, to unpark.
     pub(super) fn take(&mut self, n: usize) -> Wake {
         let n = n.min(self.due.len());
-        Wake(self.due.drain(..n).collect())
+        Wake(
+            self.due
+                .drain(..n)
+                .map(|s| {
+                    s.taken.store(true, Ordering::Relaxed);
+                    s.thread
+                })
+                .collect(),
+        )
     }
 }
 
@@ -115,9 +150,10 @@ mod tests {
     fn done_syncs_make_their_sleepers_due_and_hand_over_goes_first() {
         let mut s = Sleepers::default();
         let other = thread::spawn(thread::current).join().unwrap_or_else(|_| thread::current());
-        s.asleep.push((3, other.clone()));
-        s.asleep.push((4, other.clone()));
-        s.asleep.push((5, other));
+        let sleeper = Sleeper { thread: other, taken: Arc::new(AtomicBool::new(false)) };
+        s.asleep.push((3, sleeper.clone()));
+        s.asleep.push((4, sleeper.clone()));
+        s.asleep.push((5, sleeper));
         s.done_through(3);
         assert_eq!((s.asleep.len(), s.due.len()), (2, 1));
         assert!(s.hand_over(5));
@@ -137,7 +173,17 @@ mod tests {
         s.sleep_for(2);
         s.done_through(2);
         assert_eq!(s.due.len(), 1);
+        // Spuriously awake: not taken, so it searches and leaves.
         s.awake();
         assert!(s.asleep.is_empty() && s.due.is_empty());
+        // Taken by a waker: it knows it is in neither list.
+        s.sleep_for(3);
+        s.done_through(3);
+        let woken = s.take(FANOUT);
+        assert_eq!(woken.0.len(), 1);
+        assert!(TAKEN.with(|t| t.load(Ordering::Relaxed)));
+        s.awake();
+        assert!(s.asleep.is_empty() && s.due.is_empty());
+        woken.wake();
     }
 }
