@@ -352,10 +352,11 @@ fn payload_fields(payload: &WalPayload, values: Values) -> (Map<String, Value>, 
                 })
                 .collect();
             m.insert("writes".into(), Value::Array(writes));
+            // One write per line, indented under the record's line.
             format!(
-                "txn {txn} at {commit_unix_ms} ms, durable LSN {durable_lsn}, {} write(s): {}",
+                "txn {txn} at {commit_unix_ms} ms, durable LSN {durable_lsn}, {} write(s):\n    {}",
                 texts.len(),
-                texts.join("; ")
+                texts.join("\n    ")
             )
         }
     };
