@@ -272,3 +272,62 @@ fn a_leaders_durable_commit_stands_when_a_sync_it_leads_for_others_fails() {
     assert!(waited.is_err(), "the second committer's sync failed");
     assert!(wal.poisoned().is_some());
 }
+
+/// An append that must roll the segment over while a sync is in flight
+/// waits for that sync; if the sync fails, the append fails too and
+/// nothing more is written: no roll-over past the failure (it would write
+/// after the lost bytes and start a new segment behind a hole).
+#[test]
+fn no_roll_over_after_the_sync_it_waited_for_failed() {
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use jubilant_engine::storage::Storage;
+    use jubilant_engine::wal::writer::{Wal, WalPosition};
+    use jubilant_format::wal::{PutValue, WalPayload};
+    use jubilant_format::{Lsn, TxnId};
+
+    let sim = SimStorage::new(4);
+    let storage: Arc<dyn Storage> = Arc::new(sim.clone());
+    let dir = std::path::Path::new("/w");
+    storage.create_dir_all(dir).unwrap();
+    let pos = WalPosition { segments: Vec::new(), end_offset: 0, next_lsn: Lsn(1), fresh_segment: false };
+    let wal = Arc::new(Wal::open(Arc::clone(&storage), dir, 7, 64 << 10, false, &pos).unwrap());
+    let first = wal.append(&mut [WalPayload::Abort { txn: TxnId(1) }]).unwrap();
+
+    let (go, ready) = mpsc::channel::<()>();
+    {
+        let (sim, go) = (sim.clone(), Mutex::new(Some(go)));
+        wal.set_pre_sync(Arc::new(move || {
+            if let Some(go) = go.lock().unwrap().take() {
+                // This sync's write, then its fsync, which fails.
+                sim.inject(Fault::transient(sim.call_count() + 2, FaultKind::FsyncError));
+                go.send(()).unwrap();
+                // The appender finds this sync in flight and waits for it.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Ok(())
+        }));
+    }
+    let appender = {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || {
+            ready.recv().unwrap();
+            // Larger than what is left of the 64 KiB segment.
+            let big = WalPayload::Put {
+                txn: TxnId(2),
+                key: b"big".to_vec(),
+                value: PutValue::Inline(vec![1; 70 << 10]),
+                expires_at_unix_ms: None,
+            };
+            wal.append(&mut [big])
+        })
+    };
+    assert!(wal.sync_to(first).is_err(), "the sync failed");
+    let appended = appender.join().unwrap();
+    assert!(
+        matches!(appended, Err(jubilant_engine::Error::PreviousIo { .. })),
+        "an append after the failure must fail: {appended:?}"
+    );
+    let segments = sim.files().into_iter().filter(|f| f.starts_with(dir)).count();
+    assert_eq!(segments, 1, "no new segment after the failure");
+}

@@ -393,21 +393,7 @@ impl WalPayload {
             }
             fb::Payload::Put => {
                 let t = record.payload_as_put().ok_or_else(missing)?;
-                let value = match (t.value(), t.value_ref()) {
-                    (Some(v), None) => PutValue::Inline(v.bytes().to_vec()),
-                    (None, Some(r)) => PutValue::Ref(ValueRef {
-                        segment: SegmentId(r.segment()),
-                        offset: r.offset(),
-                        length: r.length(),
-                        crc: r.crc(),
-                    }),
-                    (Some(_), Some(_)) => {
-                        return Err(content("Put has both an inline value and a value reference"));
-                    }
-                    (None, None) => {
-                        return Err(content("Put has neither an inline value nor a value reference"));
-                    }
-                };
+                let value = put_value(t.value(), t.value_ref()).map_err(|why| content(&format!("Put has {why}")))?;
                 let expires = t.expires_at_unix_ms();
                 WalPayload::Put {
                     txn: TxnId(t.txn_id()),
@@ -493,23 +479,32 @@ fn build_write<'b>(fbb: &mut FlatBufferBuilder<'b>, w: &TxnWrite) -> WIPOffset<f
     fb::TxnWrite::create(fbb, &fb::TxnWriteArgs { kind, key: Some(key), value, value_ref: value_ref.as_ref(), unix_ms })
 }
 
+/// A put's value from its two optional fields, exactly one of which must
+/// be present (`Put` records and `Txn` writes alike), or what is wrong.
+fn put_value(
+    inline: Option<flatbuffers::Vector<'_, u8>>,
+    by_ref: Option<&fb::ValueRef>,
+) -> std::result::Result<PutValue, &'static str> {
+    match (inline, by_ref) {
+        (Some(v), None) => Ok(PutValue::Inline(v.bytes().to_vec())),
+        (None, Some(r)) => Ok(PutValue::Ref(ValueRef {
+            segment: SegmentId(r.segment()),
+            offset: r.offset(),
+            length: r.length(),
+            crc: r.crc(),
+        })),
+        (Some(_), Some(_)) => Err("both an inline value and a value reference"),
+        (None, None) => Err("neither an inline value nor a value reference"),
+    }
+}
+
 /// One write of a verified `Txn`, or why it is invalid.
 fn decode_write(w: &fb::TxnWrite<'_>) -> std::result::Result<TxnWrite, String> {
     let key = w.key().bytes().to_vec();
     let unix_ms = w.unix_ms();
     match w.kind() {
         fb::WriteKind::Put => {
-            let value = match (w.value(), w.value_ref()) {
-                (Some(v), None) => PutValue::Inline(v.bytes().to_vec()),
-                (None, Some(r)) => PutValue::Ref(ValueRef {
-                    segment: SegmentId(r.segment()),
-                    offset: r.offset(),
-                    length: r.length(),
-                    crc: r.crc(),
-                }),
-                (Some(_), Some(_)) => return Err("a put with both an inline value and a value reference".into()),
-                (None, None) => return Err("a put with neither an inline value nor a value reference".into()),
-            };
+            let value = put_value(w.value(), w.value_ref()).map_err(|why| format!("a put with {why}"))?;
             Ok(TxnWrite::Put { key, value, expires_at_unix_ms: (unix_ms != 0).then_some(unix_ms) })
         }
         kind @ (fb::WriteKind::Delete | fb::WriteKind::TtlTombstone) => {
