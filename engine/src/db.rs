@@ -104,18 +104,6 @@ pub(crate) struct ReadState {
     pub generation: Generation,
 }
 
-/// An upper bound of the payload bytes of `batch` as one `Txn` record,
-/// values that go to the value log counting as references.
-fn txn_record_bound(batch: &WriteBatch, to_vlog: impl Fn(&[u8], &[u8]) -> bool) -> usize {
-    batch.ops().iter().fold(jubilant_format::wal::TXN_RECORD_OVERHEAD, |sum, op| {
-        let inline = match op {
-            BatchOp::Put { key, value, .. } if !to_vlog(key, value) => value.len(),
-            _ => 0,
-        };
-        sum.saturating_add(op.key().len() + inline + jubilant_format::wal::TXN_WRITE_OVERHEAD)
-    })
-}
-
 /// What [`Inner::append_batch`] did.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Appended {
@@ -250,8 +238,12 @@ impl Inner {
             // record per write, Commit. Under the commit lock nothing else
             // appends: the commit record will get exactly this LSN
             // (checked below).
-            let whole = txn_record_bound(batch, to_vlog)
-                <= inner.opts.wal_txn_record_max.min(jubilant_format::wal::WAL_PAYLOAD_MAX);
+            let bound = jubilant_format::wal::txn_payload_bound(batch.ops().iter().map(|op| match op {
+                BatchOp::Put { key, value, .. } if !to_vlog(key, value) => (key.len(), value.len()),
+                // Values that go to the value log count as references.
+                other => (other.key().len(), 0),
+            }));
+            let whole = bound <= inner.opts.wal_txn_record_max.min(jubilant_format::wal::WAL_PAYLOAD_MAX);
             let expected_commit = Lsn(wal.next_lsn().get() + if whole { 0 } else { batch.len() as u64 + 1 });
             let mut refs: Vec<Option<jubilant_format::ValueRef>> = Vec::with_capacity(batch.len());
             for op in batch.ops() {
@@ -285,15 +277,7 @@ impl Inner {
             } else {
                 let mut records = Vec::with_capacity(batch.len() + 2);
                 records.push(WalPayload::Begin { txn });
-                records.extend(writes.map(|w| match w {
-                    TxnWrite::Put { key, value, expires_at_unix_ms } => {
-                        WalPayload::Put { txn, key, value, expires_at_unix_ms }
-                    }
-                    TxnWrite::Delete { key } => WalPayload::Delete { txn, key },
-                    TxnWrite::TtlTombstone { key, expired_at_unix_ms } => {
-                        WalPayload::TtlTombstone { txn, key, expired_at_unix_ms }
-                    }
-                }));
+                records.extend(writes.map(|w| w.into_record(txn)));
                 records.push(WalPayload::Commit { txn, commit_unix_ms, durable_lsn: Lsn::ZERO });
                 records
             };

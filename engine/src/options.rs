@@ -43,7 +43,7 @@ pub struct Options {
     /// overwrite allocated blocks and fdatasync does not update metadata.
     pub wal_preallocate: bool,
     /// A transaction whose writes fit in this many bytes of WAL payload
-    /// (an upper bound, see `jubilant_format::wal::TXN_WRITE_OVERHEAD`) is
+    /// (an upper bound: `jubilant_format::wal::txn_payload_bound`) is
     /// logged as one `Txn` record; a larger one as `Begin`, a record per
     /// write and `Commit`. Default 1 MiB: the writer's encoding buffer
     /// grows to the largest record (and a larger transaction gains nothing

@@ -451,9 +451,7 @@ fn commits_after(
     let mut records = 0u64;
     while let Some(r) = resync_wal(&bytes, 0, pos, expected) {
         records += 1;
-        if let Ok(p) = WalPayload::decode(r.payload, r.offset)
-            && let (true, Some(txn)) = (p.commits(), p.txn())
-        {
+        if let Some(txn) = WalPayload::decode(r.payload, r.offset).ok().and_then(|p| p.committed_txn()) {
             commits.push((txn, r.lsn));
         }
         pos = usize::try_from(r.offset).unwrap_or(usize::MAX).saturating_add(r.encoded_len() - 1);

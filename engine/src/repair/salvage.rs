@@ -172,40 +172,31 @@ pub fn salvage(storage: Arc<dyn Storage>, dir: &Path, output: &Path) -> Result<S
             };
             report.wal_records += 1;
             let origin = format!("wal/{name} offset {} (LSN {})", r.offset, r.lsn);
-            match WalPayload::decode(r.payload, r.offset) {
-                Ok(WalPayload::Put { txn, key, value, expires_at_unix_ms }) => {
+            let carve = |w: TxnWrite| match w {
+                TxnWrite::Put { key, value, expires_at_unix_ms } => {
                     let value = match value {
                         PutValue::Inline(v) => Stored::Inline(v),
                         PutValue::Ref(r) => Stored::Ref(r),
                     };
-                    changes.entry(txn).or_default().push((key, Carved::Put { value, expires_at_unix_ms }, origin));
+                    (key, Carved::Put { value, expires_at_unix_ms }, origin.clone())
                 }
-                Ok(WalPayload::Delete { txn, key } | WalPayload::TtlTombstone { txn, key, .. }) => {
-                    changes.entry(txn).or_default().push((key, Carved::Delete, origin));
-                }
+                TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => (key, Carved::Delete, origin.clone()),
+            };
+            match WalPayload::decode(r.payload, r.offset) {
                 Ok(WalPayload::Commit { txn, .. }) => {
                     commits.insert(txn, r.lsn.get());
                 }
                 Ok(WalPayload::Txn { txn, writes, .. }) => {
                     // Its own commit: every write is committed at its LSN.
-                    let ops = changes.entry(txn).or_default();
-                    for w in writes {
-                        ops.push(match w {
-                            TxnWrite::Put { key, value, expires_at_unix_ms } => {
-                                let value = match value {
-                                    PutValue::Inline(v) => Stored::Inline(v),
-                                    PutValue::Ref(r) => Stored::Ref(r),
-                                };
-                                (key, Carved::Put { value, expires_at_unix_ms }, origin.clone())
-                            }
-                            TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => {
-                                (key, Carved::Delete, origin.clone())
-                            }
-                        });
-                    }
+                    changes.entry(txn).or_default().extend(writes.into_iter().map(carve));
                     commits.insert(txn, r.lsn.get());
                 }
-                _ => {}
+                Ok(other) => {
+                    if let Some((txn, w)) = other.into_write() {
+                        changes.entry(txn).or_default().push(carve(w));
+                    }
+                }
+                Err(_) => {}
             }
             pos += r.encoded_len();
         }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
-use jubilant_format::wal::{PutValue, TxnWrite, WalPayload, WalReader, WalRecordRef, WalStep, resync_wal};
+use jubilant_format::wal::{WalPayload, WalReader, WalRecordRef, WalStep, resync_wal};
 use jubilant_format::{LogEnd, Lsn, SegmentHeader, SegmentId, SegmentKind, TxnId, ValueRef};
 use serde::Serialize;
 
@@ -313,7 +313,7 @@ pub fn scan_wal(
                     visit(&seg, &record, &payload);
                     match &payload {
                         Ok(p) => {
-                            if let (true, Some(txn)) = (p.commits(), p.txn()) {
+                            if let Some(txn) = p.committed_txn() {
                                 scan.commits.push(CommitRecord {
                                     txn,
                                     lsn: record.lsn,
@@ -534,32 +534,22 @@ impl Txns {
         payload: &WalPayload,
         hints: &Hints,
     ) {
+        payload.for_each_value_ref(|key, value_ref| {
+            scan.value_refs.push(WalValueRef { lsn: record.lsn, key: key.to_vec(), value_ref: *value_ref });
+        });
         let problem = match payload {
             WalPayload::Begin { txn } => {
                 self.open.insert(*txn);
                 None
             }
-            WalPayload::Put { txn, key, value, .. } => {
-                if let PutValue::Ref(value_ref) = value {
-                    scan.value_refs.push(WalValueRef { lsn: record.lsn, key: key.clone(), value_ref: *value_ref });
-                }
-                (!self.open.contains(txn)).then(|| format!("change of transaction {txn}, which never began"))
-            }
-            WalPayload::Delete { txn, .. } | WalPayload::TtlTombstone { txn, .. } => {
+            WalPayload::Put { txn, .. } | WalPayload::Delete { txn, .. } | WalPayload::TtlTombstone { txn, .. } => {
                 (!self.open.contains(txn)).then(|| format!("change of transaction {txn}, which never began"))
             }
             WalPayload::Commit { txn, .. } => {
                 (!self.open.remove(txn)).then(|| format!("commit of transaction {txn}, which never began"))
             }
-            WalPayload::Txn { writes, .. } => {
-                for w in writes {
-                    if let TxnWrite::Put { key, value: PutValue::Ref(value_ref), .. } = w {
-                        scan.value_refs.push(WalValueRef { lsn: record.lsn, key: key.clone(), value_ref: *value_ref });
-                    }
-                }
-                // Whole in itself, as replay takes it.
-                None
-            }
+            // Whole in itself, as replay takes it.
+            WalPayload::Txn { .. } => None,
             WalPayload::Abort { txn } => {
                 self.open.remove(txn);
                 None

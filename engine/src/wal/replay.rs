@@ -228,15 +228,12 @@ pub fn replay(
                         WalPayload::Begin { txn } => {
                             open.insert(txn, Vec::new());
                         }
-                        WalPayload::Put { txn, key, value, expires_at_unix_ms } => {
-                            txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Put {
-                                key,
-                                value,
-                                expires_at_unix_ms,
-                            });
-                        }
-                        WalPayload::Delete { txn, key } | WalPayload::TtlTombstone { txn, key, .. } => {
-                            txn_ops(&mut open, txn, &path, record.lsn)?.push(ReplayOp::Delete { key });
+                        write @ (WalPayload::Put { .. }
+                        | WalPayload::Delete { .. }
+                        | WalPayload::TtlTombstone { .. }) => {
+                            if let Some((txn, w)) = write.into_write() {
+                                txn_ops(&mut open, txn, &path, record.lsn)?.push(w.into());
+                            }
                         }
                         WalPayload::Commit { txn, commit_unix_ms, .. } => {
                             max_commit_unix_ms = max_commit_unix_ms.max(commit_unix_ms);

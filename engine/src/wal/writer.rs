@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use flatbuffers::FlatBufferBuilder;
 use jubilant_format::segment::SEGMENT_HEADER_LEN;
@@ -150,6 +150,14 @@ pub struct WalStats {
     pub group_commit_records: crate::histogram::HistogramSnapshot,
     /// LSN of the next record.
     pub next_lsn: u64,
+}
+
+/// Releases the WAL's lock, then unparks up to `n` committers due to wake
+/// (unparked after the release: their first act is to take the lock).
+fn unlock_waking(mut g: MutexGuard<'_, Inner>, n: usize) {
+    let wake = g.sleepers.take(n);
+    drop(g);
+    wake.wake();
 }
 
 fn segment_path(dir: &Path, segment: SegmentId) -> PathBuf {
@@ -347,11 +355,9 @@ impl Wal {
             // even if a later sync failed (its caller would otherwise report
             // a failure for a write that is on disk, and a retry would
             // apply it twice).
-            if g.poisoned.is_some() && g.durable_lsn < lsn {
-                let err = Error::PreviousIo { first: g.poisoned.clone().unwrap_or_default() };
-                let wake = g.sleepers.take(FANOUT);
-                drop(g);
-                wake.wake();
+            if let Some(first) = g.poisoned.as_ref().filter(|_| g.durable_lsn < lsn) {
+                let err = Error::PreviousIo { first: first.clone() };
+                unlock_waking(g, FANOUT);
                 return Err(err);
             }
             if g.durable_lsn >= lsn {
@@ -367,9 +373,7 @@ impl Wal {
                         let next = g.syncs + 1;
                         g.sleepers.hand_over(next);
                     }
-                    let wake = g.sleepers.take(FANOUT);
-                    drop(g);
-                    wake.wake();
+                    unlock_waking(g, FANOUT);
                     return Ok(());
                 }
                 extra += 1;
@@ -378,9 +382,7 @@ impl Wal {
                 let sync = if lsn <= g.syncing_to { g.syncs } else { g.syncs + 1 };
                 g.wanted = g.wanted.max(lsn);
                 g.sleepers.sleep_for(sync);
-                let wake = g.sleepers.take(FANOUT);
-                drop(g);
-                wake.wake();
+                unlock_waking(g, FANOUT);
                 std::thread::park();
                 g = lock(&self.inner);
                 g.sleepers.awake();
@@ -401,9 +403,7 @@ impl Wal {
             self.group_records.observe(records);
             // Committers of the previous sync still to wake: a few now,
             // they wake the rest.
-            let wake = g.sleepers.take(FANOUT);
-            drop(g);
-            wake.wake();
+            unlock_waking(g, FANOUT);
             // Covers the value log's sync (pre-sync hook), the write and
             // the fsync: what the committers of this group wait for.
             let span = tracing::debug_span!("fsync", records, bytes = buf.len()).entered();
@@ -438,12 +438,10 @@ impl Wal {
                     g.poisoned = Some(e.to_string());
                     self.synced.notify_all();
                     g.sleepers.all_due();
-                    let wake = g.sleepers.take(usize::MAX);
                     // A sync led for others after this caller's own records
                     // were durable: its commit stands.
                     let own_durable = g.durable_lsn >= lsn;
-                    drop(g);
-                    wake.wake();
+                    unlock_waking(g, usize::MAX);
                     return if own_durable { Ok(()) } else { Err(e) };
                 }
             }

@@ -171,17 +171,17 @@ fn real_files_survive_reopen_with_background_checkpoints() {
 
 /// Many committers at once: each returns only once its commit is durable,
 /// and they share fsyncs.
-#[test]
-fn concurrent_committers_return_only_when_durable_and_share_fsyncs() {
-    let sim = SimStorage::new(7);
-    let db = Arc::new(open_sim(&sim).unwrap());
-    let threads: Vec<_> = (0..32)
+/// `threads` threads each committing `per_thread` single-key batches of
+/// `value` (keys `tTT-III`), each checking that its commit is durable when
+/// `write` returns.
+fn commit_from_threads(db: &Arc<Db>, threads: u64, per_thread: u32, value: &'static [u8]) {
+    let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let db = Arc::clone(&db);
+            let db = Arc::clone(db);
             std::thread::spawn(move || {
-                for i in 0..50u32 {
+                for i in 0..per_thread {
                     let mut b = WriteBatch::new();
-                    b.put(format!("t{t:02}-{i:03}"), "v");
+                    b.put(format!("t{t:02}-{i:03}"), value);
                     let lsn = db.write(&b).unwrap();
                     let durable = db.stats().wal.durable_lsn;
                     assert!(durable >= lsn.get(), "commit {lsn:?} returned with the WAL durable only to {durable}");
@@ -189,9 +189,16 @@ fn concurrent_committers_return_only_when_durable_and_share_fsyncs() {
             })
         })
         .collect();
-    for t in threads {
-        t.join().unwrap();
+    for h in handles {
+        h.join().unwrap();
     }
+}
+
+#[test]
+fn concurrent_committers_return_only_when_durable_and_share_fsyncs() {
+    let sim = SimStorage::new(7);
+    let db = Arc::new(open_sim(&sim).unwrap());
+    commit_from_threads(&db, 32, 50, b"v");
     assert!(db.stats().wal.fsyncs < 32 * 50, "group commit shares fsyncs");
     assert_eq!(contents(&db).len(), 32 * 50);
 }
@@ -355,23 +362,7 @@ fn committers_asleep_through_real_fsyncs_all_wake_durable() {
     let per_thread = 40u32;
     {
         let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let db = Arc::clone(&db);
-                std::thread::spawn(move || {
-                    for i in 0..per_thread {
-                        let mut b = WriteBatch::new();
-                        b.put(format!("t{t:02}-{i:03}"), vec![7u8; 100]);
-                        let lsn = db.write(&b).unwrap();
-                        let durable = db.stats().wal.durable_lsn;
-                        assert!(durable >= lsn.get(), "commit {lsn:?} returned with the WAL durable only to {durable}");
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
+        commit_from_threads(&db, threads, per_thread, &[7u8; 100]);
         let wal = db.stats().wal;
         assert!(wal.fsyncs < u64::from(per_thread) * threads / 2, "{} fsyncs: commits did not share them", wal.fsyncs);
     }
@@ -384,8 +375,7 @@ fn committers_asleep_through_real_fsyncs_all_wake_durable() {
 /// applies both, each whole, at its commit's LSN.
 #[test]
 fn small_transactions_are_one_record_large_ones_several_and_both_replay() {
-    use jubilant_format::wal::{WalPayload, WalReader, WalRecordKind, WalStep};
-    use jubilant_format::{SegmentHeader, SegmentKind};
+    use jubilant_format::wal::WalRecordKind;
     let sim = SimStorage::new(12);
     let mut expected = std::collections::BTreeMap::new();
     {
@@ -408,18 +398,7 @@ fn small_transactions_are_one_record_large_ones_several_and_both_replay() {
         expected.insert(key(3), b"new".to_vec());
         expected.remove(&key(4));
     }
-    let mut kinds = Vec::new();
-    for file in sim.files() {
-        if !file.starts_with(std::path::Path::new(crate::support::DIR).join("wal")) {
-            continue;
-        }
-        let bytes = sim.contents(&file).unwrap();
-        let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
-        let mut r = WalReader::new(&bytes[40..], 40, Some(h.first_lsn));
-        while let Ok(WalStep::Record(rec)) = r.next_step() {
-            kinds.push(WalPayload::decode(rec.payload, rec.offset).unwrap().kind());
-        }
-    }
+    let kinds: Vec<WalRecordKind> = crate::support::wal_payloads(&sim).iter().map(|p| p.kind()).collect();
     let count = |k: WalRecordKind| kinds.iter().filter(|&&x| x == k).count();
     assert_eq!(count(WalRecordKind::Txn), 2, "{kinds:?}");
     assert_eq!((count(WalRecordKind::Begin), count(WalRecordKind::Put), count(WalRecordKind::Commit)), (1, 40, 1));

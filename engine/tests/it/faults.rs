@@ -208,6 +208,22 @@ fn concurrent_committers_all_return_when_a_sync_fails() {
     }
 }
 
+/// Where [`bare_wal`] keeps its segments.
+const BARE_WAL_DIR: &str = "/w";
+
+/// A WAL writer alone (no database) on `sim`, with segments of
+/// `segment_bytes`, starting at LSN 1.
+fn bare_wal(sim: &SimStorage, segment_bytes: u64) -> std::sync::Arc<jubilant_engine::wal::writer::Wal> {
+    use jubilant_engine::storage::Storage;
+    use jubilant_engine::wal::writer::{Wal, WalPosition};
+    let storage: std::sync::Arc<dyn Storage> = std::sync::Arc::new(sim.clone());
+    let dir = std::path::Path::new(BARE_WAL_DIR);
+    storage.create_dir_all(dir).unwrap();
+    let pos =
+        WalPosition { segments: Vec::new(), end_offset: 0, next_lsn: jubilant_format::Lsn(1), fresh_segment: false };
+    std::sync::Arc::new(Wal::open(storage, dir, 7, segment_bytes, false, &pos).unwrap())
+}
+
 /// A group-commit leader whose own records a sync made durable is told
 /// so even when the next sync, which it leads for a committer waiting
 /// meanwhile, fails: its commit is on disk and must not be reported as
@@ -217,17 +233,11 @@ fn concurrent_committers_all_return_when_a_sync_fails() {
 fn a_leaders_durable_commit_stands_when_a_sync_it_leads_for_others_fails() {
     use std::sync::{Arc, Mutex, mpsc};
 
-    use jubilant_engine::storage::Storage;
-    use jubilant_engine::wal::writer::{Wal, WalPosition};
+    use jubilant_format::TxnId;
     use jubilant_format::wal::WalPayload;
-    use jubilant_format::{Lsn, TxnId};
 
     let sim = SimStorage::new(3);
-    let storage: Arc<dyn Storage> = Arc::new(sim.clone());
-    let dir = std::path::Path::new("/w");
-    storage.create_dir_all(dir).unwrap();
-    let pos = WalPosition { segments: Vec::new(), end_offset: 0, next_lsn: Lsn(1), fresh_segment: false };
-    let wal = Arc::new(Wal::open(storage, dir, 7, 1 << 20, false, &pos).unwrap());
+    let wal = bare_wal(&sim, 1 << 20);
     let record = |txn: u64| vec![WalPayload::Abort { txn: TxnId(txn) }];
     let first = wal.append(&mut record(1)).unwrap();
 
@@ -281,17 +291,11 @@ fn a_leaders_durable_commit_stands_when_a_sync_it_leads_for_others_fails() {
 fn no_roll_over_after_the_sync_it_waited_for_failed() {
     use std::sync::{Arc, Mutex, mpsc};
 
-    use jubilant_engine::storage::Storage;
-    use jubilant_engine::wal::writer::{Wal, WalPosition};
+    use jubilant_format::TxnId;
     use jubilant_format::wal::{PutValue, WalPayload};
-    use jubilant_format::{Lsn, TxnId};
 
     let sim = SimStorage::new(4);
-    let storage: Arc<dyn Storage> = Arc::new(sim.clone());
-    let dir = std::path::Path::new("/w");
-    storage.create_dir_all(dir).unwrap();
-    let pos = WalPosition { segments: Vec::new(), end_offset: 0, next_lsn: Lsn(1), fresh_segment: false };
-    let wal = Arc::new(Wal::open(Arc::clone(&storage), dir, 7, 64 << 10, false, &pos).unwrap());
+    let wal = bare_wal(&sim, 64 << 10);
     let first = wal.append(&mut [WalPayload::Abort { txn: TxnId(1) }]).unwrap();
 
     let (go, ready) = mpsc::channel::<()>();
@@ -328,6 +332,6 @@ fn no_roll_over_after_the_sync_it_waited_for_failed() {
         matches!(appended, Err(jubilant_engine::Error::PreviousIo { .. })),
         "an append after the failure must fail: {appended:?}"
     );
-    let segments = sim.files().into_iter().filter(|f| f.starts_with(dir)).count();
+    let segments = sim.files().into_iter().filter(|f| f.starts_with(BARE_WAL_DIR)).count();
     assert_eq!(segments, 1, "no new segment after the failure");
 }

@@ -94,3 +94,24 @@ pub fn reopened_deep_tree(opts: &Options, pair: impl Fn(u32) -> (String, Vec<u8>
     drop(db);
     Db::open(DIR, opts.clone()).unwrap()
 }
+
+/// Every record payload in the WAL segments of `/db` on `sim`, in file
+/// and log order (the valid prefix of each segment).
+pub fn wal_payloads(sim: &SimStorage) -> Vec<jubilant_format::wal::WalPayload> {
+    use jubilant_format::segment::SEGMENT_HEADER_LEN;
+    use jubilant_format::wal::{WalPayload, WalReader, WalStep};
+    use jubilant_format::{SegmentHeader, SegmentKind};
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> =
+        sim.files().into_iter().filter(|f| f.starts_with(Path::new(DIR).join("wal"))).collect();
+    files.sort();
+    for file in files {
+        let bytes = sim.contents(&file).unwrap();
+        let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
+        let mut r = WalReader::new(&bytes[SEGMENT_HEADER_LEN..], SEGMENT_HEADER_LEN as u64, Some(h.first_lsn));
+        while let Ok(WalStep::Record(rec)) = r.next_step() {
+            out.push(WalPayload::decode(rec.payload, rec.offset).unwrap());
+        }
+    }
+    out
+}

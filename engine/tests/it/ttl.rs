@@ -8,8 +8,7 @@ use std::time::Duration;
 use jubilant_engine::storage::sim::{CrashMode, SimStorage};
 use jubilant_engine::ttl::FakeClock;
 use jubilant_engine::{Db, OpResult, Options, TxnOp, TxnOutcome, WriteBatch};
-use jubilant_format::wal::{TxnWrite, WalPayload, WalReader, WalStep};
-use jubilant_format::{SegmentHeader, SegmentKind};
+use jubilant_format::wal::{TxnWrite, WalPayload};
 
 use crate::support::{DIR, contents, sim_options};
 
@@ -100,26 +99,16 @@ fn a_wall_clock_step_forwards_expires_keys_at_most_the_bound_early() {
 }
 
 fn tombstones(sim: &SimStorage) -> usize {
-    let mut n = 0;
-    for file in sim.files() {
-        if !file.starts_with(std::path::Path::new(DIR).join("wal")) {
-            continue;
-        }
-        let bytes = sim.contents(&file).unwrap();
-        let Ok(h) = SegmentHeader::decode(&bytes, SegmentKind::Wal) else { continue };
-        let mut r = WalReader::new(&bytes[40..], 40, Some(h.first_lsn));
-        while let Ok(WalStep::Record(rec)) = r.next_step() {
-            // Alone, or among the writes of a whole-transaction record.
-            n += match WalPayload::decode(rec.payload, rec.offset) {
-                Ok(WalPayload::TtlTombstone { .. }) => 1,
-                Ok(WalPayload::Txn { writes, .. }) => {
-                    writes.iter().filter(|w| matches!(w, TxnWrite::TtlTombstone { .. })).count()
-                }
-                _ => 0,
-            };
-        }
-    }
-    n
+    // Alone, or among the writes of a whole-transaction record.
+    crate::support::wal_payloads(sim)
+        .into_iter()
+        .map(|p| match p {
+            WalPayload::Txn { writes, .. } => {
+                writes.iter().filter(|w| matches!(w, TxnWrite::TtlTombstone { .. })).count()
+            }
+            other => usize::from(matches!(other, WalPayload::TtlTombstone { .. })),
+        })
+        .sum()
 }
 
 #[test]

@@ -12,4 +12,6 @@ pub use envelope::{
     WAL_PAYLOAD_MAX, WAL_RECORD_HEADER_LEN, WalReader, WalRecordRef, WalStep, classify_wal_damage, decode_envelope_at,
     encode_envelope, resync_wal,
 };
-pub use payload::{PutValue, TXN_RECORD_OVERHEAD, TXN_WRITE_OVERHEAD, TxnWrite, WalPayload, WalRecordKind};
+pub use payload::{
+    PutValue, TXN_RECORD_OVERHEAD, TXN_WRITE_OVERHEAD, TxnWrite, WalPayload, WalRecordKind, txn_payload_bound,
+};

@@ -63,17 +63,39 @@ impl TxnWrite {
             TxnWrite::Put { key, .. } | TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => key,
         }
     }
+
+    /// The record that logs this write on its own, in transaction `txn`
+    /// (the separate-records form).
+    #[must_use]
+    pub fn into_record(self, txn: TxnId) -> WalPayload {
+        match self {
+            TxnWrite::Put { key, value, expires_at_unix_ms } => WalPayload::Put { txn, key, value, expires_at_unix_ms },
+            TxnWrite::Delete { key } => WalPayload::Delete { txn, key },
+            TxnWrite::TtlTombstone { key, expired_at_unix_ms } => {
+                WalPayload::TtlTombstone { txn, key, expired_at_unix_ms }
+            }
+        }
+    }
 }
 
 /// Bytes a `Txn` record may take per write beyond its key and inline
-/// value (table, vtable, vector lengths, alignment): with
-/// [`TXN_RECORD_OVERHEAD`], an upper bound of the encoded size that a
-/// writer checks against [`crate::wal::WAL_PAYLOAD_MAX`] before choosing
-/// the one-record form.
+/// value (table, vtable, vector lengths, alignment). See
+/// [`txn_payload_bound`].
 pub const TXN_WRITE_OVERHEAD: usize = 96;
 
 /// Bytes of a `Txn` record beyond its writes (root, union, header fields).
 pub const TXN_RECORD_OVERHEAD: usize = 128;
+
+/// An upper bound of the encoded payload of a `Txn` record whose writes
+/// have these `(key length, inline value length)` (0 for a value in the
+/// value log, a delete or a tombstone): what a writer checks against its
+/// limit before choosing the one-record form.
+#[must_use]
+pub fn txn_payload_bound(writes: impl IntoIterator<Item = (usize, usize)>) -> usize {
+    writes
+        .into_iter()
+        .fold(TXN_RECORD_OVERHEAD, |sum, (key, inline)| sum.saturating_add(key + inline + TXN_WRITE_OVERHEAD))
+}
 
 /// The payload of one WAL record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -258,10 +280,46 @@ impl WalPayload {
         }
     }
 
-    /// Whether the record commits a transaction (`Commit` or `Txn`).
+    /// The transaction the record commits (`Commit` or `Txn`).
     #[must_use]
-    pub const fn commits(&self) -> bool {
-        matches!(self, WalPayload::Commit { .. } | WalPayload::Txn { .. })
+    pub const fn committed_txn(&self) -> Option<TxnId> {
+        match self {
+            WalPayload::Commit { txn, .. } | WalPayload::Txn { txn, .. } => Some(*txn),
+            _ => None,
+        }
+    }
+
+    /// A record of one write (`Put`, `Delete`, `TtlTombstone`) as its
+    /// transaction and that write; `None` for the other kinds.
+    #[must_use]
+    pub fn into_write(self) -> Option<(TxnId, TxnWrite)> {
+        match self {
+            WalPayload::Put { txn, key, value, expires_at_unix_ms } => {
+                Some((txn, TxnWrite::Put { key, value, expires_at_unix_ms }))
+            }
+            WalPayload::Delete { txn, key } => Some((txn, TxnWrite::Delete { key })),
+            WalPayload::TtlTombstone { txn, key, expired_at_unix_ms } => {
+                Some((txn, TxnWrite::TtlTombstone { key, expired_at_unix_ms }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Calls `f` with the key and value-log reference of every put in the
+    /// record that keeps its value in the value log (a `Put`, or the writes
+    /// of a `Txn`).
+    pub fn for_each_value_ref(&self, mut f: impl FnMut(&[u8], &ValueRef)) {
+        match self {
+            WalPayload::Put { key, value: PutValue::Ref(r), .. } => f(key, r),
+            WalPayload::Txn { writes, .. } => {
+                for w in writes {
+                    if let TxnWrite::Put { key, value: PutValue::Ref(r), .. } = w {
+                        f(key, r);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The key the record touches, if any (the writes of a `Txn` are in
@@ -502,23 +560,23 @@ fn put_value(
 fn decode_write(w: &fb::TxnWrite<'_>) -> std::result::Result<TxnWrite, String> {
     let key = w.key().bytes().to_vec();
     let unix_ms = w.unix_ms();
+    let valueless = || {
+        if w.value().is_some() || w.value_ref().is_some() { Err("a delete with a value".to_owned()) } else { Ok(()) }
+    };
     match w.kind() {
         fb::WriteKind::Put => {
             let value = put_value(w.value(), w.value_ref()).map_err(|why| format!("a put with {why}"))?;
             Ok(TxnWrite::Put { key, value, expires_at_unix_ms: (unix_ms != 0).then_some(unix_ms) })
         }
-        kind @ (fb::WriteKind::Delete | fb::WriteKind::TtlTombstone) => {
-            if w.value().is_some() || w.value_ref().is_some() {
-                return Err("a delete with a value".into());
+        fb::WriteKind::Delete => {
+            valueless()?;
+            if unix_ms != 0 {
+                return Err(format!("a delete with a time ({unix_ms})"));
             }
-            if kind == fb::WriteKind::Delete {
-                if unix_ms != 0 {
-                    return Err(format!("a delete with a time ({unix_ms})"));
-                }
-                Ok(TxnWrite::Delete { key })
-            } else {
-                Ok(TxnWrite::TtlTombstone { key, expired_at_unix_ms: unix_ms })
-            }
+            Ok(TxnWrite::Delete { key })
+        }
+        fb::WriteKind::TtlTombstone => {
+            valueless().map(|()| TxnWrite::TtlTombstone { key, expired_at_unix_ms: unix_ms })
         }
         other => Err(format!("unknown write kind {}", other.0)),
     }

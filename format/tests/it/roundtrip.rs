@@ -4,9 +4,7 @@
 use jubilant_format::manifest::ClockCalibration;
 use jubilant_format::superblock::VlogCursor;
 use jubilant_format::vlog::{VlogReader, VlogStep, decode_referenced, encode_vlog_record};
-use jubilant_format::wal::{
-    PutValue, TXN_RECORD_OVERHEAD, TXN_WRITE_OVERHEAD, TxnWrite, WalPayload, WalReader, WalStep, encode_envelope,
-};
+use jubilant_format::wal::{PutValue, TxnWrite, WalPayload, WalReader, WalStep, encode_envelope, txn_payload_bound};
 use jubilant_format::{
     Epoch, Generation, Lsn, Manifest, PageHeader, PageId, PageSize, PageType, SegmentHeader, SegmentId, SegmentKind,
     Superblock, TxnId, ValueRef,
@@ -75,17 +73,40 @@ fn txn_write() -> impl Strategy<Value = TxnWrite> {
 }
 
 proptest! {
+    /// A write logged on its own and read back as a write is the same
+    /// write; the value-log references a record reports are exactly its
+    /// puts' references, in order, in either form.
+    #[test]
+    fn a_write_and_its_own_record_convert_both_ways(writes in proptest::collection::vec(txn_write(), 0..8), t in any::<u64>()) {
+        let txn = TxnId(t);
+        let refs = |p: &WalPayload| {
+            let mut out = Vec::new();
+            p.for_each_value_ref(|k, r| out.push((k.to_vec(), *r)));
+            out
+        };
+        let mut from_records = Vec::new();
+        for w in &writes {
+            let record = w.clone().into_record(txn);
+            from_records.extend(refs(&record));
+            prop_assert_eq!(record.into_write(), Some((txn, w.clone())));
+        }
+        let whole = WalPayload::Txn { txn, commit_unix_ms: 0, durable_lsn: Lsn(0), writes };
+        prop_assert_eq!(refs(&whole), from_records);
+        prop_assert_eq!(whole.committed_txn(), Some(txn));
+        prop_assert_eq!(whole.into_write(), None);
+    }
+
     /// The size bound a writer checks before logging a transaction as one
     /// `Txn` record holds for every transaction.
     #[test]
     fn txn_records_stay_within_their_size_bound(writes in proptest::collection::vec(txn_write(), 0..64)) {
-        let bound = writes.iter().fold(TXN_RECORD_OVERHEAD, |sum, w| {
+        let bound = txn_payload_bound(writes.iter().map(|w| {
             let inline = match w {
                 TxnWrite::Put { value: PutValue::Inline(v), .. } => v.len(),
                 _ => 0,
             };
-            sum + w.key().len() + inline + TXN_WRITE_OVERHEAD
-        });
+            (w.key().len(), inline)
+        }));
         let payload = WalPayload::Txn { txn: TxnId(u64::MAX), commit_unix_ms: u64::MAX, durable_lsn: Lsn(u64::MAX), writes };
         let len = payload.encode().len();
         prop_assert!(len <= bound, "{} bytes encoded, bound {}", len, bound);

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use jubilant_format::wal::{PutValue, TxnWrite, WalPayload};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -30,20 +29,11 @@ pub(crate) fn live_set(state: &State) -> Option<HashSet<(u64, u64)>> {
         for row in &wal.rows {
             if let WalRow::Record(r) = row
                 && r.lsn.get() > checkpoint
+                && let Ok(p) = &r.payload
             {
-                match &r.payload {
-                    Ok(WalPayload::Put { value: PutValue::Ref(v), .. }) => {
-                        live.insert((v.segment.get(), v.offset));
-                    }
-                    Ok(WalPayload::Txn { writes, .. }) => {
-                        for w in writes {
-                            if let TxnWrite::Put { value: PutValue::Ref(v), .. } = w {
-                                live.insert((v.segment.get(), v.offset));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                p.for_each_value_ref(|_, v| {
+                    live.insert((v.segment.get(), v.offset));
+                });
             }
         }
     }
