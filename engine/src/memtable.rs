@@ -25,7 +25,7 @@ use crossbeam_epoch as epoch;
 use crossbeam_skiplist::base::SkipList;
 use jubilant_format::Lsn;
 
-use crate::btree::node::key_prefix;
+use crate::btree::node::key_prefix16;
 
 /// A skip-list key: a user key and the LSN of one of its versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +45,6 @@ impl MemKey {
     fn new(key: &[u8], lsn: u64) -> MemKey {
         MemKey { prefix: key_prefix16(key), key: key.into(), lsn }
     }
-}
-
-/// The first 16 bytes of `key` as a big-endian integer, zero-padded: as
-/// [`key_prefix`], ordering by it agrees with ordering by key wherever
-/// two prefixes differ.
-fn key_prefix16(key: &[u8]) -> u128 {
-    if let Some(head) = key.first_chunk::<16>() {
-        return u128::from_le_bytes(*head).swap_bytes();
-    }
-    (u128::from(key_prefix(key)) << 64) | u128::from(key_prefix(key.get(8..).unwrap_or_default()))
 }
 
 impl Ord for MemKey {

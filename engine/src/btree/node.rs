@@ -209,57 +209,115 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum ValueMeta {
-    Inline { start: u32, len: u32 },
-    Ref(ValueRef),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct EntryMeta {
-    key_start: u32,
-    key_len: u16,
-    version: u64,
-    expires: Option<u64>,
-    value: ValueMeta,
-}
-
-/// A decoded leaf: the payload bytes and an index of its entries. Keys and
-/// inline values are read in place, without copying.
+/// A decoded leaf: one allocation holding an index and a copy of the
+/// payload, so that a lookup touches one block of memory (after the
+/// node itself) instead of one per array — on a large cache each block
+/// is a likely cache and TLB miss. Keys and inline values are read in
+/// place, without copying.
+///
+/// `buf`, for `n` entries:
+///
+/// | bytes       | what |
+/// |-------------|------|
+/// | `8 n`       | each key's [`key_tag`] after the bytes every key shares (`shared`), little-endian: a binary search touches a few dense cache lines and most searches end there |
+/// | `4 n`       | each entry's offset in the payload (u32, little-endian) |
+/// | the rest    | the payload as decoded |
+///
+/// Invariant (established by [`LeafNode::decode`], which checks every
+/// length): every offset is the start of a whole entry inside the
+/// payload, entries in key order, keys strictly ascending; reads still
+/// go through checked slicing and yield empty keys or `None` rather than
+/// panic were it broken.
 #[derive(Debug)]
 pub struct LeafNode {
-    payload: Box<[u8]>,
-    entries: Box<[EntryMeta]>,
-    /// Each key's [`key_prefix`] after the bytes every key of the leaf
-    /// shares (`shared`), apart from `entries` so a binary search touches a
-    /// few dense cache lines: most comparisons end here, without touching
-    /// the payload.
-    prefixes: Box<[u64]>,
+    buf: Box<[u8]>,
+    /// Number of entries.
+    n: u32,
     /// How many leading bytes every key of the leaf shares (0 when empty).
-    /// Keys like `user:000123` all begin alike: their first 8 bytes would
-    /// order nothing, so the prefixes start after the shared bytes.
+    /// Keys like `user:000123` all begin alike: their first bytes would
+    /// order nothing, so the tags start after the shared bytes.
     shared: Common,
 }
 
+/// Where an entry's parts lie in a leaf payload, read from its header.
+#[derive(Debug, Clone, Copy)]
+struct EntryLayout {
+    key_start: usize,
+    key_len: usize,
+    version: u64,
+    expires: Option<u64>,
+    /// `Ok((start, len))` of an inline value; `Err(start)` of a
+    /// reference's 24 bytes.
+    value: Result<(usize, usize), usize>,
+}
+
+impl EntryLayout {
+    /// The layout of the entry whose header starts at `start` of
+    /// `payload`, checking that the header, key and value lie inside it.
+    fn read(payload: &[u8], start: usize, i: usize) -> Result<EntryLayout, String> {
+        let mut r = Reader { buf: payload, pos: start };
+        let key_len = r.u16(Field::Entry(i, "key_len"))? as usize;
+        if key_len > KEY_MAX {
+            return Err(format!("entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"));
+        }
+        let kind = r.u8(Field::Entry(i, "value_kind"))?;
+        let flags = r.u8(Field::Entry(i, "flags"))?;
+        if flags & !FLAG_EXPIRES != 0 {
+            return Err(format!("entry {i}: unknown flags {flags:#04x}"));
+        }
+        let version = r.u64(Field::Entry(i, "version"))?;
+        let expires = if flags & FLAG_EXPIRES != 0 { Some(r.u64(Field::Entry(i, "expires_at"))?) } else { None };
+        let value_len = match kind {
+            VALUE_INLINE => Some(r.u32(Field::Entry(i, "value_len"))? as usize),
+            VALUE_REF => None,
+            other => return Err(format!("entry {i}: unknown value kind {other}")),
+        };
+        let ref_start = r.pos;
+        if value_len.is_none() {
+            r.take(24, Field::Entry(i, "value_ref"))?;
+        }
+        let key_start = r.pos;
+        r.take(key_len, Field::Entry(i, "key"))?;
+        let value = match value_len {
+            Some(len) => {
+                let start = r.pos;
+                r.take(len, Field::Entry(i, "value"))?;
+                Ok((start, len))
+            }
+            None => Err(ref_start),
+        };
+        Ok(EntryLayout { key_start, key_len, version, expires, value })
+    }
+
+    /// Bytes from the header's start to the entry's end.
+    fn end(&self) -> usize {
+        match self.value {
+            Ok((start, len)) => start + len,
+            Err(_) => self.key_start + self.key_len,
+        }
+    }
+}
+
 /// How many leading bytes every key of a node shares, when that is enough
-/// to matter, with the first 8 of them as an integer: a search compares a
-/// key against them with one masked integer comparison (or, past 8 bytes,
-/// against the node's first key), and its prefixes start after them.
+/// to matter, with the first 16 of them as an integer: a search compares a
+/// key against them with one masked integer comparison (or, past 16 bytes,
+/// against the node's first key, a cache miss into the payload), and its
+/// tags start after them.
 ///
-/// Small on purpose: it sits beside the prefix array's pointer, which
-/// every search reads anyway.
+/// Small on purpose: it sits beside the tag array's pointer, which every
+/// search reads anyway.
 #[derive(Debug, Clone, Copy, Default)]
 struct Common {
-    /// [`key_prefix`] of the shared bytes, masked to them.
-    head: u64,
+    /// [`key_prefix16`] of the shared bytes, masked to them.
+    head: u128,
     /// The shared byte count; 0 when fewer than [`Common::MIN`] are
-    /// shared (the first 8 bytes then still tell keys apart well).
+    /// shared (the first bytes then still tell keys apart well).
     len: u16,
 }
 
 impl Common {
     /// Fewer shared bytes than this are not skipped: random keys share a
-    /// byte or two within a leaf, and their first 8 bytes already order
+    /// byte or two within a leaf, and their first 7 bytes already order
     /// them.
     const MIN: usize = 4;
 
@@ -271,76 +329,87 @@ impl Common {
             return Common::default();
         }
         let len = len.min(usize::from(u16::MAX));
-        Common { head: key_prefix(first) & Common::mask(len), len: len as u16 }
+        Common { head: key_prefix16(first) & Common::mask(len), len: len as u16 }
     }
 
-    /// The bits of a [`key_prefix`] that hold the first `len` bytes.
-    fn mask(len: usize) -> u64 {
-        u64::MAX.checked_shl(8usize.saturating_sub(len) as u32 * 8).unwrap_or(0)
+    /// The bits of a [`key_prefix16`] that hold the first `len` bytes.
+    fn mask(len: usize) -> u128 {
+        u128::MAX.checked_shl(16usize.saturating_sub(len) as u32 * 8).unwrap_or(0)
     }
 
     fn len(&self) -> usize {
         usize::from(self.len)
     }
 
-    /// How `key`'s first `len` bytes (fewer if it is shorter) compare with
-    /// the shared bytes, `first` being the node's first key (read only for
-    /// more than 8 shared bytes); `Equal` when `key` begins with them — or,
-    /// for a key shorter than them, when its zero-padded prefix matches (a
-    /// tie the whole-key comparisons of [`search_sorted`] settle).
+    /// How `key` compares with the shared bytes, `first` being the node's
+    /// first key (read only for more than 16 shared bytes): `Equal`
+    /// exactly when `key` begins with them; `Less` for a key that is a
+    /// proper prefix of them (it sorts below every key of the node).
     fn compare<'a>(&self, key: &[u8], first: impl FnOnce() -> &'a [u8]) -> std::cmp::Ordering {
         let len = self.len();
         if len == 0 {
             return std::cmp::Ordering::Equal;
         }
-        // Zero padding sorts below any byte, as the shorter key does.
-        let head = (key_prefix(key) & Common::mask(len)).cmp(&self.head);
-        if len <= 8 || head.is_ne() {
-            return head;
+        if len > 16 {
+            return key.get(..len).unwrap_or(key).cmp(first().get(..len).unwrap_or_default());
         }
-        key.get(..len).unwrap_or(key).cmp(first().get(..len).unwrap_or_default())
+        // Zero padding sorts below any byte, as the shorter key does; a
+        // key shorter than the shared bytes whose padded head matches them
+        // is a proper prefix of them.
+        match (key_prefix16(key) & Common::mask(len)).cmp(&self.head) {
+            std::cmp::Ordering::Equal if key.len() < len => std::cmp::Ordering::Less,
+            other => other,
+        }
     }
 }
 
 /// Where `key` falls among sorted `keys` that all begin with `common`
-/// (their `prefixes` being each key's [`key_prefix`] after `common`):
-/// `Ok(i)` if `keys(i) == key`, else `Err(i)`, the first key above `key`.
-/// Only keys whose prefix ties with `key`'s have their whole key compared,
-/// by a binary search of the tie.
+/// (their `tags` being each key's [`key_tag`] after `common`): `Ok(i)` if
+/// `keys(i) == key`, else `Err(i)`, the first key above `key`.
+///
+/// Keys are read (a cache miss into the payload each) only where tags tie
+/// and cannot settle it: keys with more than 7 bytes after `common` that
+/// agree on those 7, compared whole by a binary search of the tie. A key
+/// with at most 7 bytes after `common` is found or placed by tags alone.
 fn search_sorted<'a>(
     common: &Common,
-    prefixes: &[u64],
+    n: usize,
+    tag: impl Fn(usize) -> u64,
     key: &[u8],
     keys: impl Fn(usize) -> &'a [u8],
 ) -> Result<usize, usize> {
-    // A key not beginning with `common` is below or above all of them
-    // (a shorter key that is a prefix of `common` compares below it).
+    // A key not beginning with `common` is below or above all of them.
     match common.compare(key, || keys(0)) {
         std::cmp::Ordering::Less => return Err(0),
-        std::cmp::Ordering::Greater => return Err(prefixes.len()),
+        std::cmp::Ordering::Greater => return Err(n),
         std::cmp::Ordering::Equal => {}
     }
-    let probe = key_prefix(key.get(common.len()..).unwrap_or_default());
-    let lo = prefixes.partition_point(|&p| p < probe);
-    // Ties are few (none for an absent key, one for a present one, unless
-    // keys share 8 bytes past `common`): walk the first few, comparing
-    // whole keys (every key of the tie begins with `common` and shares the
-    // probe's prefix), then binary-search a longer tie.
+    let probe = key_tag(key.get(common.len()..).unwrap_or_default());
+    let lo = partition_point(0..n, |i| tag(i) < probe);
+    if lo == n || tag(lo) != probe {
+        return Err(lo);
+    }
+    if tag_is_whole(probe) {
+        // Equal tags of short tails: equal keys (see `key_tag`).
+        return Ok(lo);
+    }
+    // A tie of long tails: few (one for a present key) unless keys share
+    // 7 bytes past `common`. Walk the first few, comparing whole keys
+    // (every key of the tie begins with `common` and shares the probe's
+    // tag), then binary-search a longer tie.
     const WALK: usize = 4;
-    let rest = prefixes.get(lo..).unwrap_or_default();
-    for (i, &p) in rest.iter().enumerate().take(WALK) {
-        if p != probe {
-            return Err(lo + i);
+    for i in lo..(lo + WALK).min(n) {
+        if tag(i) != probe {
+            return Err(i);
         }
-        match keys(lo + i).cmp(key) {
+        match keys(i).cmp(key) {
             std::cmp::Ordering::Less => {}
-            std::cmp::Ordering::Equal => return Ok(lo + i),
-            std::cmp::Ordering::Greater => return Err(lo + i),
+            std::cmp::Ordering::Equal => return Ok(i),
+            std::cmp::Ordering::Greater => return Err(i),
         }
     }
-    let start = (lo + WALK).min(prefixes.len());
-    let tie = prefixes.get(start..).unwrap_or_default().partition_point(|&p| p == probe);
-    let mut range = start..start + tie;
+    let start = (lo + WALK).min(n);
+    let mut range = start..partition_point(start..n, |i| tag(i) == probe);
     while range.start < range.end {
         let mid = range.start + (range.end - range.start) / 2;
         match keys(mid).cmp(key) {
@@ -350,6 +419,43 @@ fn search_sorted<'a>(
         }
     }
     Err(range.start)
+}
+
+/// The first index of `range` where `below` turns false (`below` being
+/// true for a prefix of the range, false after), by binary search.
+fn partition_point(range: std::ops::Range<usize>, below: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (range.start, range.end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if below(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// A key tail's search tag: its first 7 bytes, zero-padded, as a
+/// big-endian integer in the high 56 bits, and in the low byte its length
+/// if at most 7, else 8.
+///
+/// Ordering by tag agrees with ordering by tail wherever two tags differ:
+/// the high bytes as for [`key_prefix`]; with those equal, a tail of
+/// length ≤ 7 is a prefix of any longer one, and its smaller length byte
+/// sorts it first. Two equal tags whose length byte is at most 7
+/// ([`tag_is_whole`]) are two equal tails, so a search settles them
+/// without reading either key.
+#[must_use]
+pub fn key_tag(tail: &[u8]) -> u64 {
+    let head = key_prefix(tail) & !0xff;
+    head | tail.len().min(8) as u64
+}
+
+/// Whether a [`key_tag`] holds its whole tail.
+#[must_use]
+pub fn tag_is_whole(tag: u64) -> bool {
+    tag & 0xff <= 7
 }
 
 /// A borrowed view of one leaf entry.
@@ -396,103 +502,104 @@ impl LeafNode {
     pub fn decode(payload: &[u8]) -> Result<LeafNode, String> {
         let mut r = Reader { buf: payload, pos: 0 };
         let count = r.u16(Field::Plain("entry count"))? as usize;
-        let mut entries = Vec::with_capacity(count);
-        let mut prefixes = Vec::with_capacity(count);
+        let mut starts: Vec<u32> = Vec::with_capacity(count);
+        let mut layouts: Vec<EntryLayout> = Vec::with_capacity(count);
+        let mut pos = LEAF_HEADER_LEN;
         for i in 0..count {
-            let key_len = r.u16(Field::Entry(i, "key_len"))?;
-            if key_len as usize > KEY_MAX {
-                return Err(format!("entry {i}: key of {key_len} bytes exceeds {KEY_MAX}"));
+            let layout = EntryLayout::read(payload, pos, i)?;
+            if let Err(at) = layout.value {
+                ValueRef::decode(payload.get(at..).unwrap_or_default(), 0).map_err(|e| format!("entry {i}: {e}"))?;
             }
-            let kind = r.u8(Field::Entry(i, "value_kind"))?;
-            let flags = r.u8(Field::Entry(i, "flags"))?;
-            if flags & !FLAG_EXPIRES != 0 {
-                return Err(format!("entry {i}: unknown flags {flags:#04x}"));
-            }
-            let version = r.u64(Field::Entry(i, "version"))?;
-            let expires = if flags & FLAG_EXPIRES != 0 { Some(r.u64(Field::Entry(i, "expires_at"))?) } else { None };
-            let value_len = match kind {
-                VALUE_INLINE => Some(r.u32(Field::Entry(i, "value_len"))?),
-                VALUE_REF => None,
-                other => return Err(format!("entry {i}: unknown value kind {other}")),
-            };
-            let ref_bytes = if value_len.is_none() { Some(r.take(24, Field::Entry(i, "value_ref"))?) } else { None };
-            let key_start = r.pos as u32;
-            r.take(key_len as usize, Field::Entry(i, "key"))?;
-            let value = match (value_len, ref_bytes) {
-                (Some(len), _) => {
-                    let start = r.pos as u32;
-                    r.take(len as usize, Field::Entry(i, "value"))?;
-                    ValueMeta::Inline { start, len }
-                }
-                (None, Some(bytes)) => {
-                    ValueMeta::Ref(ValueRef::decode(bytes, 0).map_err(|e| format!("entry {i}: {e}"))?)
-                }
-                (None, None) => unreachable!("a reference entry read its reference above"),
-            };
-            entries.push(EntryMeta { key_start, key_len, version, expires, value });
+            // A payload is at most a page, far below 4 GiB.
+            starts.push(u32::try_from(pos).map_err(|_| format!("entry {i} at offset {pos}: payload too large"))?);
+            pos = layout.end();
+            layouts.push(layout);
         }
-        if r.pos != payload.len() {
-            return Err(format!("{} bytes after the last entry", payload.len() - r.pos));
+        if pos != payload.len() {
+            return Err(format!("{} bytes after the last entry", payload.len() - pos));
         }
-        // Boxed slices, not vectors: a smaller node (see `Common`).
-        let mut node = LeafNode {
-            payload: payload.into(),
-            entries: entries.into_boxed_slice(),
-            prefixes: Box::default(),
-            shared: Common::default(),
+        let key = |i: usize| {
+            layouts.get(i).and_then(|l| payload.get(l.key_start..l.key_start + l.key_len)).unwrap_or_default()
         };
-        // Keys are sorted (checked below), so what the first and the last
-        // share, all share.
-        node.shared = Common::of(node.key(0), node.key(node.len().saturating_sub(1)));
-        let skip = node.shared.len();
-        prefixes.extend((0..node.len()).map(|i| key_prefix(node.key(i).get(skip..).unwrap_or_default())));
-        node.prefixes = prefixes.into_boxed_slice();
-        for i in 1..node.len() {
-            if node.key(i - 1) >= node.key(i) {
+        for i in 1..count {
+            if key(i - 1) >= key(i) {
                 return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
             }
         }
-        Ok(node)
+        // Keys are sorted, so what the first and the last share, all share.
+        let shared = Common::of(key(0), key(count.saturating_sub(1)));
+        let skip = shared.len();
+        let mut buf = Vec::with_capacity(12 * count + payload.len());
+        for i in 0..count {
+            buf.extend_from_slice(&key_tag(key(i).get(skip..).unwrap_or_default()).to_le_bytes());
+        }
+        for start in &starts {
+            buf.extend_from_slice(&start.to_le_bytes());
+        }
+        buf.extend_from_slice(payload);
+        Ok(LeafNode { buf: buf.into_boxed_slice(), n: count as u32, shared })
     }
 
     /// Number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.n as usize
     }
 
     /// Whether the leaf has no entries.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.n == 0
+    }
+
+    /// The payload as decoded.
+    fn payload(&self) -> &[u8] {
+        self.buf.get(12 * self.len()..).unwrap_or_default()
+    }
+
+    /// Tag `i` (see the layout table); `u64::MAX` if out of range.
+    fn tag(&self, i: usize) -> u64 {
+        self.buf.get(8 * i..).and_then(|b| b.first_chunk::<8>()).map_or(u64::MAX, |b| u64::from_le_bytes(*b))
+    }
+
+    /// The layout of entry `i`, read from its header.
+    fn layout(&self, i: usize) -> Option<EntryLayout> {
+        if i >= self.len() {
+            return None;
+        }
+        let at = 8 * self.len() + 4 * i;
+        let start = self.buf.get(at..).and_then(|b| b.first_chunk::<4>()).map(|b| u32::from_le_bytes(*b))?;
+        // Checked once by `decode`; checked again rather than trusted.
+        EntryLayout::read(self.payload(), start as usize, i).ok()
     }
 
     /// The key of entry `i` (empty if out of range).
     #[must_use]
     pub fn key(&self, i: usize) -> &[u8] {
-        self.entries
-            .get(i)
-            .and_then(|e| self.payload.get(e.key_start as usize..e.key_start as usize + e.key_len as usize))
-            .unwrap_or_default()
+        self.layout(i).and_then(|l| self.payload().get(l.key_start..l.key_start + l.key_len)).unwrap_or_default()
     }
 
     /// Entry `i`.
     #[must_use]
     pub fn entry(&self, i: usize) -> Option<EntryRef<'_>> {
-        let e = self.entries.get(i)?;
-        let value = match e.value {
-            ValueMeta::Inline { start, len } => {
-                ValueView::Inline(self.payload.get(start as usize..start as usize + len as usize)?)
-            }
-            ValueMeta::Ref(r) => ValueView::Ref(r),
+        let l = self.layout(i)?;
+        let payload = self.payload();
+        let value = match l.value {
+            Ok((start, len)) => ValueView::Inline(payload.get(start..start + len)?),
+            Err(start) => ValueView::Ref(ValueRef::decode(payload.get(start..)?, 0).ok()?),
         };
-        Some(EntryRef { key: self.key(i), value, version: Lsn(e.version), expires_at_unix_ms: e.expires })
+        Some(EntryRef {
+            key: payload.get(l.key_start..l.key_start + l.key_len)?,
+            value,
+            version: Lsn(l.version),
+            expires_at_unix_ms: l.expires,
+        })
     }
 
     /// Binary search: `Ok(i)` if entry `i` has `key`, else `Err(i)` where
     /// it would be inserted.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        search_sorted(&self.shared, &self.prefixes, key, |i| self.key(i))
+        search_sorted(&self.shared, self.len(), |i| self.tag(i), key, |i| self.key(i))
     }
 
     /// All entries, owned.
@@ -504,14 +611,14 @@ impl LeafNode {
     /// The payload's length.
     #[must_use]
     pub fn payload_len(&self) -> usize {
-        self.payload.len()
+        self.payload().len()
     }
 
     /// Value-log segments referenced, for the validator and GC.
     pub fn value_refs(&self) -> impl Iterator<Item = ValueRef> + '_ {
-        self.entries.iter().filter_map(|e| match e.value {
-            ValueMeta::Ref(r) => Some(r),
-            ValueMeta::Inline { .. } => None,
+        (0..self.len()).filter_map(|i| match self.entry(i)?.value {
+            ValueView::Ref(r) => Some(r),
+            ValueView::Inline(_) => None,
         })
     }
 }
@@ -534,6 +641,17 @@ pub fn key_prefix(key: &[u8]) -> u64 {
     u64::from_le_bytes(buf).swap_bytes()
 }
 
+/// The first 16 bytes of `key` as a big-endian integer, zero-padded: as
+/// [`key_prefix`], ordering by it agrees with ordering by key wherever two
+/// prefixes differ.
+#[must_use]
+pub fn key_prefix16(key: &[u8]) -> u128 {
+    if let Some(head) = key.first_chunk::<16>() {
+        return u128::from_le_bytes(*head).swap_bytes();
+    }
+    (u128::from(key_prefix(key)) << 64) | u128::from(key_prefix(key.get(8..).unwrap_or_default()))
+}
+
 /// A decoded branch.
 #[derive(Debug)]
 pub struct BranchNode {
@@ -541,9 +659,9 @@ pub struct BranchNode {
     children: Box<[PageId]>,
     /// `(start, len)` in the payload of the separator before child i + 1.
     separators: Box<[(u32, u16)]>,
-    /// Each separator's [`key_prefix`] after the bytes all separators
-    /// share (`shared`), as in [`LeafNode`].
-    prefixes: Box<[u64]>,
+    /// Each separator's [`key_tag`] after the bytes all separators share
+    /// (`shared`), as in [`LeafNode`].
+    tags: Box<[u64]>,
     /// How many leading bytes every separator shares (0 with none).
     shared: Common,
 }
@@ -576,15 +694,15 @@ impl BranchNode {
             payload: payload.into(),
             children: children.into_boxed_slice(),
             separators: separators.into_boxed_slice(),
-            prefixes: Box::default(),
+            tags: Box::default(),
             shared: Common::default(),
         };
         // Separators are sorted (checked below), so what the first and the
         // last share, all share.
         node.shared = Common::of(node.separator(0), node.separator(node.separators.len().saturating_sub(1)));
         let skip = node.shared.len();
-        node.prefixes =
-            (0..node.separators.len()).map(|i| key_prefix(node.separator(i).get(skip..).unwrap_or_default())).collect();
+        node.tags =
+            (0..node.separators.len()).map(|i| key_tag(node.separator(i).get(skip..).unwrap_or_default())).collect();
         for i in 1..node.separators.len() {
             if node.separator(i - 1) >= node.separator(i) {
                 return Err(format!("separators {} and {} are not strictly ascending", i - 1, i));
@@ -630,7 +748,13 @@ impl BranchNode {
     #[must_use]
     pub fn child_index(&self, key: &[u8]) -> usize {
         // The number of separators <= key.
-        match search_sorted(&self.shared, &self.prefixes, key, |i| self.separator(i)) {
+        match search_sorted(
+            &self.shared,
+            self.tags.len(),
+            |i| self.tags.get(i).copied().unwrap_or(u64::MAX),
+            key,
+            |i| self.separator(i),
+        ) {
             Ok(i) => i + 1,
             Err(i) => i,
         }
@@ -670,7 +794,7 @@ impl Node {
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         match self {
-            Node::Leaf(l) => l.payload.len() + l.entries.len() * (std::mem::size_of::<EntryMeta>() + 8) + 64,
+            Node::Leaf(l) => l.buf.len() + std::mem::size_of::<Node>() + 16,
             Node::Branch(b) => b.payload.len() + b.children.len() * 16 + 64,
         }
     }
@@ -797,17 +921,45 @@ mod tests {
 
     /// Keys drawn from a few shapes that share long prefixes (and are
     /// prefixes of each other), so searches hit every path: below, above
-    /// and inside the shared bytes, ties of the 8-byte prefixes.
+    /// and inside the shared bytes (up to and past 16), ties of the tags.
     fn shaped_key() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         use proptest::prelude::*;
         prop_oneof![
             (0u32..40).prop_map(|n| format!("user:0000000{n:03}").into_bytes()),
             (0u32..40).prop_map(|n| format!("user:0000000{n:03}:x").into_bytes()),
             (0u32..10).prop_map(|n| format!("user:{n}").into_bytes()),
-            // Sharing more than 8 bytes (compared against the first key).
+            // Sharing more than 16 bytes (compared against the first key).
             (0u32..40).prop_map(|n| format!("tenant-{:040}:{n:03}", 7).into_bytes()),
             proptest::collection::vec(prop_oneof![Just(0u8), Just(b'u'), Just(0xff)], 0..12),
+            // Sharing 4 to 16+ bytes ending in zeros, with tails of 0 to 10
+            // bytes around the tag's 7: proper prefixes of the shared bytes,
+            // tails that are prefixes of each other.
+            (0usize..14, proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xff)], 0..10)).prop_map(
+                |(zeros, tail)| {
+                    let mut key = b"abcd".to_vec();
+                    key.extend(std::iter::repeat_n(0u8, zeros));
+                    key.extend(tail);
+                    key
+                }
+            ),
         ]
+    }
+
+    proptest::proptest! {
+        /// Tags order as their tails wherever they differ, and equal whole
+        /// tags are equal tails.
+        #[test]
+        fn key_tags_order_as_tails(
+            a in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..3, proptest::strategy::Just(0xff)], 0..12),
+            b in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..3, proptest::strategy::Just(0xff)], 0..12),
+        ) {
+            let (ta, tb) = (key_tag(&a), key_tag(&b));
+            if ta != tb {
+                proptest::prop_assert_eq!(ta.cmp(&tb), a.cmp(&b));
+            } else if tag_is_whole(ta) {
+                proptest::prop_assert_eq!(&a, &b);
+            }
+        }
     }
 
     proptest::proptest! {
