@@ -352,7 +352,10 @@ impl Memtable {
     /// `f` applied to the newest version of every key, in key order
     /// (one pass, one copy: a checkpoint builds its changes this way).
     pub fn latest_map<T>(&self, mut f: impl FnMut(&[u8], Lsn, &MemOp) -> T) -> Vec<T> {
-        let mut out = Vec::new();
+        // One allocation (one version per key is the common case) instead
+        // of ~20 doubling reallocations of a large checkpoint's changes,
+        // each copying all so far into freshly faulted memory.
+        let mut out = Vec::with_capacity(self.map.len());
         let mut last: Option<&[u8]> = None;
         // Entries borrow from the list for the guard's life.
         let guard = &epoch::pin();
