@@ -289,6 +289,32 @@ impl EntryLayout {
         Ok(EntryLayout { key_start, key_len, version, expires, value })
     }
 
+    /// The layout of an entry [`EntryLayout::read`] has accepted, read
+    /// again on the lookup path: the same offsets, without building error
+    /// messages; `None` if it does not fit (never, for a decoded leaf).
+    fn at(payload: &[u8], start: usize) -> Option<EntryLayout> {
+        let header = payload.get(start..)?.first_chunk::<{ ENTRY_FIXED }>()?;
+        let [k0, k1, kind, flags, v @ ..] = *header;
+        let key_len = usize::from(u16::from_le_bytes([k0, k1]));
+        let version = u64::from_le_bytes(v);
+        let mut pos = start + ENTRY_FIXED;
+        let expires = if flags & FLAG_EXPIRES != 0 {
+            let t = u64::from_le_bytes(*payload.get(pos..)?.first_chunk::<8>()?);
+            pos += 8;
+            Some(t)
+        } else {
+            None
+        };
+        let layout = if kind == VALUE_INLINE {
+            let len = u32::from_le_bytes(*payload.get(pos..)?.first_chunk::<4>()?) as usize;
+            let key_start = pos + 4;
+            EntryLayout { key_start, key_len, version, expires, value: Ok((key_start + key_len, len)) }
+        } else {
+            EntryLayout { key_start: pos + 24, key_len, version, expires, value: Err(pos) }
+        };
+        (layout.end() <= payload.len()).then_some(layout)
+    }
+
     /// Bytes from the header's start to the entry's end.
     fn end(&self) -> usize {
         match self.value {
@@ -569,8 +595,8 @@ impl LeafNode {
         }
         let at = 8 * self.len() + 4 * i;
         let start = self.buf.get(at..).and_then(|b| b.first_chunk::<4>()).map(|b| u32::from_le_bytes(*b))?;
-        // Checked once by `decode`; checked again rather than trusted.
-        EntryLayout::read(self.payload(), start as usize, i).ok()
+        // Validated by `decode`; bounds are still checked, not trusted.
+        EntryLayout::at(self.payload(), start as usize)
     }
 
     /// The key of entry `i` (empty if out of range).
@@ -885,6 +911,40 @@ mod tests {
         assert_eq!(leaf.search(b"b"), Ok(1));
         assert_eq!(leaf.search(b"bb"), Err(2));
         assert_eq!(leaf.search(b""), Err(0));
+    }
+
+    proptest::proptest! {
+        /// Every entry shape (inline or reference, with or without an
+        /// expiry, empty keys and values) comes back as encoded, read in
+        /// place from the one buffer.
+        #[test]
+        fn leaf_entries_roundtrip(
+            shapes in proptest::collection::btree_map(
+                proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+                (proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..40)), proptest::option::of(0u64..u64::MAX), 0u64..1 << 40),
+                0..40,
+            ),
+        ) {
+            let entries: Vec<LeafEntry> = shapes
+                .into_iter()
+                .map(|(key, (value, expires, version))| LeafEntry {
+                    key,
+                    value: value.map_or(StoredValue::Ref(example_value_ref()), StoredValue::Inline),
+                    version: Lsn(version),
+                    expires_at_unix_ms: expires,
+                })
+                .collect();
+            let mut payload = Vec::new();
+            encode_leaf(&entries, &mut payload);
+            let leaf = LeafNode::decode(&payload).unwrap();
+            proptest::prop_assert_eq!(leaf.to_entries(), entries.clone());
+            for (i, e) in entries.iter().enumerate() {
+                proptest::prop_assert_eq!(leaf.key(i), e.key.as_slice());
+                proptest::prop_assert_eq!(leaf.search(&e.key), Ok(i));
+            }
+            proptest::prop_assert_eq!(leaf.entry(entries.len()), None);
+            proptest::prop_assert_eq!(leaf.key(entries.len()), b"");
+        }
     }
 
     #[test]

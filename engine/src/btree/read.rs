@@ -258,15 +258,14 @@ fn walk(
             };
             for n in 0..end.saturating_sub(start) {
                 let i = if reverse { end - 1 - n } else { start + n };
-                let key = l.key(i);
+                // Checked by decode: every index below `len` has an entry.
+                let Some(e) = l.entry(i) else { continue };
                 // Every index here is past the start (the search above).
-                let past_end = if reverse { !in_lower(key, from) } else { !in_upper(key, to) };
+                let past_end = if reverse { !in_lower(e.key, from) } else { !in_upper(e.key, to) };
                 if past_end {
                     return Ok(ControlFlow::Continue(()));
                 }
-                if let Some(e) = l.entry(i)
-                    && f(e)?.is_break()
-                {
+                if f(e)?.is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }
