@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use jubilant_format::{Epoch, Generation, Lsn, Superblock};
 
-use crate::btree::apply::{Change, apply_changes};
-use crate::btree::node::{LeafEntry, StoredValue};
+use crate::btree::apply::{Change, Put, apply_changes};
+use crate::btree::node::StoredValue;
 use crate::db::Inner;
 use crate::error::Result;
 use crate::freespace::CheckpointAllocator;
@@ -103,21 +103,17 @@ fn write_checkpoint(
     inner.vlog.sync()?;
 
     // 3. The tree, copy-on-write.
-    let changes: Vec<Change> = frozen.latest_map(|key, lsn, op| Change {
+    let mut changes: Vec<Change> = frozen.latest_map(|key, lsn, op| Change {
         key: key.to_vec(),
-        entry: match op {
-            MemOp::Put { value, expires_at_unix_ms } => Some(LeafEntry {
-                key: key.to_vec(),
+        put: match op {
+            MemOp::Put { value, expires_at_unix_ms } => Some(Put {
                 value: StoredValue::Inline(value.clone()),
                 version: lsn,
                 expires_at_unix_ms: *expires_at_unix_ms,
             }),
-            MemOp::PutRef { value_ref, expires_at_unix_ms } => Some(LeafEntry {
-                key: key.to_vec(),
-                value: StoredValue::Ref(*value_ref),
-                version: lsn,
-                expires_at_unix_ms: *expires_at_unix_ms,
-            }),
+            MemOp::PutRef { value_ref, expires_at_unix_ms } => {
+                Some(Put { value: StoredValue::Ref(*value_ref), version: lsn, expires_at_unix_ms: *expires_at_unix_ms })
+            }
             MemOp::Delete => None,
         },
     });
@@ -126,7 +122,7 @@ fn write_checkpoint(
     let old = state.superblock;
     let outcome = {
         let mut alloc = CheckpointAllocator { space: &mut state.space, pager: &inner.pager };
-        apply_changes(&inner.pager, &mut alloc, old.root_page, &changes, checkpoint_lsn)?
+        apply_changes(&inner.pager, &mut alloc, old.root_page, &mut changes, checkpoint_lsn)?
     };
     let (free_list_head, list_pages) = state.space.write_free_list(&inner.pager, &outcome.freed, checkpoint_lsn)?;
     inner.pager.sync()?;

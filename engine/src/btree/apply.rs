@@ -24,18 +24,48 @@ use std::sync::Arc;
 use jubilant_format::{Lsn, PageId, PageType};
 
 use super::node::{
-    BRANCH_HEADER_LEN, BranchEntry, LEAF_HEADER_LEN, LeafEntry, Node, branch_entry_len, encode_branch, encode_leaf,
+    BRANCH_HEADER_LEN, BranchEntry, LEAF_HEADER_LEN, LeafEntry, Node, StoredValue, branch_entry_len, encode_branch,
+    encode_leaf,
 };
 use crate::error::Result;
 use crate::pager::Pager;
 
 /// One change: the newest value of a key, or its deletion.
+///
+/// [`apply_changes`] consumes each change once, moving its key and value
+/// into the leaf it lands in (a checkpoint copies each changed key and
+/// value out of the memtable once, not three times).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// The key.
     pub key: Vec<u8>,
-    /// The new entry, or `None` to delete.
-    pub entry: Option<LeafEntry>,
+    /// The new value, or `None` to delete.
+    pub put: Option<Put>,
+}
+
+/// What a [`Change`] stores under its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// The value.
+    pub value: StoredValue,
+    /// LSN of the commit that wrote it.
+    pub version: Lsn,
+    /// Absolute expiry in ms since the Unix epoch.
+    pub expires_at_unix_ms: Option<u64>,
+}
+
+impl Change {
+    /// The leaf entry of a put, taking the key and value out of the change
+    /// (left empty: each change is applied once); `None` for a deletion.
+    fn take_entry(&mut self) -> Option<LeafEntry> {
+        let put = self.put.take()?;
+        Some(LeafEntry {
+            key: std::mem::take(&mut self.key),
+            value: put.value,
+            version: put.version,
+            expires_at_unix_ms: put.expires_at_unix_ms,
+        })
+    }
 }
 
 /// Where new pages come from during a checkpoint.
@@ -124,7 +154,7 @@ pub fn apply_changes<A: PageAllocator>(
     pager: &Pager,
     alloc: &mut A,
     root: Option<PageId>,
-    changes: &[Change],
+    changes: &mut [Change],
     lsn: Lsn,
 ) -> Result<ApplyOutcome> {
     debug_assert!(changes.windows(2).all(|w| matches!(w, [a, b] if a.key < b.key)), "changes sorted and unique");
@@ -141,7 +171,7 @@ pub fn apply_changes<A: PageAllocator>(
     }
     let mut level: Vec<Slot> = match root {
         None => {
-            let entries: Vec<LeafEntry> = changes.iter().filter_map(|c| c.entry.clone()).collect();
+            let entries: Vec<LeafEntry> = changes.iter_mut().filter_map(Change::take_entry).collect();
             ctx.out.key_delta += entries.len() as i64;
             if entries.is_empty() {
                 return Ok(ctx.out);
@@ -197,7 +227,7 @@ fn rebuild<A: PageAllocator>(
     ctx: &mut Ctx<'_, A>,
     page: PageId,
     low_key: Vec<u8>,
-    changes: &[Change],
+    changes: &mut [Change],
 ) -> Result<Option<Vec<Slot>>> {
     let node = ctx.pager.node(page)?;
     let content = match &*node {
@@ -217,7 +247,7 @@ fn rebuild<A: PageAllocator>(
             for (i, child) in children.iter().enumerate() {
                 let upper = children.get(i + 1).map(|c| c.low_key.as_slice());
                 let n = upper.map_or(rest.len(), |u| rest.partition_point(|c| c.key.as_slice() < u));
-                let (mine, after) = rest.split_at(n);
+                let (mine, after) = rest.split_at_mut(n);
                 rest = after;
                 let replaced =
                     if mine.is_empty() { None } else { rebuild(ctx, child.child, child.low_key.clone(), mine)? };
@@ -252,9 +282,10 @@ fn rebuild<A: PageAllocator>(
     Ok(Some(split(low_key, content, ctx.capacity)))
 }
 
-/// Merges a leaf's entries with changes; returns the entries, whether
-/// anything changed, and the change in key count.
-fn merge_leaf(entries: Vec<LeafEntry>, changes: &[Change]) -> (Vec<LeafEntry>, bool, i64) {
+/// Merges a leaf's entries with changes (taking their keys and values);
+/// returns the entries, whether anything changed, and the change in key
+/// count.
+fn merge_leaf(entries: Vec<LeafEntry>, changes: &mut [Change]) -> (Vec<LeafEntry>, bool, i64) {
     let mut out = Vec::with_capacity(entries.len() + changes.len());
     let mut changed = false;
     let mut delta = 0i64;
@@ -264,15 +295,15 @@ fn merge_leaf(entries: Vec<LeafEntry>, changes: &[Change]) -> (Vec<LeafEntry>, b
             out.push(e);
         }
         let existed = old.next_if(|e| e.key == change.key);
-        match (&change.entry, existed) {
+        match (change.take_entry(), existed) {
             (Some(new), Some(old_entry)) => {
-                changed |= *new != old_entry;
-                out.push(new.clone());
+                changed |= new != old_entry;
+                out.push(new);
             }
             (Some(new), None) => {
                 changed = true;
                 delta += 1;
-                out.push(new.clone());
+                out.push(new);
             }
             (None, Some(_)) => {
                 changed = true;
