@@ -631,7 +631,10 @@ impl LeafNode {
     /// All entries, owned.
     #[must_use]
     pub fn to_entries(&self) -> Vec<LeafEntry> {
-        (0..self.len()).filter_map(|i| self.entry(i)).map(|e| e.to_owned()).collect()
+        // Sized up front: `filter_map` gives `collect` no lower bound.
+        let mut out = Vec::with_capacity(self.len());
+        out.extend((0..self.len()).filter_map(|i| self.entry(i)).map(|e| e.to_owned()));
+        out
     }
 
     /// The payload's length.
