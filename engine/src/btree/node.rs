@@ -950,6 +950,65 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Damaged payloads (random bytes, or a valid leaf or branch with
+        /// bytes overwritten or cut short) never panic a decoder, and
+        /// whatever decodes answers every accessor without panicking.
+        #[test]
+        fn decoders_take_any_bytes(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 0..6),
+            cut in proptest::num::usize::ANY,
+            probe in proptest::collection::vec(proptest::num::u8::ANY, 0..12),
+        ) {
+            let entries = vec![
+                entry(b"abcd0001", b"v1", 1, None),
+                entry(b"abcd0002", b"", 2, Some(7)),
+                LeafEntry { key: b"abcd0003".to_vec(), value: StoredValue::Ref(example_value_ref()), version: Lsn(3), expires_at_unix_ms: Some(9) },
+            ];
+            let mut leaf_payload = Vec::new();
+            encode_leaf(&entries, &mut leaf_payload);
+            let children = vec![
+                BranchEntry { low_key: Vec::new(), child: PageId(2) },
+                BranchEntry { low_key: b"abcd0002".to_vec(), child: PageId(3) },
+                BranchEntry { low_key: b"abcd0003".to_vec(), child: PageId(4) },
+            ];
+            let mut branch_payload = Vec::new();
+            encode_branch(&children, &mut branch_payload);
+            proptest::prop_assert!(LeafNode::decode(&leaf_payload).is_ok());
+            proptest::prop_assert!(BranchNode::decode(&branch_payload).is_ok());
+            for base in [raw, leaf_payload, branch_payload] {
+                let mut bytes = base;
+                for &(at, byte) in &edits {
+                    if !bytes.is_empty() {
+                        let i = at % bytes.len();
+                        bytes[i] = byte;
+                    }
+                }
+                bytes.truncate(cut % (bytes.len() + 1));
+                // What decodes keeps the decoders' promises: every entry
+                // readable, keys strictly ascending, searches agreeing with
+                // the keys' order.
+                if let Ok(leaf) = LeafNode::decode(&bytes) {
+                    let keys: Vec<Vec<u8>> = leaf.to_entries().into_iter().map(|e| e.key).collect();
+                    proptest::prop_assert_eq!(keys.len(), leaf.len());
+                    proptest::prop_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+                    proptest::prop_assert_eq!(leaf.search(&probe), keys.binary_search(&probe));
+                    proptest::prop_assert!(leaf.value_refs().count() <= leaf.len());
+                    proptest::prop_assert_eq!(leaf.entry(leaf.len()), None);
+                }
+                if let Ok(branch) = BranchNode::decode(&bytes) {
+                    let seps: Vec<&[u8]> = (0..branch.len().saturating_sub(1)).map(|i| branch.separator(i)).collect();
+                    proptest::prop_assert!(seps.windows(2).all(|w| w[0] < w[1]));
+                    let expected = seps.iter().filter(|s| **s <= probe.as_slice()).count();
+                    proptest::prop_assert_eq!(branch.child_index(&probe), expected);
+                    proptest::prop_assert_eq!(branch.to_entries(b"").len(), branch.len());
+                    proptest::prop_assert_eq!(branch.child(branch.len()), None);
+                }
+            }
+        }
+    }
+
     #[test]
     fn leaf_decode_rejects_bad_payloads() {
         let mut payload = Vec::new();
