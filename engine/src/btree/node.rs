@@ -239,8 +239,12 @@ pub struct LeafNode {
     shared: Common,
 }
 
-/// Where an entry's parts lie in a leaf payload, read from its header.
-#[derive(Debug, Clone, Copy)]
+/// Where an entry's parts lie in a leaf payload, read from its header:
+/// by [`EntryLayout::read`] at decode (every field validated, errors
+/// naming the field) and by [`EntryLayout::at`] on every lookup (the same
+/// offsets with plain checked loads; decode asserts in debug builds that
+/// both agree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct EntryLayout {
     key_start: usize,
     key_len: usize,
@@ -533,6 +537,7 @@ impl LeafNode {
         let mut pos = LEAF_HEADER_LEN;
         for i in 0..count {
             let layout = EntryLayout::read(payload, pos, i)?;
+            debug_assert_eq!(EntryLayout::at(payload, pos), Some(layout), "entry {i}: the two header readers disagree");
             if let Err(at) = layout.value {
                 ValueRef::decode(payload.get(at..).unwrap_or_default(), 0).map_err(|e| format!("entry {i}: {e}"))?;
             }
