@@ -588,7 +588,8 @@ impl LeafNode {
         self.buf.get(12 * self.len()..).unwrap_or_default()
     }
 
-    /// Tag `i` (see the layout table); `u64::MAX` if out of range.
+    /// Tag `i` (see the layout table), for `i < len` (searches ask for
+    /// no other); `u64::MAX` past the buffer.
     fn tag(&self, i: usize) -> u64 {
         self.buf.get(8 * i..).and_then(|b| b.first_chunk::<8>()).map_or(u64::MAX, |b| u64::from_le_bytes(*b))
     }
@@ -1010,6 +1011,62 @@ mod tests {
                     proptest::prop_assert_eq!(branch.to_entries(b"").len(), branch.len());
                     proptest::prop_assert_eq!(branch.child(branch.len()), None);
                 }
+            }
+        }
+    }
+
+    /// Searches of leaves and branches whose keys share exactly 16 bytes
+    /// (the last compared as an integer) and 17 (compared against the first
+    /// key), and of more than the walked few keys whose tails agree on
+    /// their 7 tagged bytes (the binary search of a tie): each probe lands
+    /// where a binary search of the keys puts it.
+    #[test]
+    fn searches_at_the_shared_and_tag_boundaries() {
+        let with_shared = |shared: usize, tails: &[&[u8]]| -> Vec<Vec<u8>> {
+            let head: Vec<u8> = (0..shared).map(|i| if i % 3 == 0 { 0 } else { b'k' }).collect();
+            tails.iter().map(|t| [head.as_slice(), t].concat()).collect()
+        };
+        let long_ties: Vec<&[u8]> = vec![
+            b"\x00",
+            b"\x01\0\0\0\0\0\0\0a",
+            b"\x01\0\0\0\0\0\0\0b",
+            b"\x01\0\0\0\0\0\0\0c",
+            b"\x01\0\0\0\0\0\0\0d",
+            b"\x01\0\0\0\0\0\0\0e",
+            b"\x01\0\0\0\0\0\0\0f",
+            b"\x01\0\0\0\0\0\0\0g",
+            b"\x02",
+        ];
+        let cases = [
+            with_shared(16, &[b"\x01", b"\x02\0", b"\x03\0\0\0\0\0\0", b"\x03\0\0\0\0\0\0\0"]),
+            with_shared(17, &[b"\x01", b"\x02\0", b"\x03\0\0\0\0\0\0", b"\x03\0\0\0\0\0\0\0"]),
+            with_shared(4, &long_ties),
+            with_shared(0, &long_ties),
+        ];
+        for mut keys in cases {
+            keys.sort();
+            keys.dedup();
+            let entries: Vec<LeafEntry> = keys.iter().map(|k| entry(k, b"v", 1, None)).collect();
+            let mut payload = Vec::new();
+            encode_leaf(&entries, &mut payload);
+            let leaf = LeafNode::decode(&payload).unwrap();
+            let mut children = vec![BranchEntry { low_key: Vec::new(), child: PageId(1) }];
+            children.extend(keys.iter().zip(2..).map(|(k, c)| BranchEntry { low_key: k.clone(), child: PageId(c) }));
+            let mut payload = Vec::new();
+            encode_branch(&children, &mut payload);
+            let branch = BranchNode::decode(&payload).unwrap();
+            // Every key, every proper prefix of one, and each with a zero
+            // byte or a 0xff byte appended.
+            let mut probes: Vec<Vec<u8>> = Vec::new();
+            for k in &keys {
+                probes.extend((0..=k.len()).map(|n| k[..n].to_vec()));
+                probes.push([k.as_slice(), &[0]].concat());
+                probes.push([k.as_slice(), &[0xff]].concat());
+            }
+            for probe in &probes {
+                assert_eq!(leaf.search(probe), keys.binary_search(probe), "leaf, probe {probe:?}");
+                let expected = keys.iter().filter(|k| k.as_slice() <= probe.as_slice()).count();
+                assert_eq!(branch.child_index(probe), expected, "branch, probe {probe:?}");
             }
         }
     }
