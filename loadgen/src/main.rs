@@ -167,11 +167,9 @@ struct Load {
 /// the two servers are compared and not the clients: buffers are reused,
 /// and a response is verified (the FlatBuffers verifier, as the client
 /// library does) but only its id and kind are read.
-async fn connection(addr: SocketAddr, load: Load, seed: u64) -> anyhow::Result<Vec<u32>> {
+async fn connection(stream: TcpStream, load: Load, seed: u64) -> anyhow::Result<Vec<u32>> {
     use std::io::Write as _;
     let Load { proto, op, n, pipeline, keys, value } = load;
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let mut wr = BufWriter::new(wr);
@@ -284,11 +282,19 @@ async fn client_cell(
 ) -> anyhow::Result<Cell> {
     let value = Arc::new(vec![b'x'; args.value_bytes]);
     let per_conn = (args.requests / connections).max(1);
+    let mut streams = Vec::new();
+    for _ in 0..connections {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        streams.push(stream);
+    }
+    // The clock starts once every connection is open, as redis-benchmark's
+    // does: connecting is not part of a server's request rate.
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..connections {
+    for (c, stream) in (0u64..).zip(streams) {
         let load = Load { proto, op, n: per_conn, pipeline, keys: args.keys, value: Arc::clone(&value) };
-        tasks.push(tokio::spawn(connection(addr, load, c * 7919 + 13)));
+        tasks.push(tokio::spawn(connection(stream, load, c * 7919 + 13)));
     }
     let mut all = Vec::new();
     for t in tasks {
