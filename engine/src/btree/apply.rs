@@ -34,8 +34,9 @@ use crate::pager::Pager;
 ///
 /// [`apply_changes`] consumes each change once, moving its key and value
 /// into the leaf it lands in (a checkpoint copies each changed key and
-/// value out of the memtable once, not three times).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// value out of the memtable once, not three times). Not `Clone`: a copy
+/// of a change already applied would be an empty key.
+#[derive(Debug)]
 pub struct Change {
     /// The key.
     pub key: Vec<u8>,
@@ -44,7 +45,7 @@ pub struct Change {
 }
 
 /// What a [`Change`] stores under its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Put {
     /// The value.
     pub value: StoredValue,

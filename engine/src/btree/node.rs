@@ -334,8 +334,8 @@ impl EntryLayout {
 /// against the node's first key, a cache miss into the payload), and its
 /// tags start after them.
 ///
-/// Small on purpose: it sits beside the tag array's pointer, which every
-/// search reads anyway.
+/// Small on purpose: it sits in the node beside the pointer to the tags,
+/// which every search reads anyway.
 #[derive(Debug, Clone, Copy, Default)]
 struct Common {
     /// [`key_prefix16`] of the shared bytes, masked to them.
@@ -532,8 +532,8 @@ impl LeafNode {
     pub fn decode(payload: &[u8]) -> Result<LeafNode, String> {
         let mut r = Reader { buf: payload, pos: 0 };
         let count = r.u16(Field::Plain("entry count"))? as usize;
-        let mut starts: Vec<u32> = Vec::with_capacity(count);
-        let mut layouts: Vec<EntryLayout> = Vec::with_capacity(count);
+        // Each entry's header offset and key range.
+        let mut found: Vec<(u32, std::ops::Range<usize>)> = Vec::with_capacity(count);
         let mut pos = LEAF_HEADER_LEN;
         for i in 0..count {
             let layout = EntryLayout::read(payload, pos, i)?;
@@ -542,16 +542,14 @@ impl LeafNode {
                 ValueRef::decode(payload.get(at..).unwrap_or_default(), 0).map_err(|e| format!("entry {i}: {e}"))?;
             }
             // A payload is at most a page, far below 4 GiB.
-            starts.push(u32::try_from(pos).map_err(|_| format!("entry {i} at offset {pos}: payload too large"))?);
+            let start = u32::try_from(pos).map_err(|_| format!("entry {i} at offset {pos}: payload too large"))?;
+            found.push((start, layout.key_start..layout.key_start + layout.key_len));
             pos = layout.end();
-            layouts.push(layout);
         }
         if pos != payload.len() {
             return Err(format!("{} bytes after the last entry", payload.len() - pos));
         }
-        let key = |i: usize| {
-            layouts.get(i).and_then(|l| payload.get(l.key_start..l.key_start + l.key_len)).unwrap_or_default()
-        };
+        let key = |i: usize| found.get(i).and_then(|(_, k)| payload.get(k.clone())).unwrap_or_default();
         for i in 1..count {
             if key(i - 1) >= key(i) {
                 return Err(format!("keys of entries {} and {i} are not strictly ascending", i - 1));
@@ -564,7 +562,7 @@ impl LeafNode {
         for i in 0..count {
             buf.extend_from_slice(&key_tag(key(i).get(skip..).unwrap_or_default()).to_le_bytes());
         }
-        for start in &starts {
+        for (start, _) in &found {
             buf.extend_from_slice(&start.to_le_bytes());
         }
         buf.extend_from_slice(payload);
@@ -1083,6 +1081,34 @@ mod tests {
         }
         payload.push(0);
         assert!(LeafNode::decode(&payload).is_err());
+
+        // Each header field decode validates, named in the error: the
+        // payload is `count`, then key_len (2), value_kind, flags, ...
+        let mut payload = Vec::new();
+        encode_leaf(&[entry(b"a", b"1", 1, None)], &mut payload);
+        let mut bad_kind = payload.clone();
+        bad_kind[4] = 7;
+        assert!(LeafNode::decode(&bad_kind).unwrap_err().contains("unknown value kind 7"));
+        let mut bad_flags = payload.clone();
+        bad_flags[5] = 0x80;
+        assert!(LeafNode::decode(&bad_flags).unwrap_err().contains("unknown flags"));
+        let mut long_key = payload.clone();
+        long_key[2..4].copy_from_slice(&(KEY_MAX as u16 + 1).to_le_bytes());
+        assert!(LeafNode::decode(&long_key).unwrap_err().contains("exceeds"));
+        // A value reference too short to hold its record header.
+        let short_ref = ValueRef { length: 3, ..example_value_ref() };
+        let mut payload = Vec::new();
+        encode_leaf(
+            &[LeafEntry {
+                key: b"r".to_vec(),
+                value: StoredValue::Ref(short_ref),
+                version: Lsn(1),
+                expires_at_unix_ms: None,
+            }],
+            &mut payload,
+        );
+        let err = LeafNode::decode(&payload).unwrap_err();
+        assert!(err.starts_with("entry 0:") && err.contains("length"), "{err}");
     }
 
     #[test]
