@@ -3,9 +3,20 @@
 //! transaction's reads are serializable and a scan sees no phantoms.
 //!
 //! Point locks live in a hash-partitioned table (stripes, each with its own
-//! mutex and wait queue). Range locks and the set of exclusively locked
-//! keys live in one ordered table, because a range conflicts with any
-//! exclusive key inside it.
+//! mutex and wait queue). Range locks live in one table of their own; a
+//! range conflicts with any exclusive key inside it, so a range request
+//! looks through every stripe for one (ranges are rare: only transactions
+//! that scan and do more take them).
+//!
+//! An exclusive point lock does not touch the range table while no range
+//! is held or being acquired (`ranges_active` is zero): the common blind
+//! write takes one stripe's mutex. The two sides cannot miss each other:
+//! a range request counts itself in `ranges_active` before it looks
+//! through the stripes, and an exclusive grant enters its stripe before it
+//! reads the count; the stripe's mutex orders the two, so either the range
+//! request finds the key or the grant sees the count and checks the range
+//! table (undoing itself if a range covers the key). A release of an
+//! exclusive key wakes range waiters on the same terms.
 //!
 //! Deadlock freedom: a transaction's whole lock set is computed up front
 //! as *disjoint* intervals (a point, or a range), each with the strongest
@@ -25,7 +36,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -141,9 +152,8 @@ struct Stripe {
 struct RangeTable {
     /// Shared range locks: (start, end, holder).
     ranges: Vec<(Vec<u8>, Option<Vec<u8>>, TxnId)>,
-    /// Keys locked exclusively, and by whom.
-    exclusive: BTreeMap<Vec<u8>, TxnId>,
-    /// Exclusive requests waiting on a range: key and waiter count.
+    /// Exclusive requests waiting on a range or on their key: key and
+    /// waiter count. (Granted exclusive keys are found in the stripes.)
     pending: BTreeMap<Vec<u8>, usize>,
     /// Threads waiting on `ranges_changed`, as [`Stripe::waiters`].
     waiters: usize,
@@ -176,10 +186,9 @@ impl RangeTable {
         self.ranges.iter().any(|(s, e, t)| *t != txn && in_range(key, s, e.as_deref()))
     }
 
-    fn key_blocks_range(&self, start: &[u8], end: Option<&[u8]>, txn: TxnId) -> bool {
+    fn pending_in_range(&self, start: &[u8], end: Option<&[u8]>) -> bool {
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        self.exclusive.range::<[u8], _>((Bound::Included(start), upper)).any(|(_, t)| *t != txn)
-            || self.pending.range::<[u8], _>((Bound::Included(start), upper)).next().is_some()
+        self.pending.range::<[u8], _>((Bound::Included(start), upper)).next().is_some()
     }
 }
 
@@ -191,6 +200,9 @@ pub struct LockManager {
     stripes: Vec<(Mutex<Stripe>, Condvar)>,
     ranges: Mutex<RangeTable>,
     ranges_changed: Condvar,
+    /// Range locks held plus range requests in progress (see the module
+    /// comment): while zero, exclusive point locks skip the range table.
+    ranges_active: AtomicUsize,
     hasher: std::collections::hash_map::RandomState,
     waits: AtomicU64,
     wait_us: AtomicU64,
@@ -235,6 +247,7 @@ impl LockManager {
             stripes: (0..STRIPES).map(|_| (Mutex::new(Stripe::default()), Condvar::new())).collect(),
             ranges: Mutex::new(RangeTable::default()),
             ranges_changed: Condvar::new(),
+            ranges_active: AtomicUsize::new(0),
             hasher: std::collections::hash_map::RandomState::new(),
             waits: AtomicU64::new(0),
             wait_us: AtomicU64::new(0),
@@ -268,6 +281,10 @@ impl LockManager {
     /// and the range is split around it.
     #[must_use]
     pub fn plan(requests: Vec<LockRequest>) -> Vec<LockRequest> {
+        // One key is already a plan (a blind write's, the common case).
+        if let [LockRequest::Key { .. }] = requests.as_slice() {
+            return requests;
+        }
         let mut keys: BTreeMap<Vec<u8>, LockMode> = BTreeMap::new();
         let mut ranges: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         for r in requests {
@@ -438,6 +455,8 @@ impl LockManager {
             if registered {
                 unregister_pending(&mut table, key);
             }
+            // Once granted, the key is in its stripe, where range requests
+            // look (under this table's lock, as here).
             *table.pending.entry(key.to_vec()).or_insert(0) += 1;
         }
         let (stripe_lock, stripe_changed) = self.stripe(key);
@@ -486,9 +505,6 @@ impl LockManager {
         if mode == LockMode::Exclusive {
             let mut table = lock(&self.ranges);
             unregister_pending(&mut table, key);
-            if result.is_ok() {
-                table.exclusive.insert(key.to_vec(), txn);
-            }
             let wake = table.waiters > 0;
             drop(table);
             if wake {
@@ -504,34 +520,60 @@ impl LockManager {
     /// lock, no other transaction's range covers it. Grants it at once and
     /// returns true; otherwise changes nothing and returns false.
     ///
-    /// An exclusive grant holds the range table's lock across the stripe's
-    /// (the only place two of these locks nest, always in this order), so
-    /// the key is in `exclusive` before any range request can look — no
-    /// "pending" registration is needed — and no waiter needs waking: no
-    /// one was queued on the key, and a new exclusive key only blocks more.
+    /// An exclusive grant enters the stripe first and then looks at
+    /// `ranges_active` (see the module comment): if a range is held or
+    /// being acquired, it checks the range table and undoes itself when a
+    /// range covers the key. No waiter needs waking on a grant: no one was
+    /// queued on the key, and a new exclusive key only blocks more.
     fn grant_now(&self, txn: TxnId, key: &[u8], mode: LockMode) -> bool {
-        let (stripe_lock, _) = self.stripe(key);
-        let grant = |stripe: &mut Stripe| match stripe.keys.get_mut(key) {
-            None => {
-                let entry = KeyEntry { holders: vec![(txn, mode)], queue: VecDeque::new() };
-                stripe.keys.insert(key.to_vec(), entry);
-                true
+        let (stripe_lock, stripe_changed) = self.stripe(key);
+        {
+            let mut stripe = lock(stripe_lock);
+            match stripe.keys.get_mut(key) {
+                None => {
+                    let entry = KeyEntry { holders: vec![(txn, mode)], queue: VecDeque::new() };
+                    stripe.keys.insert(key.to_vec(), entry);
+                }
+                Some(entry) if entry.queue.is_empty() && entry.grantable(txn, mode) => {
+                    entry.holders.push((txn, mode));
+                }
+                Some(_) => return false,
             }
-            Some(entry) if entry.queue.is_empty() && entry.grantable(txn, mode) => {
-                entry.holders.push((txn, mode));
-                true
-            }
-            Some(_) => false,
-        };
-        if mode == LockMode::Shared {
-            return grant(&mut lock(stripe_lock));
         }
-        let mut table = lock(&self.ranges);
-        if table.range_blocks_key(key, txn) || !grant(&mut lock(stripe_lock)) {
-            return false;
+        if mode == LockMode::Shared || self.ranges_active.load(Ordering::SeqCst) == 0 {
+            return true;
         }
-        table.exclusive.insert(key.to_vec(), txn);
-        true
+        let table = lock(&self.ranges);
+        if !table.range_blocks_key(key, txn) {
+            return true;
+        }
+        // Undo: a range covers the key. A range request that saw the key
+        // meanwhile waits on `ranges_changed`; so may stripe waiters that
+        // queued behind the grant.
+        let mut stripe = lock(stripe_lock);
+        let stripe_wake = stripe.waiters > 0;
+        remove_holder(&mut stripe, key, txn);
+        drop(stripe);
+        if stripe_wake {
+            stripe_changed.notify_all();
+        }
+        let wake = table.waiters > 0;
+        drop(table);
+        if wake {
+            self.ranges_changed.notify_all();
+        }
+        false
+    }
+
+    /// Whether a transaction other than `txn` holds an exclusive lock on a
+    /// key in `[start, end)`. Called with the range table locked (the one
+    /// order in which the two kinds of lock nest: table, then stripe).
+    fn exclusive_in_range(&self, start: &[u8], end: Option<&[u8]>, txn: TxnId) -> bool {
+        self.stripes.iter().any(|(stripe, _)| {
+            lock(stripe).keys.iter().any(|(key, entry)| {
+                in_range(key, start, end) && entry.holders.iter().any(|&(t, m)| t != txn && m == LockMode::Exclusive)
+            })
+        })
     }
 
     fn acquire_range(
@@ -542,14 +584,19 @@ impl LockManager {
         deadline: Option<Instant>,
     ) -> Result<(), LockError> {
         let mut waited: Option<Instant> = None;
+        // Counted before looking through the stripes (see the module
+        // comment); uncounted again on failure, or when the range is
+        // released.
+        self.ranges_active.fetch_add(1, Ordering::SeqCst);
         let mut table = lock(&self.ranges);
-        while table.key_blocks_range(start, end, txn) {
+        while table.pending_in_range(start, end) || self.exclusive_in_range(start, end, txn) {
             if deadline.is_some() {
                 waited.get_or_insert_with(Instant::now);
             }
             match wait_until(&self.ranges_changed, table, deadline) {
                 Some(t) => table = t,
                 None => {
+                    self.ranges_active.fetch_sub(1, Ordering::SeqCst);
                     self.note_wait(waited);
                     return Err(LockError::Timeout { key: start.to_vec() });
                 }
@@ -568,12 +615,7 @@ impl LockManager {
         for (key, mode) in &held.keys {
             let (stripe_lock, changed) = self.stripe(key);
             let mut stripe = lock(stripe_lock);
-            if let Some(entry) = stripe.keys.get_mut(key.as_slice()) {
-                entry.holders.retain(|&(t, _)| t != txn);
-                if entry.holders.is_empty() && entry.queue.is_empty() {
-                    stripe.keys.remove(key.as_slice());
-                }
-            }
+            remove_holder(&mut stripe, key, txn);
             let wake = stripe.waiters > 0;
             drop(stripe);
             if wake {
@@ -581,19 +623,33 @@ impl LockManager {
             }
             any_exclusive |= *mode == LockMode::Exclusive;
         }
-        if any_exclusive || held.ranges > 0 {
+        // A range request that found one of these keys waits for it on
+        // `ranges_changed`, and counted itself in `ranges_active` before it
+        // looked (see the module comment).
+        let ranges_waiting = any_exclusive && self.ranges_active.load(Ordering::SeqCst) > 0;
+        if held.ranges > 0 || ranges_waiting {
             let mut table = lock(&self.ranges);
+            let before = table.ranges.len();
             table.ranges.retain(|(_, _, t)| *t != txn);
-            for (key, mode) in &held.keys {
-                if *mode == LockMode::Exclusive && table.exclusive.get(key) == Some(&txn) {
-                    table.exclusive.remove(key);
-                }
-            }
+            let released = before - table.ranges.len();
+            debug_assert_eq!(released, held.ranges, "a transaction's ranges are all in the table");
+            self.ranges_active.fetch_sub(released, Ordering::SeqCst);
             let wake = table.waiters > 0;
             drop(table);
             if wake {
                 self.ranges_changed.notify_all();
             }
+        }
+    }
+}
+
+/// Removes `txn` from the holders of `key` in `stripe`, and the key's entry
+/// once nobody holds or waits for it.
+fn remove_holder(stripe: &mut Stripe, key: &[u8], txn: TxnId) {
+    if let Some(entry) = stripe.keys.get_mut(key) {
+        entry.holders.retain(|&(t, _)| t != txn);
+        if entry.holders.is_empty() && entry.queue.is_empty() {
+            stripe.keys.remove(key);
         }
     }
 }

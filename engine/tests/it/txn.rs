@@ -236,6 +236,85 @@ fn a_range_lock_blocks_inserts_into_its_range_only() {
     assert!(locks.stats().waits >= 2);
 }
 
+/// Exclusive keys granted on the fast path (which skips the range table
+/// while no range is active) and range locks never overlap: threads of
+/// writers (blocking and non-blocking) and of scanners over random ranges
+/// race on 16 keys, each marking what it holds and checking the other
+/// kind's marks while it holds it (a Dekker pair: with both marks set at
+/// once, at least one side sees the other's).
+#[test]
+fn exclusive_keys_and_ranges_never_overlap_under_races() {
+    const KEYS: usize = 16;
+    let locks = LockManager::new();
+    let writing: Vec<AtomicU64> = (0..KEYS).map(|_| AtomicU64::new(0)).collect();
+    let scanning: Vec<AtomicU64> = (0..KEYS).map(|_| AtomicU64::new(0)).collect();
+    let (overlaps, writes, scans) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let key = |k: usize| vec![b'k', k as u8];
+    let next_txn = AtomicU64::new(1);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (locks, writing, scanning, overlaps, writes, next_txn) =
+                (&locks, &writing, &scanning, &overlaps, &writes, &next_txn);
+            s.spawn(move || {
+                for i in 0..3_000u64 {
+                    let k = ((i * 7 + t * 3) % KEYS as u64) as usize;
+                    let plan = [LockRequest::Key { key: key(k), mode: LockMode::Exclusive }];
+                    let txn = TxnId(next_txn.fetch_add(1, Ordering::Relaxed));
+                    let held = if i % 2 == 0 {
+                        locks.try_acquire_all(txn, &plan)
+                    } else {
+                        locks.acquire_all(txn, &plan, Instant::now() + Duration::from_secs(30)).ok()
+                    };
+                    let Some(held) = held else { continue };
+                    writing[k].fetch_add(1, Ordering::SeqCst);
+                    if scanning[k].load(Ordering::SeqCst) != 0 {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::hint::spin_loop();
+                    writing[k].fetch_sub(1, Ordering::SeqCst);
+                    writes.fetch_add(1, Ordering::Relaxed);
+                    locks.release(held);
+                }
+            });
+        }
+        for t in 0..2u64 {
+            let (locks, writing, scanning, overlaps, scans, next_txn) =
+                (&locks, &writing, &scanning, &overlaps, &scans, &next_txn);
+            s.spawn(move || {
+                for i in 0..400u64 {
+                    let a = ((i * 5 + t) % KEYS as u64) as usize;
+                    let b = (a + 1 + (i % 4) as usize).min(KEYS);
+                    let plan = [LockRequest::Range { start: key(a), end: Some(key(b)) }];
+                    let txn = TxnId(next_txn.fetch_add(1, Ordering::Relaxed));
+                    let held = locks.acquire_all(txn, &plan, Instant::now() + Duration::from_secs(30)).unwrap();
+                    for mark in &scanning[a..b] {
+                        mark.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if writing[a..b].iter().any(|w| w.load(Ordering::SeqCst) != 0) {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::thread::yield_now();
+                    for mark in &scanning[a..b] {
+                        mark.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    scans.fetch_add(1, Ordering::Relaxed);
+                    locks.release(held);
+                }
+            });
+        }
+    });
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "a range and an exclusive key inside it were held at once");
+    assert_eq!(scans.load(Ordering::Relaxed), 800);
+    assert!(writes.load(Ordering::Relaxed) > 6_000, "too few writes got through: {writes:?}");
+    // Everything was released: a range over all keys and every key are free.
+    let all = [LockRequest::Range { start: Vec::new(), end: None }];
+    locks.release(locks.try_acquire_all(TxnId(u64::MAX), &all).expect("the whole range is free"));
+    for k in 0..KEYS {
+        let plan = [LockRequest::Key { key: key(k), mode: LockMode::Exclusive }];
+        locks.release(locks.try_acquire_all(TxnId(u64::MAX - 1), &plan).expect("every key is free"));
+    }
+}
+
 /// Under contention on one key, waiters are served in arrival order: no
 /// grant ever overtakes an earlier waiter, and every thread finishes.
 #[test]
