@@ -353,10 +353,24 @@ impl LockManager {
         Ok(held)
     }
 
+    /// [`LockManager::acquire_all`] with `Some(deadline)`, else
+    /// [`LockManager::try_acquire_all`] (failing with a timeout where that
+    /// returns `None`), taking the plan's keys instead of copying them.
+    pub(crate) fn acquire_plan(
+        &self,
+        txn: TxnId,
+        plan: Vec<LockRequest>,
+        deadline: Option<Instant>,
+    ) -> Result<HeldLocks, LockError> {
+        let mut held = HeldLocks { txn, ..HeldLocks::default() };
+        self.acquire_inner(&mut held, plan, deadline)?;
+        Ok(held)
+    }
+
     /// Acquires more locks for a transaction that already holds `held`.
     /// On failure every lock of the transaction is released (it aborts).
     pub fn acquire_more(&self, held: &mut HeldLocks, plan: &[LockRequest], deadline: Instant) -> Result<(), LockError> {
-        self.acquire_inner(held, plan, Some(deadline))
+        self.acquire_inner(held, plan.to_vec(), Some(deadline))
     }
 
     /// Acquires `plan` for `txn` only if every lock is free now: never
@@ -364,7 +378,7 @@ impl LockManager {
     /// `None`, with nothing held and no timeout counted, if one is not.
     pub fn try_acquire_all(&self, txn: TxnId, plan: &[LockRequest]) -> Option<HeldLocks> {
         let mut held = HeldLocks { txn, ..HeldLocks::default() };
-        self.acquire_inner(&mut held, plan, None).ok()?;
+        self.acquire_inner(&mut held, plan.to_vec(), None).ok()?;
         Some(held)
     }
 
@@ -373,21 +387,30 @@ impl LockManager {
     fn acquire_inner(
         &self,
         held: &mut HeldLocks,
-        plan: &[LockRequest],
+        plan: Vec<LockRequest>,
         deadline: Option<Instant>,
     ) -> Result<(), LockError> {
         let txn = held.txn;
         held.keys.reserve(plan.len());
         for request in plan {
             let result = match request {
-                LockRequest::Key { key, mode } => self.acquire_key(txn, key, *mode, deadline, held),
-                LockRequest::Range { start, end } => self.acquire_range(txn, start, end.as_deref(), deadline),
+                LockRequest::Key { key, mode } => {
+                    let got = self.acquire_key(txn, &key, mode, deadline, held);
+                    if got.is_ok() {
+                        held.keys.push((key, mode));
+                    }
+                    got
+                }
+                LockRequest::Range { start, end } => {
+                    let got = self.acquire_range(txn, &start, end.as_deref(), deadline);
+                    if got.is_ok() {
+                        held.ranges += 1;
+                    }
+                    got
+                }
             };
             match result {
-                Ok(()) => match request {
-                    LockRequest::Key { key, mode } => held.keys.push((key.clone(), *mode)),
-                    LockRequest::Range { .. } => held.ranges += 1,
-                },
+                Ok(()) => {}
                 Err(e) => {
                     if deadline.is_some() && matches!(e, LockError::Timeout { .. }) {
                         self.timeouts.fetch_add(1, Ordering::Relaxed);

@@ -164,10 +164,10 @@ impl Db {
         let id = TxnId(txns.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let plan = if single_read { Vec::new() } else { LockManager::plan(lock_requests(ops)) };
         if !wait {
-            return Ok(txns.locks.try_acquire_all(id, &plan));
+            return Ok(txns.locks.acquire_plan(id, plan, None).ok());
         }
         let deadline = Instant::now() + self.lock_timeout();
-        match txns.locks.acquire_all(id, &plan, deadline) {
+        match txns.locks.acquire_plan(id, plan, Some(deadline)) {
             Ok(held) => Ok(Some(held)),
             Err(LockError::Timeout { key }) => {
                 txns.aborts_lock_timeout.fetch_add(1, Ordering::Relaxed);

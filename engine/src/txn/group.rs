@@ -25,7 +25,8 @@ use std::sync::atomic::Ordering;
 use jubilant_format::Lsn;
 
 use super::exec::{Run, op_key, overlay_batch};
-use super::op::{TxnOp, TxnOutcome};
+use super::op::{OpResult, TxnOp, TxnOutcome};
+use crate::batch::WriteBatch;
 use crate::db::{Appended, Db};
 use crate::error::{Error, Result};
 use crate::lock::HeldLocks;
@@ -35,8 +36,11 @@ use crate::lock::HeldLocks;
 struct Staged {
     /// Where each write's result is, and its locks.
     pending: Vec<(usize, HeldLocks)>,
-    /// Every key they hold locked.
+    /// Every key they hold locked, when `track_keys` (a group that may
+    /// wait for locks must know which of them it holds itself; one that
+    /// never waits finds out from the lock manager).
     keys: std::collections::HashSet<Vec<u8>>,
+    track_keys: bool,
     /// The highest commit LSN among them.
     last_lsn: Lsn,
 }
@@ -92,7 +96,7 @@ impl Db {
     /// locks released, so the group never waits on itself.
     pub fn transact_group(&self, group: &[&[TxnOp]]) -> Vec<Result<TxnOutcome>> {
         let mut out: Vec<Result<TxnOutcome>> = Vec::with_capacity(group.len());
-        let mut staged = Staged::default();
+        let mut staged = Staged { track_keys: true, ..Staged::default() };
         for &ops in group {
             let scans = ops.iter().any(|op| matches!(op, TxnOp::Scan { .. }));
             if scans || ops.iter().filter_map(op_key).any(|k| staged.keys.contains(k)) {
@@ -157,9 +161,26 @@ impl Db {
             txns.commits.add(1);
             return out.push(Ok(TxnOutcome::Committed { results, commit_lsn: None }));
         }
-        match self.shared().append_batch(&overlay_batch(overlay)) {
+        self.append_staged(ops, &overlay_batch(overlay), results, held, staged, out);
+    }
+
+    /// Logs `batch`, the writes of the transaction `ops` (not synced), and
+    /// keeps it in `staged` with its locks `held`, or fails it.
+    fn append_staged(
+        &self,
+        ops: &[TxnOp],
+        batch: &WriteBatch,
+        results: Vec<OpResult>,
+        held: HeldLocks,
+        staged: &mut Staged,
+        out: &mut Vec<Result<TxnOutcome>>,
+    ) {
+        let txns = self.transactions();
+        match self.shared().append_batch(batch) {
             Ok(Appended::Pending(lsn)) => {
-                staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
+                if staged.track_keys {
+                    staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
+                }
                 staged.pending.push((out.len(), held));
                 staged.last_lsn = staged.last_lsn.max(lsn);
                 out.push(Ok(TxnOutcome::Committed { results, commit_lsn: Some(lsn) }));
@@ -209,15 +230,28 @@ impl Db {
                     _ => false,
                 })
         };
+        let now_ms = self.ttl_now_ms();
         for &ops in group {
-            if !blind(ops) || ops.iter().filter_map(op_key).any(|k| staged.staged.keys.contains(k)) {
+            if !blind(ops) {
                 break;
             }
-            match self.validate_and_lock_with(ops, false) {
-                // SETs read nothing: running them only builds the overlay.
-                Ok(Some(held)) => self.run_and_stage(ops, held, &mut staged.staged, &mut staged.results),
-                Ok(None) => break,
-                Err(e) => staged.results.push(Err(e)),
+            // A key an earlier transaction of the group staged is locked
+            // (by that transaction), so this one stops there too.
+            match (self.validate_and_lock_with(ops, false), ops) {
+                // One SET, the common case: its write is its batch.
+                (Ok(Some(held)), [TxnOp::Set { key, value, ttl_ms }]) => {
+                    let mut batch = WriteBatch::new();
+                    match ttl_ms.filter(|&t| t > 0) {
+                        Some(t) => batch.put_expiring(key.as_slice(), value.as_slice(), now_ms.saturating_add(t)),
+                        None => batch.put(key.as_slice(), value.as_slice()),
+                    };
+                    self.append_staged(ops, &batch, vec![OpResult::Set], held, &mut staged.staged, &mut staged.results);
+                }
+                // SETs read nothing: running them only builds the overlay
+                // (in which a key written twice is written once).
+                (Ok(Some(held)), _) => self.run_and_stage(ops, held, &mut staged.staged, &mut staged.results),
+                (Ok(None), _) => break,
+                (Err(e), _) => staged.results.push(Err(e)),
             }
         }
         staged

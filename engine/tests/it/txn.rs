@@ -806,6 +806,36 @@ fn staged_writes_never_wait_and_show_nothing_before_their_sync() {
     assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"3"[..]));
 }
 
+/// Staged SETs keep what `transact` would write: a TTL becomes an expiry
+/// (none for 0), and a key written twice in one transaction keeps its
+/// last value.
+#[test]
+fn staged_sets_write_what_transact_would() {
+    let sim = SimStorage::new(37);
+    let db = open_sim(&sim).unwrap();
+    let ttl_set = |key: &str, ttl_ms| TxnOp::Set { key: key.into(), value: b"v".to_vec(), ttl_ms };
+    let group = [vec![ttl_set("t", Some(60_000))], vec![ttl_set("z", Some(0))], vec![set("w", "1"), set("w", "2")]];
+    let refs: Vec<&[TxnOp]> = group.iter().map(Vec::as_slice).collect();
+    let before = db.ttl_now_ms();
+    let staged = db.try_stage_writes(&refs);
+    assert_eq!(staged.len(), 3);
+    let results: Vec<Vec<OpResult>> =
+        db.publish_writes(vec![staged]).into_iter().flatten().map(|r| committed(r.unwrap()).0).collect();
+    assert_eq!(results, vec![vec![OpResult::Set], vec![OpResult::Set], vec![OpResult::Set, OpResult::Set]]);
+    let after = db.ttl_now_ms();
+    let read = |key: &str| {
+        let (mut results, _) = committed(db.transact(&[get(key)]).unwrap());
+        match results.pop() {
+            Some(OpResult::Get(Some(item))) => item,
+            other => panic!("{key}: {other:?}"),
+        }
+    };
+    let expires = read("t").expires_at_unix_ms.expect("a TTL gives an expiry");
+    assert!((before + 60_000..=after + 60_000).contains(&expires), "{before} {expires} {after}");
+    assert_eq!(read("z").expires_at_unix_ms, None, "a TTL of 0 is none");
+    assert_eq!(read("w").value, b"2");
+}
+
 /// A failed sync of staged writes acknowledges none of them, and a crash
 /// then leaves none of them behind.
 #[test]
