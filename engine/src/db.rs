@@ -210,9 +210,47 @@ impl Inner {
     /// Logs `batch` and applies it to the memtable, invisible to readers
     /// (and not yet durable) until [`Inner::publish`] reaches its LSN.
     pub(crate) fn append_batch(&self, batch: &WriteBatch) -> Result<Appended> {
+        let mut results = self.append_batches(std::slice::from_ref(batch));
+        // One result per batch.
+        results.pop().unwrap_or_else(|| unreachable!("one batch, one result"))
+    }
+
+    /// [`Inner::append_batch`] for each of `batches` in order (LSNs
+    /// ascending), under one acquisition of the commit lock: staging a
+    /// connection's pipelined writes takes it once, not once per write.
+    /// One result per batch; a failed one does not stop the others (but a
+    /// WAL failure poisons, and fails every later one too).
+    pub(crate) fn append_batches(&self, batches: &[WriteBatch]) -> Vec<Result<Appended>> {
+        let mut out: Vec<Result<Appended>> = Vec::with_capacity(batches.len());
+        let ready = || self.check_poison().and_then(|()| self.wal());
+        let wal = match ready() {
+            Ok(wal) => wal,
+            Err(e) => {
+                // Lasting (poisoned, or read-only): each batch gets the
+                // error again.
+                out.push(Err(e));
+                out.extend(batches.iter().skip(1).map(|_| ready().map(|_| Appended::Empty(Lsn::ZERO))));
+                return out;
+            }
+        };
+        let mut commit = lock(&self.commit);
+        // Invisible until the visible LSN reaches each commit LSN.
+        let active = Arc::clone(&read(&self.read_state).active);
+        for batch in batches {
+            out.push(self.append_locked(&mut commit, wal, &active, batch));
+        }
+        out
+    }
+
+    /// One batch of [`Inner::append_batches`], under the commit lock.
+    fn append_locked(
+        &self,
+        commit: &mut CommitState,
+        wal: &Wal,
+        active: &Memtable,
+        batch: &WriteBatch,
+    ) -> Result<Appended> {
         let inner = self;
-        inner.check_poison()?;
-        let wal = inner.wal()?;
         let limit = inline_limit(inner.manifest.page_size);
         for op in batch.ops() {
             if op.key().len() > KEY_MAX {
@@ -232,7 +270,6 @@ impl Inner {
             return Ok(Appended::Empty(Lsn(inner.visible_lsn.load(Ordering::Acquire))));
         }
         let commit_lsn = {
-            let mut commit = lock(&inner.commit);
             let txn = commit.next_txn_id;
             // One `Txn` record when its size bound fits, else Begin, a
             // record per write, Commit. Under the commit lock nothing else
@@ -284,8 +321,6 @@ impl Inner {
             let commit_lsn = wal.append(&mut records)?;
             assert_eq!(commit_lsn, expected_commit, "only committers append to the WAL, under the commit lock");
             commit.next_txn_id = TxnId(txn.get() + 1);
-            // Invisible until the visible LSN reaches commit_lsn.
-            let active = Arc::clone(&read(&inner.read_state).active);
             for (op, r) in batch.ops().iter().zip(&refs) {
                 match op {
                     BatchOp::Put { key, expires_at_unix_ms, .. } if r.is_some() => {

@@ -161,22 +161,23 @@ impl Db {
             txns.commits.add(1);
             return out.push(Ok(TxnOutcome::Committed { results, commit_lsn: None }));
         }
-        self.append_staged(ops, &overlay_batch(overlay), results, held, staged, out);
+        let appended = self.shared().append_batch(&overlay_batch(overlay));
+        self.record_staged(ops, appended, results, held, staged, out);
     }
 
-    /// Logs `batch`, the writes of the transaction `ops` (not synced), and
-    /// keeps it in `staged` with its locks `held`, or fails it.
-    fn append_staged(
+    /// Keeps the logged (not synced) writes of the transaction `ops` in
+    /// `staged` with its locks `held`, or fails it if logging failed.
+    fn record_staged(
         &self,
         ops: &[TxnOp],
-        batch: &WriteBatch,
+        appended: Result<Appended>,
         results: Vec<OpResult>,
         held: HeldLocks,
         staged: &mut Staged,
         out: &mut Vec<Result<TxnOutcome>>,
     ) {
         let txns = self.transactions();
-        match self.shared().append_batch(batch) {
+        match appended {
             Ok(Appended::Pending(lsn)) => {
                 if staged.track_keys {
                     staged.keys.extend(ops.iter().filter_map(op_key).map(<[u8]>::to_vec));
@@ -231,28 +232,67 @@ impl Db {
                 })
         };
         let now_ms = self.ttl_now_ms();
+        // First lock and plan every write, then log them all under one
+        // acquisition of the commit lock.
+        let mut batches: Vec<WriteBatch> = Vec::with_capacity(group.len());
+        let mut planned: Vec<(&[TxnOp], Vec<OpResult>, HeldLocks)> = Vec::with_capacity(group.len());
         for &ops in group {
             if !blind(ops) {
                 break;
             }
             // A key an earlier transaction of the group staged is locked
             // (by that transaction), so this one stops there too.
-            match (self.validate_and_lock_with(ops, false), ops) {
-                // One SET, the common case: its write is its batch.
-                (Ok(Some(held)), [TxnOp::Set { key, value, ttl_ms }]) => {
-                    let mut batch = WriteBatch::new();
-                    match ttl_ms.filter(|&t| t > 0) {
-                        Some(t) => batch.put_expiring(key.as_slice(), value.as_slice(), now_ms.saturating_add(t)),
-                        None => batch.put(key.as_slice(), value.as_slice()),
-                    };
-                    self.append_staged(ops, &batch, vec![OpResult::Set], held, &mut staged.staged, &mut staged.results);
+            let held = match self.validate_and_lock_with(ops, false) {
+                Ok(Some(held)) => held,
+                Ok(None) => break,
+                Err(e) => {
+                    // Staged.results and `planned` stay in group order:
+                    // only the first transactions can fail validation
+                    // before any is planned.
+                    if planned.is_empty() {
+                        staged.results.push(Err(e));
+                        continue;
+                    }
+                    break;
                 }
-                // SETs read nothing: running them only builds the overlay
-                // (in which a key written twice is written once).
-                (Ok(Some(held)), _) => self.run_and_stage(ops, held, &mut staged.staged, &mut staged.results),
-                (Ok(None), _) => break,
-                (Err(e), _) => staged.results.push(Err(e)),
+            };
+            if let [TxnOp::Set { key, value, ttl_ms }] = ops {
+                // One SET, the common case: its write is its batch.
+                let mut batch = WriteBatch::new();
+                match ttl_ms.filter(|&t| t > 0) {
+                    Some(t) => batch.put_expiring(key.as_slice(), value.as_slice(), now_ms.saturating_add(t)),
+                    None => batch.put(key.as_slice(), value.as_slice()),
+                };
+                batches.push(batch);
+                planned.push((ops, vec![OpResult::Set], held));
+                continue;
             }
+            // SETs read nothing: running them only builds the overlay (in
+            // which a key written twice is written once).
+            match self.run_locked(ops) {
+                Ok(Run::Commit { results, overlay }) if !overlay.is_empty() => {
+                    batches.push(overlay_batch(overlay));
+                    planned.push((ops, results, held));
+                }
+                // (SETs always commit and write; anything else is left,
+                // with the rest, to the caller.)
+                Ok(_) => {
+                    self.transactions().locks.release(held);
+                    break;
+                }
+                Err(e) => {
+                    self.transactions().locks.release(held);
+                    if planned.is_empty() {
+                        staged.results.push(Err(e));
+                        continue;
+                    }
+                    break;
+                }
+            }
+        }
+        let appended = self.shared().append_batches(&batches);
+        for ((ops, results, held), appended) in planned.into_iter().zip(appended) {
+            self.record_staged(ops, appended, results, held, &mut staged.staged, &mut staged.results);
         }
         staged
     }
