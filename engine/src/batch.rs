@@ -83,6 +83,11 @@ impl WriteBatch {
         self
     }
 
+    /// The operations, taken out.
+    pub(crate) fn into_ops(self) -> Vec<BatchOp> {
+        self.ops
+    }
+
     /// The changes, in order (a later change of a key wins).
     #[must_use]
     pub fn ops(&self) -> &[BatchOp] {

@@ -39,6 +39,23 @@ use crate::wal::replay::ReplayOp;
 use crate::wal::writer::WalStats;
 use crate::wal::{Wal, replay};
 
+/// Adds one logged write of the commit at `lsn` to `active`, moving its
+/// key and value (a value-log reference stays a reference; a TTL
+/// tombstone is a deletion).
+fn insert_write(active: &Memtable, lsn: Lsn, write: TxnWrite) {
+    match write {
+        TxnWrite::Put { key, value: PutValue::Inline(value), expires_at_unix_ms } => {
+            active.insert_owned(key.into_boxed_slice(), lsn, MemOp::Put { value, expires_at_unix_ms });
+        }
+        TxnWrite::Put { key, value: PutValue::Ref(value_ref), expires_at_unix_ms } => {
+            active.insert_owned(key.into_boxed_slice(), lsn, MemOp::PutRef { value_ref, expires_at_unix_ms });
+        }
+        TxnWrite::Delete { key } | TxnWrite::TtlTombstone { key, .. } => {
+            active.insert_owned(key.into_boxed_slice(), lsn, MemOp::Delete);
+        }
+    }
+}
+
 /// The largest key plus value stored inline in a leaf of `page_size`:
 /// two entries always fit in one leaf.
 #[must_use]
@@ -210,7 +227,9 @@ impl Inner {
     /// Logs `batch` and applies it to the memtable, invisible to readers
     /// (and not yet durable) until [`Inner::publish`] reaches its LSN.
     pub(crate) fn append_batch(&self, batch: &WriteBatch) -> Result<Appended> {
-        let mut results = self.append_batches(std::slice::from_ref(batch));
+        // One copy of the keys and values, which then move into the WAL
+        // record and from it into the memtable.
+        let mut results = self.append_batches(vec![batch.clone()]);
         // One result per batch.
         results.pop().unwrap_or_else(|| unreachable!("one batch, one result"))
     }
@@ -220,7 +239,7 @@ impl Inner {
     /// connection's pipelined writes takes it once, not once per write.
     /// One result per batch; a failed one does not stop the others (but a
     /// WAL failure poisons, and fails every later one too).
-    pub(crate) fn append_batches(&self, batches: &[WriteBatch]) -> Vec<Result<Appended>> {
+    pub(crate) fn append_batches(&self, batches: Vec<WriteBatch>) -> Vec<Result<Appended>> {
         let mut out: Vec<Result<Appended>> = Vec::with_capacity(batches.len());
         let ready = || self.check_poison().and_then(|()| self.wal());
         let wal = match ready() {
@@ -248,7 +267,7 @@ impl Inner {
         commit: &mut CommitState,
         wal: &Wal,
         active: &Memtable,
-        batch: &WriteBatch,
+        batch: WriteBatch,
     ) -> Result<Appended> {
         let inner = self;
         let limit = inline_limit(inner.manifest.page_size);
@@ -291,19 +310,17 @@ impl Inner {
                     _ => None,
                 });
             }
-            let writes = batch.ops().iter().zip(&refs).map(|(op, r)| match op {
+            let writes = batch.into_ops().into_iter().zip(&refs).map(|(op, r)| match op {
                 BatchOp::Put { key, value, expires_at_unix_ms } => TxnWrite::Put {
-                    key: key.clone(),
+                    key,
                     value: match r {
                         Some(r) => PutValue::Ref(*r),
-                        None => PutValue::Inline(value.clone()),
+                        None => PutValue::Inline(value),
                     },
-                    expires_at_unix_ms: *expires_at_unix_ms,
+                    expires_at_unix_ms,
                 },
-                BatchOp::Delete { key } => TxnWrite::Delete { key: key.clone() },
-                BatchOp::Expire { key, expired_at_unix_ms } => {
-                    TxnWrite::TtlTombstone { key: key.clone(), expired_at_unix_ms: *expired_at_unix_ms }
-                }
+                BatchOp::Delete { key } => TxnWrite::Delete { key },
+                BatchOp::Expire { key, expired_at_unix_ms } => TxnWrite::TtlTombstone { key, expired_at_unix_ms },
             });
             // The TTL clock, not the raw wall clock: a wall clock stepped far
             // ahead must not become the floor for expiry after a restart.
@@ -312,7 +329,7 @@ impl Inner {
             let mut records = if whole {
                 vec![WalPayload::Txn { txn, commit_unix_ms, durable_lsn: Lsn::ZERO, writes: writes.collect() }]
             } else {
-                let mut records = Vec::with_capacity(batch.len() + 2);
+                let mut records = Vec::with_capacity(refs.len() + 2);
                 records.push(WalPayload::Begin { txn });
                 records.extend(writes.map(|w| w.into_record(txn)));
                 records.push(WalPayload::Commit { txn, commit_unix_ms, durable_lsn: Lsn::ZERO });
@@ -321,25 +338,22 @@ impl Inner {
             let commit_lsn = wal.append(&mut records)?;
             assert_eq!(commit_lsn, expected_commit, "only committers append to the WAL, under the commit lock");
             commit.next_txn_id = TxnId(txn.get() + 1);
-            for (op, r) in batch.ops().iter().zip(&refs) {
-                match op {
-                    BatchOp::Put { key, expires_at_unix_ms, .. } if r.is_some() => {
-                        if let Some(value_ref) = r {
-                            active.insert(
-                                key,
-                                commit_lsn,
-                                MemOp::PutRef { value_ref: *value_ref, expires_at_unix_ms: *expires_at_unix_ms },
-                            );
+            // The logged keys and values move on into the memtable.
+            for record in records {
+                match record {
+                    WalPayload::Txn { writes, .. } => {
+                        for write in writes {
+                            insert_write(active, commit_lsn, write);
                         }
                     }
-                    BatchOp::Put { key, value, expires_at_unix_ms } => active.insert(
-                        key,
-                        commit_lsn,
-                        MemOp::Put { value: value.clone(), expires_at_unix_ms: *expires_at_unix_ms },
-                    ),
-                    BatchOp::Delete { key } | BatchOp::Expire { key, .. } => {
-                        active.insert(key, commit_lsn, MemOp::Delete);
+                    WalPayload::Put { key, value, expires_at_unix_ms, .. } => {
+                        insert_write(active, commit_lsn, TxnWrite::Put { key, value, expires_at_unix_ms });
                     }
+                    WalPayload::Delete { key, .. } => insert_write(active, commit_lsn, TxnWrite::Delete { key }),
+                    WalPayload::TtlTombstone { key, expired_at_unix_ms, .. } => {
+                        insert_write(active, commit_lsn, TxnWrite::TtlTombstone { key, expired_at_unix_ms });
+                    }
+                    _ => {}
                 }
             }
             commit_lsn

@@ -216,6 +216,11 @@ impl Memtable {
     /// Adds a version. Callers insert in LSN order (see the module
     /// invariant).
     pub fn insert(&self, key: &[u8], lsn: Lsn, op: MemOp) {
+        self.insert_owned(key.into(), lsn, op);
+    }
+
+    /// [`Memtable::insert`] of a key the caller gives away.
+    pub fn insert_owned(&self, key: Box<[u8]>, lsn: Lsn, op: MemOp) {
         let size = key.len()
             + VERSION_OVERHEAD
             + match &op {
@@ -224,9 +229,10 @@ impl Memtable {
                 MemOp::Delete => 0,
             };
         // The filter first: see `KeyFilter`.
-        self.filter.insert(key);
+        self.filter.insert(&key);
         let guard = &epoch::pin();
-        self.map.insert(MemKey::new(key, lsn.get()), op, guard).release(guard);
+        let key = MemKey { prefix: key_prefix16(&key), key, lsn: lsn.get() };
+        self.map.insert(key, op, guard).release(guard);
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
     }

@@ -290,7 +290,7 @@ impl Db {
                 }
             }
         }
-        let appended = self.shared().append_batches(&batches);
+        let appended = self.shared().append_batches(batches);
         for ((ops, results, held), appended) in planned.into_iter().zip(appended) {
             self.record_staged(ops, appended, results, held, &mut staged.staged, &mut staged.results);
         }
