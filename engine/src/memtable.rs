@@ -25,32 +25,71 @@ use crossbeam_epoch as epoch;
 use crossbeam_skiplist::base::SkipList;
 use jubilant_format::Lsn;
 
-use crate::btree::node::key_prefix16;
-
 /// A skip-list key: a user key and the LSN of one of its versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemKey {
-    /// The key's first 16 bytes as an ordered integer (see
-    /// [`key_prefix16`]), kept in the skip-list node itself: most
-    /// comparisons of a search end here without following `key`'s pointer
-    /// (a cache miss per level otherwise). Sixteen, not eight: keys such
-    /// as `user:000000123456` share their first 8 bytes, and a memtable
+    /// The key's first 16 bytes, zero-padded, kept in the skip-list node
+    /// itself: read as a big-endian integer they order keys wherever they
+    /// differ (where one key ends and the other has a byte, the shorter is
+    /// a prefix of the longer, and padding is the lowest byte), so most
+    /// comparisons of a search end here without following a pointer (a
+    /// cache miss per level otherwise). Sixteen, not eight: keys such as
+    /// `user:000000123456` share their first 8 bytes, and a memtable
     /// cannot know which bytes its keys share.
-    prefix: u128,
-    key: Box<[u8]>,
+    head: [u8; HEAD],
+    /// A key of more than [`HEAD`] bytes, whole. A shorter one is
+    /// `head[..short_len]`, with no allocation of its own to free (or to
+    /// follow when a checkpoint reads the keys in order).
+    long: Option<Box<[u8]>>,
+    short_len: u8,
     lsn: u64,
+}
+
+/// Keys up to this long live in [`MemKey::head`].
+const HEAD: usize = 16;
+
+/// The first [`HEAD`] bytes of `key`, zero-padded, and how many of them
+/// are the key's.
+fn head_of(key: &[u8]) -> ([u8; HEAD], u8) {
+    let mut head = [0u8; HEAD];
+    let n = key.len().min(HEAD);
+    if let (Some(dst), Some(src)) = (head.get_mut(..n), key.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    // n ≤ HEAD = 16 fits a byte.
+    (head, n as u8)
 }
 
 impl MemKey {
     fn new(key: &[u8], lsn: u64) -> MemKey {
-        MemKey { prefix: key_prefix16(key), key: key.into(), lsn }
+        let (head, short_len) = head_of(key);
+        MemKey { head, long: (key.len() > HEAD).then(|| key.into()), short_len, lsn }
+    }
+
+    /// `key`, keeping its allocation only when it is too long for the head.
+    fn from_box(key: Box<[u8]>, lsn: u64) -> MemKey {
+        let (head, short_len) = head_of(&key);
+        MemKey { head, long: (key.len() > HEAD).then_some(key), short_len, lsn }
+    }
+
+    /// The user key.
+    fn key(&self) -> &[u8] {
+        match &self.long {
+            Some(key) => key,
+            None => self.head.get(..usize::from(self.short_len)).unwrap_or_default(),
+        }
     }
 }
 
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Prefix order agrees with key order wherever prefixes differ.
-        self.prefix.cmp(&other.prefix).then_with(|| self.key.cmp(&other.key)).then_with(|| other.lsn.cmp(&self.lsn))
+        // Head order agrees with key order wherever heads differ.
+        // (Byte-swapped little-endian: the big-endian value.)
+        u128::from_le_bytes(self.head)
+            .swap_bytes()
+            .cmp(&u128::from_le_bytes(other.head).swap_bytes())
+            .then_with(|| self.key().cmp(other.key()))
+            .then_with(|| other.lsn.cmp(&self.lsn))
     }
 }
 
@@ -231,7 +270,7 @@ impl Memtable {
         // The filter first: see `KeyFilter`.
         self.filter.insert(&key);
         let guard = &epoch::pin();
-        let key = MemKey { prefix: key_prefix16(&key), key, lsn: lsn.get() };
+        let key = MemKey::from_box(key, lsn.get());
         self.map.insert(key, op, guard).release(guard);
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_lsn.fetch_max(lsn.get(), AtomicOrdering::Relaxed);
@@ -276,7 +315,7 @@ impl Memtable {
         let probe = MemKey::new(key, snapshot.get());
         let guard = &epoch::pin();
         let entry = self.map.lower_bound(Bound::Included(&probe), guard)?;
-        (*entry.key().key == *key).then(|| f(Lsn(entry.key().lsn), entry.value()))
+        (entry.key().key() == key).then(|| f(Lsn(entry.key().lsn), entry.value()))
     }
 
     /// Up to `limit` visible entries (newest version ≤ `snapshot` of each
@@ -310,17 +349,18 @@ impl Memtable {
         let guard = &epoch::pin();
         let range = self.map.range((lower, upper), guard);
         if !reverse {
-            let mut last: Option<Box<[u8]>> = None;
+            // Entries borrow from the list for the guard's life.
+            let mut last: Option<&[u8]> = None;
             for e in range {
                 let k = e.key();
-                if k.lsn > snapshot.get() || last.as_deref() == Some(&*k.key) {
+                if k.lsn > snapshot.get() || last == Some(k.key()) {
                     continue;
                 }
                 if out.len() == limit {
                     return (out, true);
                 }
-                last = Some(k.key.clone());
-                out.push(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
+                last = Some(k.key());
+                out.push(MemEntry { key: k.key().to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
             }
         } else {
             // Backwards, a key's versions come oldest first: the visible one
@@ -328,14 +368,14 @@ impl Memtable {
             let mut pending: Option<MemEntry> = None;
             for e in range.rev() {
                 let k = e.key();
-                if pending.as_ref().is_some_and(|p| *p.key != *k.key) {
+                if pending.as_ref().is_some_and(|p| p.key.as_slice() != k.key()) {
                     if out.len() == limit {
                         return (out, true);
                     }
                     out.extend(pending.take());
                 }
                 if k.lsn <= snapshot.get() {
-                    pending = Some(MemEntry { key: k.key.to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
+                    pending = Some(MemEntry { key: k.key().to_vec(), lsn: Lsn(k.lsn), op: e.value().clone() });
                 }
             }
             if let Some(p) = pending {
@@ -367,11 +407,11 @@ impl Memtable {
         let guard = &epoch::pin();
         for e in self.map.iter(guard) {
             let k = e.key();
-            if last == Some(&*k.key) {
+            if last == Some(k.key()) {
                 continue;
             }
-            last = Some(&k.key);
-            out.push(f(&k.key, Lsn(k.lsn), e.value()));
+            last = Some(k.key());
+            out.push(f(k.key(), Lsn(k.lsn), e.value()));
         }
         out
     }
@@ -382,9 +422,10 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// The prefix shortcut never changes the order: keys, then newest
+        /// The head shortcut never changes the order: keys, then newest
         /// version first — for keys sharing up to 20 bytes, of every
-        /// length around 8 and 16, zero bytes included.
+        /// length around 8 and 16, zero bytes included; and a key kept in
+        /// the head or whole, borrowed or given, reads back as itself.
         #[test]
         fn mem_key_order_is_key_then_newest_first(
             a in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..3], 0..20),
@@ -393,7 +434,12 @@ mod tests {
             lb in 0u64..3,
         ) {
             let expected = a.cmp(&b).then(lb.cmp(&la));
-            proptest::prop_assert_eq!(MemKey::new(&a, la).cmp(&MemKey::new(&b, lb)), expected);
+            let (ka, kb) = (MemKey::new(&a, la), MemKey::from_box(b.clone().into(), lb));
+            proptest::prop_assert_eq!(ka.cmp(&kb), expected);
+            proptest::prop_assert_eq!(ka == kb, expected == Ordering::Equal);
+            proptest::prop_assert_eq!(ka.key(), &a[..]);
+            proptest::prop_assert_eq!(kb.key(), &b[..]);
+            proptest::prop_assert_eq!(MemKey::from_box(a.clone().into(), la), ka);
         }
     }
 
