@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use flatbuffers::FlatBufferBuilder;
@@ -104,7 +105,18 @@ pub struct Wal {
     fsync_us: crate::histogram::Histogram,
     /// Records made durable by one fsync (the group-commit batch).
     group_records: crate::histogram::Histogram,
+    /// `Inner::durable_lsn`, readable without the lock (stored under it),
+    /// and whether a sync failed: what a committer yielding for the sync
+    /// in flight watches.
+    durable: AtomicU64,
+    failed: AtomicBool,
+    /// `Inner::syncing`, as `durable`.
+    in_flight: AtomicBool,
 }
+
+/// How long a committer whose records the sync in flight covers yields
+/// for it before it sleeps: about two fsyncs here.
+const YIELD_FOR_SYNC: std::time::Duration = std::time::Duration::from_micros(300);
 
 /// Largest encoding buffer the writer keeps between appends.
 const BUILDER_KEEP_MAX: usize = 1 << 20;
@@ -234,6 +246,9 @@ impl Wal {
             pre_sync: std::sync::OnceLock::new(),
             fsync_us: crate::histogram::Histogram::new(FSYNC_US_BOUNDS),
             group_records: crate::histogram::Histogram::new(GROUP_RECORDS_BOUNDS),
+            durable: AtomicU64::new(last.get()),
+            failed: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
         })
     }
 
@@ -294,6 +309,7 @@ impl Wal {
             g.sleepers.take(usize::MAX).wake();
             if let Err(e) = rolled {
                 g.poisoned = Some(e.to_string());
+                self.failed.store(true, Ordering::Release);
                 self.synced.notify_all();
                 return Err(e);
             }
@@ -322,6 +338,7 @@ impl Wal {
         g.file.sync().map_err(|e| Error::io("fsync WAL", &g.path, e))?;
         g.fsyncs += 1;
         g.durable_lsn = g.last_lsn;
+        self.durable.store(g.durable_lsn.get(), Ordering::Release);
         let next = SegmentId(g.segment.get() + 1);
         let (file, path) = create_segment(
             &*self.storage,
@@ -350,6 +367,8 @@ impl Wal {
         let mut g = lock(&self.inner);
         // Syncs led by this call after its own LSN was durable.
         let mut extra = 0;
+        // Until when this call may yield for syncs instead of sleeping.
+        let mut yield_until: Option<std::time::Instant> = None;
         loop {
             // Durable first: a commit made durable by a sync is acknowledged
             // even if a later sync failed (its caller would otherwise report
@@ -378,6 +397,31 @@ impl Wal {
                 }
                 extra += 1;
             } else if g.syncing {
+                let until = *yield_until.get_or_insert_with(|| std::time::Instant::now() + YIELD_FOR_SYNC);
+                if std::time::Instant::now() < until {
+                    // Covered by the sync in flight or the next: yield the
+                    // CPU until it ends rather than sleep. A sleeper costs
+                    // a futex wait and a wake-up (an inter-processor
+                    // interrupt on a VM) per commit; a thread that yields
+                    // stays runnable and needs neither. Bounded: past it,
+                    // sleep as below. `wanted` tells the leader to lead
+                    // the next sync too (see the top of the loop); when no
+                    // sync is in flight, this call takes the lock again
+                    // and leads one itself.
+                    g.wanted = g.wanted.max(lsn);
+                    drop(g);
+                    while std::time::Instant::now() < until {
+                        if self.durable.load(Ordering::Acquire) >= lsn.get() {
+                            return Ok(());
+                        }
+                        if self.failed.load(Ordering::Acquire) || !self.in_flight.load(Ordering::Acquire) {
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                    g = lock(&self.inner);
+                    continue;
+                }
                 // Covered by the sync in flight, or by the one after it.
                 let sync = if lsn <= g.syncing_to { g.syncs } else { g.syncs + 1 };
                 g.wanted = g.wanted.max(lsn);
@@ -390,6 +434,7 @@ impl Wal {
             }
             // Lead: take everything appended so far.
             g.syncing = true;
+            self.in_flight.store(true, Ordering::Release);
             g.syncs += 1;
             g.syncing_to = g.last_lsn;
             let spare = std::mem::take(&mut g.spare);
@@ -422,11 +467,13 @@ impl Wal {
             drop(span);
             g = lock(&self.inner);
             g.syncing = false;
+            self.in_flight.store(false, Ordering::Release);
             g.fsyncs += 1;
             match result {
                 Ok(()) => {
                     assert!(last >= g.durable_lsn, "durable LSN only grows");
                     g.durable_lsn = last;
+                    self.durable.store(last.get(), Ordering::Release);
                     let mut buf = buf;
                     buf.clear();
                     if g.spare.capacity() < buf.capacity() {
@@ -436,6 +483,7 @@ impl Wal {
                 Err(e) => {
                     tracing::error!(error = %e, "WAL write failed; the database is now read-only until reopened");
                     g.poisoned = Some(e.to_string());
+                    self.failed.store(true, Ordering::Release);
                     self.synced.notify_all();
                     g.sleepers.all_due();
                     // A sync led for others after this caller's own records

@@ -335,3 +335,52 @@ fn no_roll_over_after_the_sync_it_waited_for_failed() {
     let segments = sim.files().into_iter().filter(|f| f.starts_with(BARE_WAL_DIR)).count();
     assert_eq!(segments, 1, "no new segment after the failure");
 }
+
+/// Committers waiting for a sync first yield for it and then sleep: with
+/// syncs that take from nothing to several times the yielding bound (a
+/// pre-sync hook that sleeps), every committer returns, each only once
+/// its records are durable, and they still share syncs.
+#[test]
+fn committers_that_yield_or_sleep_for_a_sync_return_once_durable() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use jubilant_format::TxnId;
+    use jubilant_format::wal::WalPayload;
+
+    let sim = SimStorage::new(9);
+    let wal = bare_wal(&sim, 64 << 20);
+    let syncs = Arc::new(AtomicU64::new(0));
+    {
+        let syncs = Arc::clone(&syncs);
+        wal.set_pre_sync(Arc::new(move || {
+            // 0, 0.1, 1 and 3 ms in turn: shorter and longer than the
+            // time a committer yields before it sleeps.
+            let n = syncs.fetch_add(1, Ordering::Relaxed);
+            let micros = [0, 100, 1_000, 3_000][(n % 4) as usize];
+            std::thread::sleep(std::time::Duration::from_micros(micros));
+            Ok(())
+        }));
+    }
+    let (threads, per_thread) = (16u64, 40u64);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let wal = Arc::clone(&wal);
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    let lsn = wal.append(&mut [WalPayload::Abort { txn: TxnId(t * 1_000 + i + 1) }]).unwrap();
+                    wal.sync_to(lsn).unwrap();
+                    let durable = wal.stats().durable_lsn;
+                    assert!(durable >= lsn.get(), "sync_to({lsn:?}) returned with the WAL durable to {durable}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let commits = threads * per_thread;
+    assert_eq!(wal.stats().durable_lsn, commits);
+    let fsyncs = syncs.load(Ordering::Relaxed);
+    assert!(fsyncs < commits / 2, "{fsyncs} syncs for {commits} commits: they were not shared");
+}
