@@ -246,9 +246,12 @@ impl Inner {
             Ok(wal) => wal,
             Err(e) => {
                 // Lasting (poisoned, or read-only): each batch gets the
-                // error again.
+                // error again (or, were it gone, its text).
+                let text = e.to_string();
                 out.push(Err(e));
-                out.extend(batches.iter().skip(1).map(|_| ready().map(|_| Appended::Empty(Lsn::ZERO))));
+                for _ in 1..batches.len() {
+                    out.push(Err(ready().err().unwrap_or_else(|| Error::PreviousIo { first: text.clone() })));
+                }
                 return out;
             }
         };

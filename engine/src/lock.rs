@@ -575,7 +575,15 @@ impl LockManager {
         // queued behind the grant.
         let mut stripe = lock(stripe_lock);
         let stripe_wake = stripe.waiters > 0;
-        remove_holder(&mut stripe, key, txn);
+        if let Some(entry) = stripe.keys.get_mut(key) {
+            // Only the holding just granted.
+            if let Some(at) = entry.holders.iter().rposition(|&h| h == (txn, mode)) {
+                entry.holders.remove(at);
+            }
+            if entry.holders.is_empty() && entry.queue.is_empty() {
+                stripe.keys.remove(key);
+            }
+        }
         drop(stripe);
         if stripe_wake {
             stripe_changed.notify_all();

@@ -246,7 +246,7 @@ impl Db {
                 Ok(Some(held)) => held,
                 Ok(None) => break,
                 Err(e) => {
-                    // Staged.results and `planned` stay in group order:
+                    // `staged.results` and `planned` stay in group order:
                     // only the first transactions can fail validation
                     // before any is planned.
                     if planned.is_empty() {

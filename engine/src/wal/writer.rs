@@ -114,8 +114,9 @@ pub struct Wal {
     in_flight: AtomicBool,
 }
 
-/// How long a committer whose records the sync in flight covers yields
-/// for it before it sleeps: about two fsyncs here.
+/// How long a committer whose records the sync in flight (or the next)
+/// will cover yields the CPU for it before it sleeps: about two fsyncs
+/// here. Longer only burns CPU when the disk is slow.
 const YIELD_FOR_SYNC: std::time::Duration = std::time::Duration::from_micros(300);
 
 /// Largest encoding buffer the writer keeps between appends.
