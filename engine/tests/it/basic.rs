@@ -169,8 +169,6 @@ fn real_files_survive_reopen_with_background_checkpoints() {
     assert_invariants(&db);
 }
 
-/// Many committers at once: each returns only once its commit is durable,
-/// and they share fsyncs.
 /// `threads` threads each committing `per_thread` single-key batches of
 /// `value` (keys `tTT-III`), each checking that its commit is durable when
 /// `write` returns.
@@ -194,12 +192,15 @@ fn commit_from_threads(db: &Arc<Db>, threads: u64, per_thread: u32, value: &'sta
     }
 }
 
+/// Many committers at once: each returns only once its commit is durable.
+/// (A simulated fsync takes no time, so whether commits overlap and share
+/// one is up to the scheduler: sharing is asserted with real fsyncs, in
+/// `committers_asleep_through_real_fsyncs_all_wake_durable`.)
 #[test]
-fn concurrent_committers_return_only_when_durable_and_share_fsyncs() {
+fn concurrent_committers_return_only_when_durable() {
     let sim = SimStorage::new(7);
     let db = Arc::new(open_sim(&sim).unwrap());
     commit_from_threads(&db, 32, 50, b"v");
-    assert!(db.stats().wal.fsyncs < 32 * 50, "group commit shares fsyncs");
     assert_eq!(contents(&db).len(), 32 * 50);
 }
 
@@ -351,10 +352,11 @@ fn get_many_with_reads_every_kind_of_value_and_allows_reentry() {
     assert_invariants(&db);
 }
 
-/// 48 committers on real files, where an fsync takes long enough that most
-/// of them sleep through syncs and are woken as a tree (each woken one
-/// wakes others): every one returns, only once durable, and all writes are
-/// there after reopen.
+/// 48 committers on real files, where an fsync takes long enough that
+/// they share them: each first yields for the sync that will cover it and,
+/// past the bound, sleeps and is woken as a tree (each woken one wakes
+/// others): every one returns, only once durable, and all writes are there
+/// after reopen.
 #[test]
 fn committers_asleep_through_real_fsyncs_all_wake_durable() {
     let dir = TempDir::new("sleepers");
