@@ -25,6 +25,8 @@ use crossbeam_epoch as epoch;
 use crossbeam_skiplist::base::SkipList;
 use jubilant_format::Lsn;
 
+use crate::btree::node::key_prefix16;
+
 /// A skip-list key: a user key and the LSN of one of its versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemKey {
@@ -84,10 +86,8 @@ impl MemKey {
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
         // Head order agrees with key order wherever heads differ.
-        // (Byte-swapped little-endian: the big-endian value.)
-        u128::from_le_bytes(self.head)
-            .swap_bytes()
-            .cmp(&u128::from_le_bytes(other.head).swap_bytes())
+        key_prefix16(&self.head)
+            .cmp(&key_prefix16(&other.head))
             .then_with(|| self.key().cmp(other.key()))
             .then_with(|| other.lsn.cmp(&self.lsn))
     }

@@ -305,7 +305,9 @@ fn exclusive_keys_and_ranges_never_overlap_under_races() {
     });
     assert_eq!(overlaps.load(Ordering::SeqCst), 0, "a range and an exclusive key inside it were held at once");
     assert_eq!(scans.load(Ordering::Relaxed), 800);
-    assert!(writes.load(Ordering::Relaxed) > 6_000, "too few writes got through: {writes:?}");
+    // The blocking half always gets through; the non-blocking half only
+    // where no range is in the way.
+    assert!(writes.load(Ordering::Relaxed) >= 6_000, "too few writes got through: {writes:?}");
     // Everything was released: a range over all keys and every key are free.
     let all = [LockRequest::Range { start: Vec::new(), end: None }];
     locks.release(locks.try_acquire_all(TxnId(u64::MAX), &all).expect("the whole range is free"));
@@ -855,6 +857,20 @@ fn staged_writes_whose_sync_fails_are_not_acknowledged() {
         let results = db.publish_writes(vec![staged]);
         assert!(results[0].iter().all(Result::is_err), "{kind:?}: {results:?}");
         assert!(db.get(b"c").is_err(), "{kind:?}: the database is poisoned");
+        // Staged after the failure, every transaction of a group fails
+        // (none is logged), and their locks go back: staging them again
+        // fails the same way instead of finding the keys locked.
+        let later: Vec<Vec<TxnOp>> = vec![vec![set("d", "1")], vec![set("e", "1")], vec![set("d", "2")]];
+        let refs: Vec<&[TxnOp]> = later.iter().map(Vec::as_slice).collect();
+        for attempt in 0..2 {
+            let staged = db.try_stage_writes(&refs);
+            assert_eq!(staged.len(), 2, "{kind:?}, attempt {attempt}: up to the key staged twice");
+            let results = db.publish_writes(vec![staged]);
+            assert!(
+                results[0].iter().all(|r| matches!(r, Err(Error::PreviousIo { .. }))),
+                "{kind:?}, attempt {attempt}: {results:?}"
+            );
+        }
         drop(db);
         sim.clear_faults();
         sim.crash(CrashMode::KeepNothing);
