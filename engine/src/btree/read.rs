@@ -11,7 +11,7 @@ use crate::pager::Pager;
 /// The entry for `key` in the tree rooted at `root`.
 pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry>> {
     let Some(root) = root else { return Ok(None) };
-    let pinned = Pinned { page: root, node: pager.node(root)?, children: Vec::new() };
+    let pinned = Pinned { page: root, node: pager.node(root)?, children: Vec::new(), below: Vec::new() };
     get_from(pager, &pinned, key, |e| e.to_owned())
 }
 
@@ -27,6 +27,17 @@ pub struct Pinned {
     /// a child could not be read: lookups then go through the cache and
     /// report the damage).
     children: Vec<std::sync::Arc<Node>>,
+    /// For each pinned child, a slot per child of its own (the tree's
+    /// third level): once a lookup has read that node through the cache,
+    /// a weak pointer to it, so that later lookups skip the cache's shard
+    /// lock and hash probe while the node lives (after a cache eviction
+    /// the next lookup reads it again and refills the slot). Weak, so the
+    /// cache's budget still bounds the nodes' memory (a dead slot keeps
+    /// only the node's small shell until it is refilled or this
+    /// generation's top is dropped). Safe because the tree of one
+    /// generation never changes: any node read for a page in it has the
+    /// same content.
+    below: Vec<Box<[arc_swap::ArcSwapWeak<Node>]>>,
 }
 
 /// Most children pinned: a root with more (only with tiny keys on big
@@ -43,7 +54,14 @@ impl Pinned {
             }
             _ => Vec::new(),
         };
-        Ok(Pinned { page, node, children })
+        let below = children
+            .iter()
+            .map(|c| match &**c {
+                Node::Branch(b) => (0..b.len()).map(|_| arc_swap::ArcSwapWeak::new(std::sync::Weak::new())).collect(),
+                Node::Leaf(_) => Box::default(),
+            })
+            .collect();
+        Ok(Pinned { page, node, children, below })
     }
 
     /// The root page.
@@ -111,6 +129,8 @@ impl std::ops::Deref for LeafHandle<'_> {
 pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8], io: bool) -> Result<Option<LeafHandle<'a>>> {
     let mut node: LeafHandle<'a> = LeafHandle::Pinned(&pinned.node);
     let mut page = pinned.page;
+    // The child index taken at the root (for the slots of `below`).
+    let mut first = 0;
     // Bounded by the tree's depth; a cycle in a corrupt tree is caught by
     // the depth limit.
     for depth in 0..MAX_DEPTH {
@@ -129,6 +149,18 @@ pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8], io: bool) -> 
             });
         };
         page = child;
+        let slot = match depth {
+            0 => {
+                first = i;
+                None
+            }
+            1 => pinned.below.get(first).and_then(|slots| slots.get(i)),
+            _ => None,
+        };
+        if let Some(live) = slot.and_then(|s| s.load().upgrade()) {
+            node = LeafHandle::Cached(live);
+            continue;
+        }
         node = match (depth, pinned.children.get(i)) {
             (0, Some(pinned_child)) => LeafHandle::Pinned(pinned_child),
             _ if io => LeafHandle::Cached(pager.node(page)?),
@@ -137,6 +169,10 @@ pub fn leaf_for<'a>(pager: &Pager, pinned: &'a Pinned, key: &[u8], io: bool) -> 
                 None => return Ok(None),
             },
         };
+        if let (Some(slot), LeafHandle::Cached(read)) = (slot, &node) {
+            // Empty or dead (evicted): refill it.
+            slot.store(std::sync::Arc::downgrade(read));
+        }
     }
     Err(depth_error(pager, page))
 }
