@@ -209,6 +209,11 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Bytes of a key tag in a decoded leaf's buffer (see [`LeafNode`]).
+const TAG_LEN: usize = 8;
+/// Bytes of an entry offset in a decoded leaf's buffer.
+const OFFSET_LEN: usize = 4;
+
 /// A decoded leaf: one allocation holding an index and a copy of the
 /// payload, so that a lookup touches one block of memory (after the
 /// node itself) instead of one per array — on a large cache each block
@@ -219,8 +224,8 @@ impl<'a> Reader<'a> {
 ///
 /// | bytes       | what |
 /// |-------------|------|
-/// | `8 n`       | each key's [`key_tag`] after the bytes every key shares (`shared`), little-endian: a binary search touches a few dense cache lines and most searches end there |
-/// | `4 n`       | each entry's offset in the payload (u32, little-endian) |
+/// | `8 n` ([`TAG_LEN`]) | each key's [`key_tag`] after the bytes every key shares (`shared`), little-endian: a binary search touches a few dense cache lines and most searches end there |
+/// | `4 n` ([`OFFSET_LEN`]) | each entry's offset in the payload (u32, little-endian) |
 /// | the rest    | the payload as decoded |
 ///
 /// Invariant (established by [`LeafNode::decode`], which checks every
@@ -558,7 +563,7 @@ impl LeafNode {
         // Keys are sorted, so what the first and the last share, all share.
         let shared = Common::of(key(0), key(count.saturating_sub(1)));
         let skip = shared.len();
-        let mut buf = Vec::with_capacity(12 * count + payload.len());
+        let mut buf = Vec::with_capacity((TAG_LEN + OFFSET_LEN) * count + payload.len());
         for i in 0..count {
             buf.extend_from_slice(&key_tag(key(i).get(skip..).unwrap_or_default()).to_le_bytes());
         }
@@ -583,13 +588,16 @@ impl LeafNode {
 
     /// The payload as decoded.
     fn payload(&self) -> &[u8] {
-        self.buf.get(12 * self.len()..).unwrap_or_default()
+        self.buf.get((TAG_LEN + OFFSET_LEN) * self.len()..).unwrap_or_default()
     }
 
     /// Tag `i` (see the layout table), for `i < len` (searches ask for
     /// no other); `u64::MAX` past the buffer.
     fn tag(&self, i: usize) -> u64 {
-        self.buf.get(8 * i..).and_then(|b| b.first_chunk::<8>()).map_or(u64::MAX, |b| u64::from_le_bytes(*b))
+        self.buf
+            .get(TAG_LEN * i..)
+            .and_then(|b| b.first_chunk::<TAG_LEN>())
+            .map_or(u64::MAX, |b| u64::from_le_bytes(*b))
     }
 
     /// The layout of entry `i`, read from its header.
@@ -597,8 +605,8 @@ impl LeafNode {
         if i >= self.len() {
             return None;
         }
-        let at = 8 * self.len() + 4 * i;
-        let start = self.buf.get(at..).and_then(|b| b.first_chunk::<4>()).map(|b| u32::from_le_bytes(*b))?;
+        let at = TAG_LEN * self.len() + OFFSET_LEN * i;
+        let start = self.buf.get(at..).and_then(|b| b.first_chunk::<OFFSET_LEN>()).map(|b| u32::from_le_bytes(*b))?;
         // Validated by `decode`; bounds are still checked, not trusted.
         EntryLayout::at(self.payload(), start as usize)
     }

@@ -240,54 +240,18 @@ impl Db {
             if !blind(ops) {
                 break;
             }
-            // A key an earlier transaction of the group staged is locked
-            // (by that transaction), so this one stops there too.
-            let held = match self.validate_and_lock_with(ops, false) {
-                Ok(Some(held)) => held,
-                Ok(None) => break,
-                Err(e) => {
-                    // `staged.results` and `planned` stay in group order:
-                    // only the first transactions can fail validation
-                    // before any is planned.
-                    if planned.is_empty() {
-                        staged.results.push(Err(e));
-                        continue;
-                    }
-                    break;
-                }
-            };
-            if let [TxnOp::Set { key, value, ttl_ms }] = ops {
-                // One SET, the common case: its write is its batch.
-                let mut batch = WriteBatch::new();
-                match ttl_ms.filter(|&t| t > 0) {
-                    Some(t) => batch.put_expiring(key.as_slice(), value.as_slice(), now_ms.saturating_add(t)),
-                    None => batch.put(key.as_slice(), value.as_slice()),
-                };
-                batches.push(batch);
-                planned.push((ops, vec![OpResult::Set], held));
-                continue;
-            }
-            // SETs read nothing: running them only builds the overlay (in
-            // which a key written twice is written once).
-            match self.run_locked(ops) {
-                Ok(Run::Commit { results, overlay }) if !overlay.is_empty() => {
-                    batches.push(overlay_batch(overlay));
+            match self.plan_blind(ops, now_ms) {
+                Ok(Some((batch, results, held))) => {
+                    batches.push(batch);
                     planned.push((ops, results, held));
                 }
-                // (SETs always commit and write; anything else is left,
-                // with the rest, to the caller.)
-                Ok(_) => {
-                    self.transactions().locks.release(held);
-                    break;
-                }
-                Err(e) => {
-                    self.transactions().locks.release(held);
-                    if planned.is_empty() {
-                        staged.results.push(Err(e));
-                        continue;
-                    }
-                    break;
-                }
+                Ok(None) => break,
+                // `staged.results` and `planned` stay in group order: an
+                // error is answered here only before anything is planned;
+                // later, it is left with the rest to the caller (which
+                // meets the same error).
+                Err(e) if planned.is_empty() => staged.results.push(Err(e)),
+                Err(_) => break,
             }
         }
         let appended = self.shared().append_batches(batches);
@@ -295,6 +259,36 @@ impl Db {
             self.record_staged(ops, appended, results, held, &mut staged.staged, &mut staged.results);
         }
         staged
+    }
+
+    /// Locks a blind write `ops` (only SETs) without waiting and builds its
+    /// batch and results: `Ok(None)` if a lock is taken (a key an earlier
+    /// transaction of the group staged is locked by it, so this one stops
+    /// there too); on an error nothing stays locked.
+    fn plan_blind(&self, ops: &[TxnOp], now_ms: u64) -> Result<Option<(WriteBatch, Vec<OpResult>, HeldLocks)>> {
+        let Some(held) = self.validate_and_lock_with(ops, false)? else { return Ok(None) };
+        if let [TxnOp::Set { key, value, ttl_ms }] = ops {
+            // One SET, the common case: its write is its batch.
+            let mut batch = WriteBatch::new();
+            match ttl_ms.filter(|&t| t > 0) {
+                Some(t) => batch.put_expiring(key.as_slice(), value.as_slice(), now_ms.saturating_add(t)),
+                None => batch.put(key.as_slice(), value.as_slice()),
+            };
+            return Ok(Some((batch, vec![OpResult::Set], held)));
+        }
+        // SETs read nothing: running them only builds the overlay (in which
+        // a key written twice is written once).
+        match self.run_locked(ops) {
+            Ok(Run::Commit { results, overlay }) if !overlay.is_empty() => {
+                Ok(Some((overlay_batch(overlay), results, held)))
+            }
+            other => {
+                self.transactions().locks.release(held);
+                // (SETs always commit and write; anything else is left,
+                // with the rest, to the caller.)
+                other.map(|_| None)
+            }
+        }
     }
 
     /// Makes every group of `groups` durable with one WAL sync, then

@@ -105,12 +105,11 @@ pub struct Wal {
     fsync_us: crate::histogram::Histogram,
     /// Records made durable by one fsync (the group-commit batch).
     group_records: crate::histogram::Histogram,
-    /// `Inner::durable_lsn`, readable without the lock (stored under it),
-    /// and whether a sync failed: what a committer yielding for the sync
-    /// in flight watches.
+    /// `Inner::durable_lsn` and `Inner::syncing`, readable without the
+    /// lock (stored under it): what a committer yielding for a sync
+    /// watches. A sync that fails ends like any other, `in_flight` false,
+    /// so the yielding committer takes the lock and finds the failure.
     durable: AtomicU64,
-    failed: AtomicBool,
-    /// `Inner::syncing`, as `durable`.
     in_flight: AtomicBool,
 }
 
@@ -248,7 +247,6 @@ impl Wal {
             fsync_us: crate::histogram::Histogram::new(FSYNC_US_BOUNDS),
             group_records: crate::histogram::Histogram::new(GROUP_RECORDS_BOUNDS),
             durable: AtomicU64::new(last.get()),
-            failed: AtomicBool::new(false),
             in_flight: AtomicBool::new(false),
         })
     }
@@ -310,7 +308,6 @@ impl Wal {
             g.sleepers.take(usize::MAX).wake();
             if let Err(e) = rolled {
                 g.poisoned = Some(e.to_string());
-                self.failed.store(true, Ordering::Release);
                 self.synced.notify_all();
                 return Err(e);
             }
@@ -406,16 +403,17 @@ impl Wal {
                     // interrupt on a VM) per commit; a thread that yields
                     // stays runnable and needs neither. Bounded: past it,
                     // sleep as below. `wanted` tells the leader to lead
-                    // the next sync too (see the top of the loop); when no
-                    // sync is in flight, this call takes the lock again
-                    // and leads one itself.
+                    // the next sync too (see the top of the loop); once no
+                    // sync is in flight (the one waited for ended, durable
+                    // or failed), this call takes the lock again: it
+                    // returns, reports the failure, or leads a sync itself.
                     g.wanted = g.wanted.max(lsn);
                     drop(g);
                     while std::time::Instant::now() < until {
                         if self.durable.load(Ordering::Acquire) >= lsn.get() {
                             return Ok(());
                         }
-                        if self.failed.load(Ordering::Acquire) || !self.in_flight.load(Ordering::Acquire) {
+                        if !self.in_flight.load(Ordering::Acquire) {
                             break;
                         }
                         std::thread::yield_now();
@@ -484,7 +482,6 @@ impl Wal {
                 Err(e) => {
                     tracing::error!(error = %e, "WAL write failed; the database is now read-only until reopened");
                     g.poisoned = Some(e.to_string());
-                    self.failed.store(true, Ordering::Release);
                     self.synced.notify_all();
                     g.sleepers.all_due();
                     // A sync led for others after this caller's own records

@@ -484,3 +484,42 @@ fn lookups_through_the_pinned_top_see_each_generations_values() {
     assert!(db.stats().cache.evictions > 0, "the cache never evicted: the test would prove less");
     assert_invariants(&db);
 }
+
+/// In a three-level tree with room in the cache, a lookup reads a
+/// third-level node through the cache once; from then on the pinned top's
+/// weak pointer answers, and the cache is not consulted at all. (In a
+/// two-level tree the nodes below the root are pinned and the cache is
+/// never consulted: the first pass below would fail.)
+#[test]
+fn a_second_lookup_of_a_third_level_node_skips_the_cache() {
+    let sim = SimStorage::new(32);
+    let opts = Options { cache_bytes: 64 << 20, ..crate::support::sim_options(&sim) };
+    let db = Db::open(crate::support::DIR, opts).unwrap();
+    let n = 20_000u32;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut b = WriteBatch::new();
+        for &i in chunk {
+            b.put(key(i), vec![i as u8; 80]);
+        }
+        db.write(&b).unwrap();
+    }
+    db.checkpoint().unwrap();
+    let consulted = |db: &Db| {
+        let c = db.stats().cache;
+        c.hits + c.misses
+    };
+    for pass in 0..2 {
+        let before = consulted(&db);
+        for i in 0..n {
+            assert_eq!(db.get(&key(i)).unwrap(), Some(vec![i as u8; 80]));
+        }
+        let lookups = consulted(&db) - before;
+        if pass == 0 {
+            assert!(lookups > 0, "no lookup reached the cache: the tree has fewer than three levels");
+            assert!(lookups < u64::from(n) / 10, "{lookups} cache lookups for {n} gets: the slots were not used");
+        } else {
+            assert_eq!(lookups, 0, "the second pass consulted the cache");
+        }
+    }
+    assert_eq!(db.stats().cache.evictions, 0);
+}

@@ -384,3 +384,61 @@ fn committers_that_yield_or_sleep_for_a_sync_return_once_durable() {
     let fsyncs = syncs.load(Ordering::Relaxed);
     assert!(fsyncs < commits / 2, "{fsyncs} syncs for {commits} commits: they were not shared");
 }
+
+/// Committers yielding for a sync that fails (a short one, shorter than
+/// the yielding bound) get its error, not a success: every `sync_to`
+/// returns, an `Ok` only for records that were durable, and the failure
+/// reaches those whose records it was to cover.
+#[test]
+fn committers_yielding_for_a_failing_sync_get_its_error() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use jubilant_format::TxnId;
+    use jubilant_format::wal::WalPayload;
+
+    let sim = SimStorage::new(10);
+    let wal = bare_wal(&sim, 64 << 20);
+    let syncs = Arc::new(AtomicU64::new(0));
+    {
+        let (syncs, sim) = (Arc::clone(&syncs), sim.clone());
+        wal.set_pre_sync(Arc::new(move || {
+            // The sixth sync's write (or fsync) and everything after fail.
+            if syncs.fetch_add(1, Ordering::Relaxed) == 5 {
+                sim.inject(Fault::persistent(sim.call_count() + 1, FaultKind::Eio));
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            Ok(())
+        }));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    for t in 0..16u64 {
+        let (wal, tx) = (Arc::clone(&wal), tx.clone());
+        std::thread::spawn(move || {
+            let mut outcome = (0u64, None);
+            for i in 0..40 {
+                let Ok(lsn) = wal.append(&mut [WalPayload::Abort { txn: TxnId(t * 1_000 + i + 1) }]) else { break };
+                match wal.sync_to(lsn) {
+                    Ok(()) => {
+                        let durable = wal.stats().durable_lsn;
+                        assert!(durable >= lsn.get(), "sync_to({lsn:?}) succeeded with the WAL durable to {durable}");
+                        outcome.0 += 1;
+                    }
+                    Err(e) => {
+                        outcome.1 = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = tx.send(outcome);
+        });
+    }
+    drop(tx);
+    let mut errors = 0;
+    for _ in 0..16 {
+        let (_, failed) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a committer never returned");
+        errors += usize::from(failed.is_some());
+    }
+    assert!(errors > 0, "the failed sync reached nobody");
+    assert!(wal.poisoned().is_some());
+}
