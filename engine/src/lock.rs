@@ -142,10 +142,49 @@ impl KeyEntry {
 
 #[derive(Debug, Default)]
 struct Stripe {
-    keys: HashMap<Vec<u8>, KeyEntry>,
+    keys: HashMap<Vec<u8>, KeyEntry, foldhash::fast::RandomState>,
+    /// Entries removed from `keys`, emptied, kept for the next keys (up to
+    /// [`SPARE_ENTRIES`]): a blind write locks a new key and releases it
+    /// on another thread, and allocating the key and holder list anew for
+    /// each (then freeing them across threads) cost more than the rest of
+    /// the grant.
+    spare: Vec<(Vec<u8>, KeyEntry)>,
     /// Threads waiting on the stripe's condition variable: a change wakes
     /// them only if there are any (a wake-up is a system call).
     waiters: usize,
+}
+
+/// Spare entries a stripe keeps.
+const SPARE_ENTRIES: usize = 64;
+
+/// A spare entry's key buffer is kept only up to this capacity.
+const SPARE_KEY_CAPACITY: usize = 256;
+
+impl Stripe {
+    /// The entry of `key`, created (from a spare one if any) when absent.
+    fn entry(&mut self, key: &[u8]) -> &mut KeyEntry {
+        if !self.keys.contains_key(key) {
+            let (mut k, entry) = self.spare.pop().unwrap_or_default();
+            k.clear();
+            k.extend_from_slice(key);
+            self.keys.insert(k, entry);
+        }
+        match self.keys.get_mut(key) {
+            Some(entry) => entry,
+            None => unreachable!("inserted above"),
+        }
+    }
+
+    /// Removes the entry of `key` if nobody holds or waits for it.
+    fn remove_if_unused(&mut self, key: &[u8]) {
+        if self.keys.get(key).is_some_and(|e| e.holders.is_empty() && e.queue.is_empty())
+            && let Some((k, entry)) = self.keys.remove_entry(key)
+            && self.spare.len() < SPARE_ENTRIES
+            && k.capacity() <= SPARE_KEY_CAPACITY
+        {
+            self.spare.push((k, entry));
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -203,7 +242,9 @@ pub struct LockManager {
     /// Range locks held plus range requests in progress (see the module
     /// comment): while zero, exclusive point locks skip the range table.
     ranges_active: AtomicUsize,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks a key's stripe (its own seed: the stripes' maps hash with
+    /// theirs, so the keys of one stripe do not share hash bits there).
+    hasher: foldhash::fast::RandomState,
     waits: AtomicU64,
     wait_us: AtomicU64,
     timeouts: AtomicU64,
@@ -248,7 +289,7 @@ impl LockManager {
             ranges: Mutex::new(RangeTable::default()),
             ranges_changed: Condvar::new(),
             ranges_active: AtomicUsize::new(0),
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             waits: AtomicU64::new(0),
             wait_us: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
@@ -257,7 +298,7 @@ impl LockManager {
     }
 
     fn stripe(&self, key: &[u8]) -> &(Mutex<Stripe>, Condvar) {
-        let i = (self.hasher.hash_one(key) as usize) % STRIPES;
+        let i = (self.hasher.hash_one(key) >> 32) as usize % STRIPES;
         match self.stripes.get(i) {
             Some(s) => s,
             None => unreachable!("stripe index below STRIPES"),
@@ -484,10 +525,9 @@ impl LockManager {
         }
         let (stripe_lock, stripe_changed) = self.stripe(key);
         let mut stripe = lock(stripe_lock);
-        let entry = stripe.keys.entry(key.to_vec()).or_default();
-        entry.queue.push_back((txn, mode));
+        stripe.entry(key).queue.push_back((txn, mode));
         let result = loop {
-            let entry = stripe.keys.entry(key.to_vec()).or_default();
+            let entry = stripe.entry(key);
             if entry.grantable(txn, mode) {
                 let overtook = entry
                     .queue
@@ -510,10 +550,8 @@ impl LockManager {
                     let mut s = lock(stripe_lock);
                     if let Some(entry) = s.keys.get_mut(key) {
                         entry.queue.retain(|&(t, _)| t != txn);
-                        if entry.holders.is_empty() && entry.queue.is_empty() {
-                            s.keys.remove(key);
-                        }
                     }
+                    s.remove_if_unused(key);
                     stripe = s;
                     break Err(LockError::Timeout { key: key.to_vec() });
                 }
@@ -552,16 +590,11 @@ impl LockManager {
         let (stripe_lock, stripe_changed) = self.stripe(key);
         {
             let mut stripe = lock(stripe_lock);
-            match stripe.keys.get_mut(key) {
-                None => {
-                    let entry = KeyEntry { holders: vec![(txn, mode)], queue: VecDeque::new() };
-                    stripe.keys.insert(key.to_vec(), entry);
-                }
-                Some(entry) if entry.queue.is_empty() && entry.grantable(txn, mode) => {
-                    entry.holders.push((txn, mode));
-                }
-                Some(_) => return false,
+            let entry = stripe.entry(key);
+            if !(entry.queue.is_empty() && entry.grantable(txn, mode)) {
+                return false;
             }
+            entry.holders.push((txn, mode));
         }
         if mode == LockMode::Shared || self.ranges_active.load(Ordering::SeqCst) == 0 {
             return true;
@@ -580,10 +613,8 @@ impl LockManager {
             if let Some(at) = entry.holders.iter().rposition(|&h| h == (txn, mode)) {
                 entry.holders.remove(at);
             }
-            if entry.holders.is_empty() && entry.queue.is_empty() {
-                stripe.keys.remove(key);
-            }
         }
+        stripe.remove_if_unused(key);
         drop(stripe);
         if stripe_wake {
             stripe_changed.notify_all();
@@ -679,10 +710,8 @@ impl LockManager {
 fn remove_holder(stripe: &mut Stripe, key: &[u8], txn: TxnId) {
     if let Some(entry) = stripe.keys.get_mut(key) {
         entry.holders.retain(|&(t, _)| t != txn);
-        if entry.holders.is_empty() && entry.queue.is_empty() {
-            stripe.keys.remove(key);
-        }
     }
+    stripe.remove_if_unused(key);
 }
 
 fn unregister_pending(table: &mut RangeTable, key: &[u8]) {
