@@ -27,7 +27,7 @@ use std::time::Duration;
 use jubilant_format::Error as FormatError;
 use jubilant_format::wire::{
     ErrorCode, FRAME_PREFIX_LEN, KeyValueRef, Op, RequestBody, Response, ResponseBody, WireError, decode_request,
-    encode_frame, frame_len,
+    encode_frame, frame_len, laid,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -337,7 +337,10 @@ fn reply(state: &State, out: &mut Vec<u8>, op: RequestOp, started: Instant, id: 
     state.stats.record(op, &body, elapsed);
     tracing::debug!(result = result_name(&body), elapsed_us = elapsed.as_micros() as u64, "response");
     let response = Response { id, body };
-    encode_response(out, |fbb| response.encode_with(fbb));
+    // The frequent single GET and SET answers are laid by hand.
+    if !laid::try_frame(out, &response) {
+        encode_response(out, |fbb| response.encode_with(fbb));
+    }
 }
 
 type Builder = flatbuffers::FlatBufferBuilder<'static>;
@@ -549,7 +552,7 @@ fn shutting_down() -> ResponseBody {
 /// Answers `q` in place if it is a single GET whose answer is in memory;
 /// else gives it back. The entry is encoded straight from where it lies
 /// ([`jubilant_engine::Db::transact_get_cached_with`]), copied once: into
-/// the response.
+/// the response ([`laid::get_frame`]).
 fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> {
     let [Op::Get { key }] = q.ops.as_slice() else { return Some(q) };
     let answered = q.span.in_scope(|| {
@@ -560,7 +563,7 @@ fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> 
                 version: e.version.get(),
                 expires_at_unix_ms: e.expires_at_unix_ms,
             });
-            encode_response(out, |fbb| Response::encode_get_with(fbb, q.id, item));
+            laid::get_frame(out, q.id, item);
         })
     });
     match answered {

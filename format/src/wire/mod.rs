@@ -50,6 +50,7 @@
 
 mod error_code;
 mod frame;
+pub mod laid;
 mod limits;
 mod request;
 mod response;
