@@ -5,7 +5,8 @@
 //! the read timeout) and handles every whole frame buffered as one batch:
 //! it decodes and authorizes each, answers at once what needs no engine
 //! work (PING, AUTH, INFO, CONFIG RELOAD, errors) and single GETs whose
-//! answer is in memory ([`jubilant_engine::Db::transact_cached`]), and
+//! answer is in memory (read in place, key and entry borrowed:
+//! [`answer_get_in_place`]), and
 //! hands the batch's transactions on as one group: the leading SET-only
 //! ones staged in place ([`jubilant_engine::Db::try_stage_writes`]) for the
 //! commit thread, the rest to the worker pool
@@ -27,7 +28,7 @@ use std::time::Duration;
 use jubilant_format::Error as FormatError;
 use jubilant_format::wire::{
     ErrorCode, FRAME_PREFIX_LEN, KeyValueRef, Op, RequestBody, Response, ResponseBody, WireError, decode_request,
-    encode_frame, frame_len, laid,
+    encode_frame, frame_len, laid, peek_single_get,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -217,21 +218,30 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
                 }
                 Head::Frame(len) => len,
             };
-            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else { break };
             let body_range = start + FRAME_PREFIX_LEN..start + FRAME_PREFIX_LEN + len;
+            // A single GET answered from memory, read in place, when nothing
+            // sent before it is still running (so the connection's requests
+            // still run in order); it needs no in-flight permit.
+            if queued.is_empty()
+                && running.as_ref().is_none_or(|r| r.task.is_finished())
+                && answer_get_in_place(
+                    &state,
+                    &mut out,
+                    buf.get(body_range.clone()).unwrap_or_default(),
+                    &mut session,
+                    conn,
+                )
+            {
+                start = body_range.end;
+                state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else { break };
             start = body_range.end;
             state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
             let body = buf.get(body_range).unwrap_or_default();
             if let Some(q) = handle(&state, &tx, &mut out, permit, body, &mut session, conn).await {
-                // A read answered from memory runs here, without a hand-off
-                // to the pool, when nothing sent before it is still running
-                // (so the connection's requests still run in order).
-                let q = if queued.is_empty() && running.as_ref().is_none_or(|r| r.task.is_finished()) {
-                    answer_cached(&state, &mut out, q)
-                } else {
-                    Some(q)
-                };
-                queued.extend(q);
+                queued.push(q);
             }
         }
         if !queued.is_empty() {
@@ -549,38 +559,46 @@ fn shutting_down() -> ResponseBody {
     ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
 }
 
-/// Answers `q` in place if it is a single GET whose answer is in memory;
-/// else gives it back. The entry is encoded straight from where it lies
-/// ([`jubilant_engine::Db::transact_get_cached_with`]), copied once: into
-/// the response ([`laid::get_frame`]).
-fn answer_cached(state: &State, out: &mut Vec<u8>, q: Queued) -> Option<Queued> {
-    let [Op::Get { key }] = q.ops.as_slice() else { return Some(q) };
-    let answered = q.span.in_scope(|| {
-        state.db.transact_get_cached_with(key, |entry| {
+/// Answers `body` at once if it is a transaction of one GET that this
+/// session may run and whose answer is in memory, reading the key where it
+/// lies in the frame and encoding the entry where it lies in memory; false
+/// (nothing answered) otherwise, and [`handle`] takes the frame: it
+/// decodes it in full and answers, refuses or queues it.
+fn answer_get_in_place(state: &State, out: &mut Vec<u8>, body: &[u8], session: &mut Session, conn: u64) -> bool {
+    let live = state.live.load();
+    let Some((id, key)) = peek_single_get(body, &live.wire_limits) else { return false };
+    session.sync(live.tokens.enabled());
+    // Any role may read; refusals are `handle`'s to answer.
+    if !session.principal.as_ref().is_some_and(|p| p.may_touch(key)) {
+        return false;
+    }
+    let started = Instant::now();
+    let span = tracing::debug_span!("request", conn, id, op = RequestOp::Txn.name());
+    span.in_scope(|| {
+        tracing::debug!(ops = %format_args!("GET key=[{}]", redact::data(key)), "request");
+        let answered = state.db.transact_get_cached_with(key, |entry| {
             let item = entry.map(|e| KeyValueRef {
                 key,
                 value: e.value,
                 version: e.version.get(),
                 expires_at_unix_ms: e.expires_at_unix_ms,
             });
-            laid::get_frame(out, q.id, item);
-        })
-    });
-    match answered {
-        // It needs the disk: the pool runs it.
-        None => return Some(q),
-        Some(Ok(())) => q.span.in_scope(|| {
-            let elapsed = q.started.elapsed();
-            state.stats.record_ok(RequestOp::Txn, elapsed);
-            tracing::debug!(result = "ok", elapsed_us = elapsed.as_micros() as u64, "response");
-        }),
-        Some(Err(e)) => {
-            let body = engine_response(Err(e));
-            q.span.in_scope(|| reply(state, out, RequestOp::Txn, q.started, q.id, body));
+            laid::get_frame(out, id, item);
+        });
+        match answered {
+            None => false,
+            Some(Ok(())) => {
+                let elapsed = started.elapsed();
+                state.stats.record_ok(RequestOp::Txn, elapsed);
+                tracing::debug!(result = "ok", elapsed_us = elapsed.as_micros() as u64, "response");
+                true
+            }
+            Some(Err(e)) => {
+                reply(state, out, RequestOp::Txn, started, id, engine_response(Err(e)));
+                true
+            }
         }
-    }
-    drop(q.permit);
-    None
+    })
 }
 
 /// A group of a connection's transactions on its way.

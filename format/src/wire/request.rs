@@ -268,6 +268,21 @@ pub fn decode_request(buf: &[u8], limits: &WireLimits) -> Result<Request> {
     Ok(Request { id, body })
 }
 
+/// The id and key of `buf` if it is a transaction of exactly one GET,
+/// read in place after the same checks as [`decode_request`] (what that
+/// would decode it to is `Op::Get` of this key); `None` for every other
+/// request, a malformed one included ([`decode_request`] says why).
+#[must_use]
+pub fn peek_single_get<'b>(buf: &'b [u8], limits: &WireLimits) -> Option<(u64, &'b [u8])> {
+    limits.check_frame(buf).ok()?;
+    let request = flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf).ok()?;
+    let ops = request.body_as_txn()?.ops();
+    if ops.len() != 1 {
+        return None;
+    }
+    Some((request.id(), ops.iter().next()?.op_as_get()?.key().bytes()))
+}
+
 /// Decodes operation `index` of the transaction in request `id`.
 fn decode_op(id: u64, index: usize, op: fb::TxnOp<'_>) -> Result<Op> {
     let malformed = |reason: &str| Error::MalformedRequest { id: Some(id), reason: format!("op {index}: {reason}") };

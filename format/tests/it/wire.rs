@@ -6,6 +6,7 @@ use jubilant_format::generated::wire as fb;
 use jubilant_format::wire::{
     AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, FRAME_PREFIX_LEN, KeyValue, Op, OpResult, Request, RequestBody,
     Response, ResponseBody, TxnResult, WireError, WireLimits, decode_request, decode_response, encode_frame, frame_len,
+    peek_single_get,
 };
 use jubilant_format::{Error, Structure};
 use proptest::prelude::*;
@@ -126,10 +127,36 @@ fn flip(mut buf: Vec<u8>, flips: &[(prop::sample::Index, u8)]) -> Vec<u8> {
 // ---------------------------------------------------------------------
 // Properties
 
+/// `peek_single_get` finds a single GET exactly where `decode_request`
+/// decodes one, with the same id and key.
+fn peek_agrees(buf: &[u8]) -> Result<(), TestCaseError> {
+    let limits = WireLimits::default();
+    let decoded = decode_request(buf, &limits).ok().and_then(|r| match r.body {
+        RequestBody::Txn(ops) => match <[Op; 1]>::try_from(ops) {
+            Ok([Op::Get { key }]) => Some((r.id, key)),
+            _ => None,
+        },
+        _ => None,
+    });
+    prop_assert_eq!(peek_single_get(buf, &limits).map(|(id, key)| (id, key.to_vec())), decoded);
+    Ok(())
+}
+
 proptest! {
+    #[test]
+    fn single_gets_are_read_in_place(id in any::<u64>(), key in bytes(), more in prop::option::of(op())) {
+        let mut ops = vec![Op::Get { key: key.clone() }];
+        ops.extend(more.clone());
+        let bytes = Request { id, body: RequestBody::Txn(ops) }.encode();
+        let peeked = peek_single_get(&bytes, &WireLimits::default());
+        prop_assert_eq!(peeked, more.is_none().then_some((id, &key[..])));
+        peek_agrees(&bytes)?;
+    }
+
     #[test]
     fn request_round_trips(request in request()) {
         let bytes = request.encode();
+        peek_agrees(&bytes)?;
         prop_assert_eq!(decode_request(&bytes, &WireLimits::default()).unwrap(), request.clone());
         // A reused builder gives the same bytes.
         let mut fbb = FlatBufferBuilder::new();
@@ -177,6 +204,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(buf in prop::collection::vec(any::<u8>(), 0..512)) {
         let limits = WireLimits::default();
+        peek_agrees(&buf)?;
         if let Err(e) = decode_request(&buf, &limits) {
             prop_assert!(
                 matches!(e, Error::MalformedRequest { .. } | Error::UnsupportedRequest { .. }),
@@ -194,6 +222,7 @@ proptest! {
     #[test]
     fn flipped_requests_never_panic(request in request(), flips in flips()) {
         let buf = flip(request.encode(), &flips);
+        peek_agrees(&buf)?;
         // Whatever still decodes is a well-formed request again.
         if let Ok(decoded) = decode_request(&buf, &WireLimits::default()) {
             prop_assert_eq!(decode_request(&decoded.encode(), &WireLimits::default()).unwrap(), decoded);
