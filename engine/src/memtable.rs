@@ -447,6 +447,11 @@ impl Memtable {
     /// Calls `f` with the newest version ≤ `snapshot` of `key` (its LSN
     /// and operation, borrowed: nothing is copied), if there is one.
     pub fn with<R>(&self, key: &[u8], snapshot: Lsn, f: impl FnOnce(Lsn, &MemOp) -> R) -> Option<R> {
+        // Most reads of a checkpointed store meet an empty memtable: no
+        // hashing, no index.
+        if self.is_empty() {
+            return None;
+        }
         let v = self.visible(self.newest(key)?, snapshot)?;
         Some(f(Lsn(v.lsn), &v.op))
     }
