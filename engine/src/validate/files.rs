@@ -73,6 +73,8 @@ pub fn segments(
             Some(id) => {
                 found.push(SegmentFile { id, path: sub.join(&name), name: format!("{}/{name}", kind.directory()) })
             }
+            // The WAL's next segment, being prepared: not a stranger.
+            None if kind == SegmentKind::Wal && name == crate::wal::NEXT_SEGMENT_FILE => {}
             None => others.push(format!("{}/{name}", kind.directory())),
         }
     }

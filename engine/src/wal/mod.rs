@@ -12,3 +12,9 @@ pub mod writer;
 
 pub use replay::{ReplayOutcome, replay};
 pub use writer::{Wal, WalPosition};
+
+/// The next WAL segment while it is prepared ahead of the roll-over that
+/// will use it (zero-filled and synced off the commit path; renamed to its
+/// segment name once its header is written). Not a segment: replay and the
+/// validator pass over it, and opening the log removes a leftover one.
+pub const NEXT_SEGMENT_FILE: &str = "next-segment.wal.tmp";

@@ -96,6 +96,7 @@ pub fn replay(
     for name in &names {
         match SegmentKind::Wal.parse_file_name(name) {
             Some(id) => ids.push(id),
+            None if name == super::NEXT_SEGMENT_FILE => {}
             None => {
                 tracing::warn!(file = %dir.join(name).display(), "ignoring a file that is not a WAL segment")
             }

@@ -77,6 +77,11 @@ struct Inner {
     records_appended: u64,
     fsyncs: u64,
     builder: Builder,
+    /// The next segment's file being prepared (zero-filled and synced) by
+    /// a helper thread, with preallocation only.
+    next_segment: Option<std::thread::JoinHandle<Result<Arc<dyn StorageFile>>>>,
+    /// Roll-overs that found the next segment prepared.
+    prepared_used: u64,
 }
 
 /// The reused FlatBuffers builder (wrapped: the builder is not `Debug`).
@@ -162,6 +167,9 @@ pub struct WalStats {
     pub group_commit_records: crate::histogram::HistogramSnapshot,
     /// LSN of the next record.
     pub next_lsn: u64,
+    /// Roll-overs that found the next segment prepared ahead (with
+    /// preallocation); the others created it while commits waited.
+    pub prepared_segments_used: u64,
 }
 
 /// Releases the WAL's lock, then unparks up to `n` committers due to wake
@@ -187,6 +195,14 @@ impl Wal {
         preallocate: bool,
         pos: &WalPosition,
     ) -> Result<Wal> {
+        // A next segment left half prepared by an earlier process.
+        let next_file = dir.join(super::NEXT_SEGMENT_FILE);
+        match storage.remove(&next_file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("remove prepared WAL segment", &next_file, e));
+            }
+            _ => {}
+        }
         let mut segments: VecDeque<(SegmentId, Lsn)> = pos.segments.iter().copied().collect();
         let (segment, file, path, write_offset) = match segments.back() {
             Some(&(last, _)) if pos.fresh_segment => {
@@ -241,6 +257,8 @@ impl Wal {
                 records_appended: 0,
                 fsyncs: 0,
                 builder: Builder(FlatBufferBuilder::new()),
+                next_segment: None,
+                prepared_used: 0,
             }),
             synced: Condvar::new(),
             pre_sync: std::sync::OnceLock::new(),
@@ -314,6 +332,17 @@ impl Wal {
         }
         let inner = &mut *g;
         inner.buffer.extend_from_slice(&encoded);
+        // Half way through a preallocated segment, the next one starts
+        // being prepared (zero-filling 16 MiB and syncing it took ~40 ms,
+        // with every commit waiting, when the roll-over did it).
+        let filled = inner.write_offset + inner.buffer.len() as u64;
+        if self.preallocate && inner.next_segment.is_none() && filled * 2 > self.segment_bytes {
+            let (storage, dir, bytes) = (Arc::clone(&self.storage), self.dir.clone(), self.segment_bytes);
+            inner.next_segment = std::thread::Builder::new()
+                .name("jubilant-wal-next".into())
+                .spawn(move || prepare_segment(&*storage, &dir, bytes))
+                .ok();
+        }
         inner.bytes_appended += encoded.len() as u64;
         inner.records_appended += records.len() as u64;
         encoded.clear();
@@ -338,15 +367,37 @@ impl Wal {
         g.durable_lsn = g.last_lsn;
         self.durable.store(g.durable_lsn.get(), Ordering::Release);
         let next = SegmentId(g.segment.get() + 1);
-        let (file, path) = create_segment(
-            &*self.storage,
-            &self.dir,
-            self.directory_id,
-            next,
-            g.next_lsn,
-            self.segment_bytes,
-            self.preallocate,
-        )?;
+        // The prepared segment if it is ready; else made here (and one
+        // still being prepared serves the next roll-over).
+        let prepared = match g.next_segment.take() {
+            Some(helper) if helper.is_finished() => match helper.join() {
+                Ok(Ok(file)) => Some(file),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "preparing the next WAL segment failed; creating it at roll-over");
+                    None
+                }
+                Err(_) => None,
+            },
+            other => {
+                g.next_segment = other;
+                None
+            }
+        };
+        let (file, path) = match prepared {
+            Some(file) => {
+                g.prepared_used += 1;
+                start_prepared_segment(&*self.storage, &self.dir, self.directory_id, next, g.next_lsn, file)?
+            }
+            None => create_segment(
+                &*self.storage,
+                &self.dir,
+                self.directory_id,
+                next,
+                g.next_lsn,
+                self.segment_bytes,
+                self.preallocate,
+            )?,
+        };
         g.segment = next;
         g.file = file;
         g.path = path;
@@ -569,6 +620,7 @@ impl Wal {
             next_lsn: g.next_lsn.get(),
             fsync_latency_us: self.fsync_us.snapshot(),
             group_commit_records: self.group_records.snapshot(),
+            prepared_segments_used: g.prepared_used,
         }
     }
 
@@ -592,19 +644,60 @@ pub(crate) fn create_segment(
     let path = segment_path(dir, segment);
     let file = storage.create(&path).map_err(|e| Error::io("create WAL segment", &path, e))?;
     if preallocate {
-        const CHUNK: usize = 1 << 20;
-        let zeros = vec![0u8; CHUNK];
-        let mut offset = SEGMENT_HEADER_LEN as u64;
-        while offset < segment_bytes {
-            let n = (segment_bytes - offset).min(CHUNK as u64) as usize;
-            file.write_at(zeros.get(..n).unwrap_or_default(), offset)
-                .map_err(|e| Error::io("preallocate WAL segment", &path, e))?;
-            offset += n as u64;
-        }
+        fill_zeros(&*file, &path, segment_bytes)?;
     }
     let header = SegmentHeader { kind: SegmentKind::Wal, segment, first_lsn, directory_id };
     file.write_at(&header.encode(), 0).map_err(|e| Error::io("write WAL segment header", &path, e))?;
     file.sync().map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+    storage.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok((file, path))
+}
+
+/// Zeros from the end of the header up to `segment_bytes`: appends then
+/// overwrite allocated blocks, and an fdatasync writes no metadata.
+fn fill_zeros(file: &dyn StorageFile, path: &Path, segment_bytes: u64) -> Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK];
+    let mut offset = SEGMENT_HEADER_LEN as u64;
+    while offset < segment_bytes {
+        let n = (segment_bytes - offset).min(CHUNK as u64) as usize;
+        file.write_at(zeros.get(..n).unwrap_or_default(), offset)
+            .map_err(|e| Error::io("preallocate WAL segment", path, e))?;
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// Prepares the next segment's file under [`super::NEXT_SEGMENT_FILE`]:
+/// zero-filled up to `segment_bytes`, synced, its directory entry synced.
+/// Runs on a helper thread while the current segment fills.
+fn prepare_segment(storage: &dyn Storage, dir: &Path, segment_bytes: u64) -> Result<Arc<dyn StorageFile>> {
+    let path = dir.join(super::NEXT_SEGMENT_FILE);
+    let file = storage.create(&path).map_err(|e| Error::io("create WAL segment", &path, e))?;
+    fill_zeros(&*file, &path, segment_bytes)?;
+    file.sync().map_err(|e| Error::io("fsync WAL segment", &path, e))?;
+    storage.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok(file)
+}
+
+/// Makes the prepared `file` segment `segment` starting at `first_lsn`:
+/// its header written and synced, then the rename to its segment name
+/// synced — the same state on disk as [`create_segment`] leaves, without
+/// the zero-filling on the commit path.
+fn start_prepared_segment(
+    storage: &dyn Storage,
+    dir: &Path,
+    directory_id: u64,
+    segment: SegmentId,
+    first_lsn: Lsn,
+    file: Arc<dyn StorageFile>,
+) -> Result<(Arc<dyn StorageFile>, PathBuf)> {
+    let prepared = dir.join(super::NEXT_SEGMENT_FILE);
+    let path = segment_path(dir, segment);
+    let header = SegmentHeader { kind: SegmentKind::Wal, segment, first_lsn, directory_id };
+    file.write_at(&header.encode(), 0).map_err(|e| Error::io("write WAL segment header", &prepared, e))?;
+    file.sync().map_err(|e| Error::io("fsync WAL segment", &prepared, e))?;
+    storage.rename(&prepared, &path).map_err(|e| Error::io("rename prepared WAL segment", &path, e))?;
     storage.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok((file, path))
 }
