@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jubilant_format::wire::{
     FRAME_PREFIX_LEN, Request, RequestBody, ResponseBody, WireError, WireLimits, decode_response, encode_frame,
-    frame_len,
+    frame_len, laid,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -248,6 +248,17 @@ impl Connection {
 /// Encodes `request` as one frame, refusing one larger than `max_frame`
 /// (the server would answer FRAME_TOO_LARGE and close the connection).
 pub(crate) fn encode(request: &Request, max_frame: usize) -> Result<Vec<u8>, ClientError> {
+    // A single GET or SET is laid straight into its frame.
+    let mut frame = Vec::new();
+    if laid::try_request_frame(&mut frame, request) {
+        let len = frame.len() - FRAME_PREFIX_LEN;
+        if len > max_frame {
+            return Err(ClientError::Protocol(format!(
+                "request of {len} bytes exceeds the frame limit of {max_frame} bytes"
+            )));
+        }
+        return Ok(frame);
+    }
     let body = request.encode();
     if body.len() > max_frame {
         return Err(ClientError::Protocol(format!(

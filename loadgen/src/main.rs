@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use jubilant_format::generated::wire as fb;
-use jubilant_format::wire::{Op, Request, RequestBody, WireLimits, decode_response, encode_frame};
+use jubilant_format::wire::{WireLimits, decode_response, laid};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 
@@ -165,8 +165,10 @@ struct Load {
 ///
 /// The client does as little per request as `redis-benchmark` does, so
 /// the two servers are compared and not the clients: buffers are reused,
-/// and a response is verified (the FlatBuffers verifier, as the client
-/// library does) but only its id and kind are read.
+/// requests are laid straight into their frames (as the client library
+/// lays single GETs and SETs), and a response is verified (the FlatBuffers
+/// verifier, as the client library does) but only its id and kind are
+/// read.
 async fn connection(stream: TcpStream, load: Load, seed: u64) -> anyhow::Result<Vec<u32>> {
     use std::io::Write as _;
     let Load { proto, op, n, pipeline, keys, value } = load;
@@ -185,7 +187,6 @@ async fn connection(stream: TcpStream, load: Load, seed: u64) -> anyhow::Result<
     let mut frame = Vec::new();
     let mut key = Vec::new();
     let mut body = Vec::new();
-    let mut fbb = flatbuffers::FlatBufferBuilder::new();
     let verifier = WireLimits::default().verifier_options();
     while latencies.len() < n as usize {
         // A new window of requests once the last one is all answered.
@@ -197,17 +198,11 @@ async fn connection(stream: TcpStream, load: Load, seed: u64) -> anyhow::Result<
                 write!(key, "key:{:012}", rng.next() % keys)?;
                 frame.clear();
                 match proto {
-                    Proto::Jubilant => {
-                        let body = match op {
-                            "SET" => RequestBody::Txn(vec![Op::Set {
-                                key: key.clone(),
-                                value: value.to_vec(),
-                                ttl_ms: None,
-                            }]),
-                            _ => RequestBody::Txn(vec![Op::Get { key: key.clone() }]),
-                        };
-                        encode_frame(Request { id: sent + 1, body }.encode_with(&mut fbb), &mut frame);
-                    }
+                    // Laid as the client library lays them.
+                    Proto::Jubilant => match op {
+                        "SET" => laid::set_request_frame(&mut frame, sent + 1, &key, &value, None),
+                        _ => laid::get_request_frame(&mut frame, sent + 1, &key),
+                    },
                     Proto::Resp => {
                         let args: &[&[u8]] = match op {
                             "SET" => &[b"SET", &key, &value],

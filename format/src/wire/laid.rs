@@ -1,5 +1,5 @@
-//! Hand-laid frames for the two most frequent responses: a transaction of
-//! one GET, and one of one SET.
+//! Hand-laid frames for the most frequent requests and responses: a
+//! transaction of one GET, and one of one SET.
 //!
 //! A `FlatBufferBuilder` writes back to front, then for every table looks
 //! through the vtables it already wrote for an equal one to share (a
@@ -29,8 +29,24 @@
 //! | KeyValue | soffset, `version: u64`, `expires_at_unix_ms: u64` (0 = never), `key: u32`, `value: u32` |
 //! | key, value | each `u32` length then the bytes (the key padded to 4) |
 //! | SetResult vtable + table | 4: size, table size 4; soffset |
+//!
+//! Requests ([`get_request_frame`], [`set_request_frame`]) the same way:
+//!
+//! | part | bytes |
+//! |---|---|
+//! | root offset | `u32` → Request |
+//! | Request vtable | 10: size, table size 20, `id` @4, `body_type` @16, `body` @12 |
+//! | Request | soffset, `id: u64`, `body: u32` → Txn, `body_type: u8` = Txn, 3 pad |
+//! | Txn vtable + table | 6 (+2 pad): table size 8, `ops` @4; soffset, `ops: u32` → vector |
+//! | ops | `u32` 1, `u32` → TxnOp |
+//! | TxnOp vtable | 8: size, table size 12, `op_type` @8, `op` @4 |
+//! | TxnOp | soffset, `op: u32` → Get / Set, `op_type: u8`, 3 pad |
+//! | Get vtable + table | 6 (+2 pad): table size 8, `key` @4; soffset, `key: u32` |
+//! | Set vtable | 10 (+2 pad): table size 20, `key` @12, `value` @16, `ttl_ms` @4 |
+//! | Set | soffset, `ttl_ms: u64` (0 = none), `key: u32`, `value: u32` |
+//! | key, value | each `u32` length then the bytes (the key padded to 4) |
 
-use super::{KeyValueRef, OpResult, Response, ResponseBody, TxnResult};
+use super::{KeyValueRef, Op, OpResult, Request, RequestBody, Response, ResponseBody, TxnResult};
 use crate::generated::wire as fb;
 
 /// A FlatBuffer written front to back at the end of `out`, from `base`.
@@ -193,6 +209,103 @@ pub fn set_frame(out: &mut Vec<u8>, id: u64, commit_version: u64) {
     });
 }
 
+/// Writes a request frame: prefix, then the tables down to the TxnOp,
+/// whose `op` (of type `op_type`) `tail` writes, given where the offset to
+/// it is.
+fn request_frame(out: &mut Vec<u8>, id: u64, op_type: fb::Op, tail: impl FnOnce(&mut Forward<'_>, usize)) {
+    let prefix = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let base = out.len();
+    let mut w = Forward { out, base };
+    let root = w.offset();
+    let vt_request = w.pos();
+    w.u16s(&[10, 20, 4, 16, 12]);
+    w.pad(8, 4);
+    w.point(root);
+    w.table(vt_request);
+    w.u64(id);
+    let body = w.offset();
+    w.out.extend_from_slice(&[fb::RequestBody::Txn.0, 0, 0, 0]);
+    let vt_txn = w.pos();
+    w.u16s(&[6, 8, 4]);
+    w.pad(4, 0);
+    w.point(body);
+    w.table(vt_txn);
+    let ops = w.offset();
+    w.point(ops);
+    w.u32(1);
+    let element = w.offset();
+    let vt_op = w.pos();
+    w.u16s(&[8, 12, 8, 4]);
+    w.point(element);
+    w.table(vt_op);
+    let op = w.offset();
+    w.out.extend_from_slice(&[op_type.0, 0, 0, 0]);
+    tail(&mut w, op);
+    let len = w.pos() as u32;
+    if let Some(slot) = out.get_mut(prefix..prefix + 4) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Appends to `out` the frame of request `id`: a transaction of one GET
+/// of `key`.
+///
+/// # Panics
+///
+/// If the key exceeds `u32::MAX` bytes (no frame can carry it).
+pub fn get_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8]) {
+    assert!(u32::try_from(key.len()).is_ok(), "a key larger than a frame");
+    request_frame(out, id, fb::Op::Get, |w, op| {
+        let vt = w.pos();
+        w.u16s(&[6, 8, 4]);
+        w.pad(4, 0);
+        w.point(op);
+        w.table(vt);
+        let k = w.offset();
+        w.point(k);
+        w.bytes(key);
+    });
+}
+
+/// Appends to `out` the frame of request `id`: a transaction of one SET
+/// of `key` to `value`, expiring `ttl_ms` after its commit (`None` or 0:
+/// never).
+///
+/// # Panics
+///
+/// If the key and value exceed `u32::MAX` bytes (no frame can carry them).
+pub fn set_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8], value: &[u8], ttl_ms: Option<u64>) {
+    assert!(u32::try_from(key.len() + value.len()).is_ok(), "a SET larger than a frame");
+    request_frame(out, id, fb::Op::Set, |w, op| {
+        let vt = w.pos();
+        w.u16s(&[10, 20, 12, 16, 4]);
+        w.pad(8, 4);
+        w.point(op);
+        w.table(vt);
+        w.u64(ttl_ms.unwrap_or(0));
+        let k = w.offset();
+        let v = w.offset();
+        w.point(k);
+        w.bytes(key);
+        w.pad(4, 0);
+        w.point(v);
+        w.bytes(value);
+    });
+}
+
+/// Appends `request` to `out` as a laid frame if it is a transaction of
+/// one GET or one SET; false, with nothing appended, otherwise.
+pub fn try_request_frame(out: &mut Vec<u8>, request: &Request) -> bool {
+    let RequestBody::Txn(ops) = &request.body else { return false };
+    match ops.as_slice() {
+        [Op::Get { key }] => get_request_frame(out, request.id, key),
+        [Op::Set { key, value, ttl_ms }] => set_request_frame(out, request.id, key, value, *ttl_ms),
+        _ => return false,
+    }
+    true
+}
+
 /// Appends `response` to `out` as a laid frame if it is one of the two
 /// shapes laid here (a transaction of one GET or one SET); false, with
 /// nothing appended, otherwise.
@@ -213,7 +326,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::wire::{FRAME_PREFIX_LEN, KeyValue, WireLimits, decode_response};
+    use crate::wire::{FRAME_PREFIX_LEN, KeyValue, WireLimits, decode_request, decode_response};
 
     fn decoded(frame: &[u8]) -> Response {
         let prefix: [u8; 4] = frame[..FRAME_PREFIX_LEN].try_into().unwrap();
@@ -222,6 +335,26 @@ mod tests {
     }
 
     proptest! {
+        /// Laid GET and SET requests decode (through the verifier) to the
+        /// request they were laid from.
+        #[test]
+        fn request_frames_decode_to_their_requests(
+            id in any::<u64>(),
+            set in any::<bool>(),
+            key in proptest::collection::vec(any::<u8>(), 0..40),
+            value in proptest::collection::vec(any::<u8>(), 0..300),
+            ttl_ms in proptest::option::of(1u64..),
+            before in 0usize..9,
+        ) {
+            let op = if set { Op::Set { key, value, ttl_ms } } else { Op::Get { key } };
+            let request = Request { id, body: RequestBody::Txn(vec![op]) };
+            let mut out = vec![3u8; before];
+            prop_assert!(try_request_frame(&mut out, &request));
+            let frame = &out[before..];
+            prop_assert_eq!(u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize, frame.len() - 4);
+            prop_assert_eq!(decode_request(&frame[4..], &WireLimits::default()).unwrap(), request);
+        }
+
         /// A laid GET frame decodes (through the verifier) to what the
         /// builder's encodes — appended after other bytes, so that its
         /// alignment is its own.
@@ -268,6 +401,10 @@ mod tests {
         let pong = Response { id: 1, body: ResponseBody::Pong { payload: vec![] } };
         assert!(!try_frame(&mut out, &two));
         assert!(!try_frame(&mut out, &pong));
+        let ping = Request { id: 1, body: RequestBody::Ping { payload: vec![] } };
+        let del = Request { id: 1, body: RequestBody::Txn(vec![Op::Del { key: vec![1] }]) };
+        assert!(!try_request_frame(&mut out, &ping));
+        assert!(!try_request_frame(&mut out, &del));
         assert!(out.is_empty());
     }
 }
