@@ -405,6 +405,8 @@ fn list_segments(storage: &dyn Storage, dir: &Path, kind: SegmentKind) -> (Vec<S
                 let len = storage.open_read_only(&sub.join(&name)).and_then(|f| f.len()).unwrap_or(0);
                 segments.push(SegmentFile { id, name, len });
             }
+            // The WAL's next segment, being prepared: the engine's own.
+            None if kind == SegmentKind::Wal && name == jubilant_engine::wal::NEXT_SEGMENT_FILE => {}
             None => stray.push(format!("{}/{name}", kind.directory())),
         }
     }

@@ -151,7 +151,12 @@ pub fn leaf_holding(dir: &Path, key: &str) -> u64 {
 }
 
 fn last_wal_segment(dir: &Path) -> PathBuf {
-    let mut names: Vec<_> = fs::read_dir(dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    // Segments only: not the next segment a writer may be preparing.
+    let mut names: Vec<_> = fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
     names.sort();
     names.pop().unwrap()
 }
