@@ -71,8 +71,7 @@ pub(crate) fn run(inner: &Inner) -> Result<Option<CheckpointInfo>> {
                 if rs.active.is_empty() {
                     return Ok(None);
                 }
-                let budget = inner.tunables.dirty_bytes_max.load(std::sync::atomic::Ordering::Relaxed);
-                let frozen = std::mem::replace(&mut rs.active, Arc::new(Memtable::for_budget(budget)));
+                let frozen = std::mem::replace(&mut rs.active, Arc::new(Memtable::new()));
                 rs.frozen = Some(Arc::clone(&frozen));
                 frozen
             }

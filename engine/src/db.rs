@@ -711,7 +711,7 @@ impl Db {
             opts.read_only,
         )?);
         // Replay the WAL into the memtable.
-        let active = Memtable::for_budget(opts.dirty_bytes_max);
+        let active = Memtable::new();
         let wal_dir = layout::wal_dir(&dir);
         let outcome =
             replay(&*storage, &wal_dir, manifest.directory_id, sb.checkpoint_lsn, opts.read_only, |lsn, ops| {

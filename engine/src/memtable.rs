@@ -272,7 +272,7 @@ impl Default for Memtable {
 }
 
 impl Memtable {
-    /// An empty memtable.
+    /// An empty memtable (its index grows as keys arrive).
     #[must_use]
     pub fn new() -> Memtable {
         Memtable {
@@ -284,14 +284,6 @@ impl Memtable {
             bytes: AtomicUsize::new(0),
             max_lsn: AtomicU64::new(0),
         }
-    }
-
-    /// An empty memtable for a dirty-byte budget of `dirty_bytes_max`. (The
-    /// index grows as keys arrive, so the budget does not size anything
-    /// today; the signature stays for callers that know it.)
-    #[must_use]
-    pub fn for_budget(_dirty_bytes_max: usize) -> Memtable {
-        Memtable::new()
     }
 
     /// Adds a version. Callers insert in LSN order (see the module

@@ -157,8 +157,7 @@ fn frame(
 }
 
 /// Appends to `out` the frame answering request `id`, a transaction of one
-/// GET that read `item` (the response
-/// [`Response::encode_get_with`](super::Response::encode_get_with) builds).
+/// GET that read `item`.
 ///
 /// # Panics
 ///

@@ -106,7 +106,8 @@ pub struct KeyValue {
 }
 
 /// A key/value pair borrowed in place: what
-/// [`Response::encode_get_with`] encodes without copying it first.
+/// [`laid::get_frame`](super::laid::get_frame) encodes without copying it
+/// first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyValueRef<'a> {
     /// The key.
@@ -168,28 +169,6 @@ impl Response {
         fbb.reset();
         let (body_type, body) = build_body(&self.body, fbb);
         let root = fb::Response::create(fbb, &fb::ResponseArgs { id: self.id, body_type, body: Some(body) });
-        fbb.finish_minimal(root);
-        fbb.finished_data()
-    }
-
-    /// Encodes into `fbb` (reset first) the answer `id` gets to a
-    /// transaction of one GET that read `item` and wrote nothing — the
-    /// same bytes as encoding a [`ResponseBody::Txn`] of one
-    /// [`OpResult::Get`] and `commit_version` 0, without building one.
-    pub fn encode_get_with<'b>(fbb: &'b mut FlatBufferBuilder<'_>, id: u64, item: Option<KeyValueRef<'_>>) -> &'b [u8] {
-        fbb.reset();
-        let item = item.map(|kv| build_key_value(kv, fbb));
-        let get = fb::GetResult::create(fbb, &fb::GetResultArgs { item });
-        let result = fb::TxnOpResult::create(
-            fbb,
-            &fb::TxnOpResultArgs { result_type: fb::OpResult::GetResult, result: Some(get.as_union_value()) },
-        );
-        let results = fbb.create_vector(&[result]);
-        let txn = fb::TxnResult::create(fbb, &fb::TxnResultArgs { results: Some(results), commit_version: 0 });
-        let root = fb::Response::create(
-            fbb,
-            &fb::ResponseArgs { id, body_type: fb::ResponseBody::TxnResult, body: Some(txn.as_union_value()) },
-        );
         fbb.finish_minimal(root);
         fbb.finished_data()
     }

@@ -174,18 +174,6 @@ proptest! {
     }
 
     #[test]
-    fn a_borrowed_get_answer_encodes_as_the_owned_one(id in any::<u64>(), item in prop::option::of(key_value())) {
-        let owned = Response {
-            id,
-            body: ResponseBody::Txn(TxnResult { results: vec![OpResult::Get(item.clone())], commit_version: 0 }),
-        };
-        let mut fbb = FlatBufferBuilder::new();
-        let borrowed = Response::encode_get_with(&mut fbb, id, item.as_ref().map(KeyValue::as_ref)).to_vec();
-        prop_assert_eq!(&borrowed, &owned.encode());
-        prop_assert_eq!(decode_response(&borrowed, &WireLimits::default()).unwrap(), owned);
-    }
-
-    #[test]
     fn framed_request_round_trips(request in request(), junk in bytes()) {
         let mut stream = Vec::new();
         encode_frame(&request.encode(), &mut stream);
