@@ -110,9 +110,49 @@ impl Forward<'_> {
     }
 }
 
-/// Writes the frame: prefix, then the tables down to the TxnOpResult,
-/// whose `result` (of type `result_type`) `tail` writes, given where the
-/// offset to it is.
+/// Writes a frame at the end of `out`: the length prefix, the root offset
+/// and the root table (Request or Response: the same shape, `id`, then a
+/// union `body` of type `body_type` that `body` writes, given where the
+/// offset to it is); then fills in the prefix.
+fn envelope(out: &mut Vec<u8>, id: u64, body_type: u8, body: impl FnOnce(&mut Forward<'_>, usize)) {
+    let prefix = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let base = out.len();
+    let mut w = Forward { out, base };
+    let root = w.offset();
+    let vt_root = w.pos();
+    w.u16s(&[10, 20, 4, 16, 12]);
+    w.pad(8, 4);
+    w.point(root);
+    w.table(vt_root);
+    w.u64(id);
+    let offset = w.offset();
+    w.out.extend_from_slice(&[body_type, 0, 0, 0]);
+    body(&mut w, offset);
+    let len = w.pos() as u32;
+    if let Some(slot) = out.get_mut(prefix..prefix + 4) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Points the vector offset at `vector` here and writes a vector of one
+/// TxnOp or TxnOpResult (the same shape: a union of type `union_type`)
+/// whose member `member` writes, given where the offset to it is.
+fn one_element(w: &mut Forward<'_>, vector: usize, union_type: u8, member: impl FnOnce(&mut Forward<'_>, usize)) {
+    w.point(vector);
+    w.u32(1);
+    let element = w.offset();
+    let vt = w.pos();
+    w.u16s(&[8, 12, 8, 4]);
+    w.point(element);
+    w.table(vt);
+    let offset = w.offset();
+    w.out.extend_from_slice(&[union_type, 0, 0, 0]);
+    member(w, offset);
+}
+
+/// Writes the frame of a response: the tables down to the TxnOpResult,
+/// whose `result` (of type `result_type`) `tail` writes.
 fn frame(
     out: &mut Vec<u8>,
     id: u64,
@@ -120,40 +160,16 @@ fn frame(
     result_type: fb::OpResult,
     tail: impl FnOnce(&mut Forward<'_>, usize),
 ) {
-    let prefix = out.len();
-    out.extend_from_slice(&[0; 4]);
-    let base = out.len();
-    let mut w = Forward { out, base };
-    let root = w.offset();
-    let vt_response = w.pos();
-    w.u16s(&[10, 20, 4, 16, 12]);
-    w.pad(8, 4);
-    w.point(root);
-    w.table(vt_response);
-    w.u64(id);
-    let body = w.offset();
-    w.out.extend_from_slice(&[fb::ResponseBody::TxnResult.0, 0, 0, 0]);
-    let vt_txn = w.pos();
-    w.u16s(&[8, 16, 12, 4]);
-    w.pad(8, 4);
-    w.point(body);
-    w.table(vt_txn);
-    w.u64(commit_version);
-    let results = w.offset();
-    w.point(results);
-    w.u32(1);
-    let element = w.offset();
-    let vt_op = w.pos();
-    w.u16s(&[8, 12, 8, 4]);
-    w.point(element);
-    w.table(vt_op);
-    let result = w.offset();
-    w.out.extend_from_slice(&[result_type.0, 0, 0, 0]);
-    tail(&mut w, result);
-    let len = w.pos() as u32;
-    if let Some(slot) = out.get_mut(prefix..prefix + 4) {
-        slot.copy_from_slice(&len.to_le_bytes());
-    }
+    envelope(out, id, fb::ResponseBody::TxnResult.0, |w, body| {
+        let vt_txn = w.pos();
+        w.u16s(&[8, 16, 12, 4]);
+        w.pad(8, 4);
+        w.point(body);
+        w.table(vt_txn);
+        w.u64(commit_version);
+        let results = w.offset();
+        one_element(w, results, result_type.0, tail);
+    });
 }
 
 /// Appends to `out` the frame answering request `id`, a transaction of one
@@ -208,43 +224,18 @@ pub fn set_frame(out: &mut Vec<u8>, id: u64, commit_version: u64) {
     });
 }
 
-/// Writes a request frame: prefix, then the tables down to the TxnOp,
-/// whose `op` (of type `op_type`) `tail` writes, given where the offset to
-/// it is.
+/// Writes the frame of a request: the tables down to the TxnOp, whose
+/// `op` (of type `op_type`) `tail` writes.
 fn request_frame(out: &mut Vec<u8>, id: u64, op_type: fb::Op, tail: impl FnOnce(&mut Forward<'_>, usize)) {
-    let prefix = out.len();
-    out.extend_from_slice(&[0; 4]);
-    let base = out.len();
-    let mut w = Forward { out, base };
-    let root = w.offset();
-    let vt_request = w.pos();
-    w.u16s(&[10, 20, 4, 16, 12]);
-    w.pad(8, 4);
-    w.point(root);
-    w.table(vt_request);
-    w.u64(id);
-    let body = w.offset();
-    w.out.extend_from_slice(&[fb::RequestBody::Txn.0, 0, 0, 0]);
-    let vt_txn = w.pos();
-    w.u16s(&[6, 8, 4]);
-    w.pad(4, 0);
-    w.point(body);
-    w.table(vt_txn);
-    let ops = w.offset();
-    w.point(ops);
-    w.u32(1);
-    let element = w.offset();
-    let vt_op = w.pos();
-    w.u16s(&[8, 12, 8, 4]);
-    w.point(element);
-    w.table(vt_op);
-    let op = w.offset();
-    w.out.extend_from_slice(&[op_type.0, 0, 0, 0]);
-    tail(&mut w, op);
-    let len = w.pos() as u32;
-    if let Some(slot) = out.get_mut(prefix..prefix + 4) {
-        slot.copy_from_slice(&len.to_le_bytes());
-    }
+    envelope(out, id, fb::RequestBody::Txn.0, |w, body| {
+        let vt_txn = w.pos();
+        w.u16s(&[6, 8, 4]);
+        w.pad(4, 0);
+        w.point(body);
+        w.table(vt_txn);
+        let ops = w.offset();
+        one_element(w, ops, op_type.0, tail);
+    });
 }
 
 /// Appends to `out` the frame of request `id`: a transaction of one GET
