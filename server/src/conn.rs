@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use jubilant_format::Error as FormatError;
 use jubilant_format::wire::{
-    ErrorCode, FRAME_PREFIX_LEN, KeyValueRef, Op, RequestBody, Response, ResponseBody, WireError, decode_request,
-    encode_frame, frame_len, laid, peek_single_get,
+    Decoded, ErrorCode, FRAME_PREFIX_LEN, KeyValueRef, Op, Request, RequestBody, Response, ResponseBody, WireError,
+    decode_request_or_get, encode_frame, frame_len, laid,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -219,28 +219,31 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
                 Head::Frame(len) => len,
             };
             let body_range = start + FRAME_PREFIX_LEN..start + FRAME_PREFIX_LEN + len;
-            // A single GET answered from memory, read in place, when nothing
-            // sent before it is still running (so the connection's requests
-            // still run in order); it needs no in-flight permit.
-            if queued.is_empty()
-                && running.as_ref().is_none_or(|r| r.task.is_finished())
-                && answer_get_in_place(
-                    &state,
-                    &mut out,
-                    buf.get(body_range.clone()).unwrap_or_default(),
-                    &mut session,
-                    conn,
-                )
-            {
-                start = body_range.end;
-                state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
-                continue;
-            }
+            let started = Instant::now();
+            // Verified once; a single GET comes back with its key in place.
+            let decoded =
+                match decode_request_or_get(buf.get(body_range.clone()).unwrap_or_default(), &live.wire_limits) {
+                    Ok(Decoded::Get { id, key }) => {
+                        // Answered from memory here when nothing sent before it
+                        // is still running (so the connection's requests still
+                        // run in order); it needs no in-flight permit.
+                        if queued.is_empty()
+                            && running.as_ref().is_none_or(|r| r.task.is_finished())
+                            && answer_get_in_place(&state, &live, &mut out, id, key, started, &mut session, conn)
+                        {
+                            start = body_range.end;
+                            state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
+                            continue;
+                        }
+                        Ok(Request { id, body: RequestBody::Txn(vec![Op::Get { key: key.to_vec() }]) })
+                    }
+                    Ok(Decoded::Request(request)) => Ok(request),
+                    Err(e) => Err(e),
+                };
             let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else { break };
             start = body_range.end;
             state.stats.bytes_in.add((FRAME_PREFIX_LEN + len) as u64);
-            let body = buf.get(body_range).unwrap_or_default();
-            if let Some(q) = handle(&state, &tx, &mut out, permit, body, &mut session, conn).await {
+            if let Some(q) = handle(&state, &live, &tx, &mut out, permit, decoded, started, &mut session, conn).await {
                 queued.push(q);
             }
         }
@@ -392,19 +395,21 @@ fn request_op(body: &RequestBody) -> RequestOp {
     }
 }
 
-/// Handles one frame: answers it, or returns the transaction to queue.
+/// Handles one decoded frame (that arrived at `started`): answers it, or
+/// returns the transaction to queue.
+#[expect(clippy::too_many_arguments, reason = "one frame's whole context; a struct would only rename it")]
 async fn handle(
     state: &Arc<State>,
+    live: &Live,
     tx: &mpsc::UnboundedSender<Vec<u8>>,
     out: &mut Vec<u8>,
     permit: OwnedSemaphorePermit,
-    body: &[u8],
+    decoded: Result<Request, FormatError>,
+    started: Instant,
     session: &mut Session,
     conn: u64,
 ) -> Option<Queued> {
-    let started = Instant::now();
-    let live = state.live.load_full();
-    let request = match decode_request(body, &live.wire_limits) {
+    let request = match decoded {
         Ok(r) => r,
         Err(e) => {
             ServerStats::inc(&state.stats.malformed);
@@ -421,7 +426,7 @@ async fn handle(
     };
     let op = request_op(&request.body);
     let span = tracing::debug_span!("request", conn, id = request.id, op = op.name());
-    handle_request(state, &live, tx, out, permit, request.id, request.body, session, started).instrument(span).await
+    handle_request(state, live, tx, out, permit, request.id, request.body, session, started).instrument(span).await
 }
 
 /// A transaction request read, authorized and waiting to run with the
@@ -559,20 +564,26 @@ fn shutting_down() -> ResponseBody {
     ResponseBody::Error(WireError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
 }
 
-/// Answers `body` at once if it is a transaction of one GET that this
-/// session may run and whose answer is in memory, reading the key where it
-/// lies in the frame and encoding the entry where it lies in memory; false
-/// (nothing answered) otherwise, and [`handle`] takes the frame: it
-/// decodes it in full and answers, refuses or queues it.
-fn answer_get_in_place(state: &State, out: &mut Vec<u8>, body: &[u8], session: &mut Session, conn: u64) -> bool {
-    let live = state.live.load();
-    let Some((id, key)) = peek_single_get(body, &live.wire_limits) else { return false };
+/// Answers request `id`, a transaction of one GET of `key` (read where it
+/// lies in the frame), at once if this session may run it and the answer
+/// is in memory, encoding the entry where it lies; false (nothing
+/// answered) otherwise, and [`handle`] answers, refuses or queues it.
+#[expect(clippy::too_many_arguments, reason = "one frame's whole context; a struct would only rename it")]
+fn answer_get_in_place(
+    state: &State,
+    live: &Live,
+    out: &mut Vec<u8>,
+    id: u64,
+    key: &[u8],
+    started: Instant,
+    session: &mut Session,
+    conn: u64,
+) -> bool {
     session.sync(live.tokens.enabled());
     // Any role may read; refusals are `handle`'s to answer.
     if !session.principal.as_ref().is_some_and(|p| p.may_touch(key)) {
         return false;
     }
-    let started = Instant::now();
     let span = tracing::debug_span!("request", conn, id, op = RequestOp::Txn.name());
     span.in_scope(|| {
         tracing::debug!(ops = %format_args!("GET key=[{}]", redact::data(key)), "request");

@@ -103,6 +103,21 @@ impl Forward<'_> {
         self.out.extend_from_slice(&soffset.to_le_bytes());
     }
 
+    /// Writes `vtable` here, then starts its table, pointed to from the
+    /// offset at `from`: 4-aligned, or 4 past a multiple of 8 when `wide`
+    /// (a table whose `u64` fields follow the soffset).
+    fn start_table(&mut self, from: usize, vtable: &[u16], wide: bool) {
+        let vt = self.pos();
+        self.u16s(vtable);
+        if wide {
+            self.pad(8, 4)
+        } else {
+            self.pad(4, 0)
+        }
+        self.point(from);
+        self.table(vt);
+    }
+
     /// A `[ubyte]` vector here.
     fn bytes(&mut self, bytes: &[u8]) {
         self.u32(bytes.len() as u32);
@@ -120,11 +135,7 @@ fn envelope(out: &mut Vec<u8>, id: u64, body_type: u8, body: impl FnOnce(&mut Fo
     let base = out.len();
     let mut w = Forward { out, base };
     let root = w.offset();
-    let vt_root = w.pos();
-    w.u16s(&[10, 20, 4, 16, 12]);
-    w.pad(8, 4);
-    w.point(root);
-    w.table(vt_root);
+    w.start_table(root, &[10, 20, 4, 16, 12], true);
     w.u64(id);
     let offset = w.offset();
     w.out.extend_from_slice(&[body_type, 0, 0, 0]);
@@ -142,10 +153,7 @@ fn one_element(w: &mut Forward<'_>, vector: usize, union_type: u8, member: impl 
     w.point(vector);
     w.u32(1);
     let element = w.offset();
-    let vt = w.pos();
-    w.u16s(&[8, 12, 8, 4]);
-    w.point(element);
-    w.table(vt);
+    w.start_table(element, &[8, 12, 8, 4], false);
     let offset = w.offset();
     w.out.extend_from_slice(&[union_type, 0, 0, 0]);
     member(w, offset);
@@ -161,11 +169,7 @@ fn frame(
     tail: impl FnOnce(&mut Forward<'_>, usize),
 ) {
     envelope(out, id, fb::ResponseBody::TxnResult.0, |w, body| {
-        let vt_txn = w.pos();
-        w.u16s(&[8, 16, 12, 4]);
-        w.pad(8, 4);
-        w.point(body);
-        w.table(vt_txn);
+        w.start_table(body, &[8, 16, 12, 4], true);
         w.u64(commit_version);
         let results = w.offset();
         one_element(w, results, result_type.0, tail);
@@ -182,24 +186,11 @@ pub fn get_frame(out: &mut Vec<u8>, id: u64, item: Option<KeyValueRef<'_>>) {
     let fits = item.is_none_or(|kv| u32::try_from(kv.key.len() + kv.value.len()).is_ok());
     assert!(fits, "a GET result larger than a frame");
     frame(out, id, 0, fb::OpResult::GetResult, |w, result| match item {
-        None => {
-            let vt = w.pos();
-            w.u16s(&[4, 4]);
-            w.point(result);
-            w.table(vt);
-        }
+        None => w.start_table(result, &[4, 4], false),
         Some(kv) => {
-            let vt = w.pos();
-            w.u16s(&[6, 8, 4]);
-            w.pad(4, 0);
-            w.point(result);
-            w.table(vt);
+            w.start_table(result, &[6, 8, 4], false);
             let item = w.offset();
-            let vt_kv = w.pos();
-            w.u16s(&[12, 28, 20, 24, 4, 12]);
-            w.pad(8, 4);
-            w.point(item);
-            w.table(vt_kv);
+            w.start_table(item, &[12, 28, 20, 24, 4, 12], true);
             w.u64(kv.version);
             w.u64(kv.expires_at_unix_ms.unwrap_or(0));
             let key = w.offset();
@@ -216,23 +207,14 @@ pub fn get_frame(out: &mut Vec<u8>, id: u64, item: Option<KeyValueRef<'_>>) {
 /// Appends to `out` the frame answering request `id`, a transaction of one
 /// SET committed at `commit_version`.
 pub fn set_frame(out: &mut Vec<u8>, id: u64, commit_version: u64) {
-    frame(out, id, commit_version, fb::OpResult::SetResult, |w, result| {
-        let vt = w.pos();
-        w.u16s(&[4, 4]);
-        w.point(result);
-        w.table(vt);
-    });
+    frame(out, id, commit_version, fb::OpResult::SetResult, |w, result| w.start_table(result, &[4, 4], false));
 }
 
 /// Writes the frame of a request: the tables down to the TxnOp, whose
 /// `op` (of type `op_type`) `tail` writes.
 fn request_frame(out: &mut Vec<u8>, id: u64, op_type: fb::Op, tail: impl FnOnce(&mut Forward<'_>, usize)) {
     envelope(out, id, fb::RequestBody::Txn.0, |w, body| {
-        let vt_txn = w.pos();
-        w.u16s(&[6, 8, 4]);
-        w.pad(4, 0);
-        w.point(body);
-        w.table(vt_txn);
+        w.start_table(body, &[6, 8, 4], false);
         let ops = w.offset();
         one_element(w, ops, op_type.0, tail);
     });
@@ -247,11 +229,7 @@ fn request_frame(out: &mut Vec<u8>, id: u64, op_type: fb::Op, tail: impl FnOnce(
 pub fn get_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8]) {
     assert!(u32::try_from(key.len()).is_ok(), "a key larger than a frame");
     request_frame(out, id, fb::Op::Get, |w, op| {
-        let vt = w.pos();
-        w.u16s(&[6, 8, 4]);
-        w.pad(4, 0);
-        w.point(op);
-        w.table(vt);
+        w.start_table(op, &[6, 8, 4], false);
         let k = w.offset();
         w.point(k);
         w.bytes(key);
@@ -268,11 +246,7 @@ pub fn get_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8]) {
 pub fn set_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8], value: &[u8], ttl_ms: Option<u64>) {
     assert!(u32::try_from(key.len() + value.len()).is_ok(), "a SET larger than a frame");
     request_frame(out, id, fb::Op::Set, |w, op| {
-        let vt = w.pos();
-        w.u16s(&[10, 20, 12, 16, 4]);
-        w.pad(8, 4);
-        w.point(op);
-        w.table(vt);
+        w.start_table(op, &[10, 20, 12, 16, 4], true);
         w.u64(ttl_ms.unwrap_or(0));
         let k = w.offset();
         let v = w.offset();

@@ -58,7 +58,7 @@ mod response;
 pub use error_code::ErrorCode;
 pub use frame::{DEFAULT_MAX_FRAME, FRAME_PREFIX_LEN, encode_frame, frame_len};
 pub use limits::WireLimits;
-pub use request::{AssertCondition, Op, Request, RequestBody, decode_request, peek_single_get};
+pub use request::{AssertCondition, Decoded, Op, Request, RequestBody, decode_request, decode_request_or_get};
 pub use response::{KeyValue, KeyValueRef, OpResult, Response, ResponseBody, TxnResult, WireError, decode_response};
 
 /// Serializes optional bytes with [`crate::view::display_bytes`].

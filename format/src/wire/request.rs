@@ -223,10 +223,53 @@ fn build_op(op: &Op, fbb: &mut FlatBufferBuilder<'_>) -> (fb::Op, WIPOffset<Unio
 /// - [`Error::UnsupportedRequest`] with the id if the body or one of its
 ///   operations has a union tag this build does not know.
 pub fn decode_request(buf: &[u8], limits: &WireLimits) -> Result<Request> {
+    decode_verified(verify(buf, limits)?)
+}
+
+/// A request as [`decode_request_or_get`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<'b> {
+    /// A transaction of exactly one GET, its key read in place: what
+    /// [`decode_request`] decodes to `Op::Get` of this key.
+    Get {
+        /// The request id.
+        id: u64,
+        /// The key, borrowed from the buffer.
+        key: &'b [u8],
+    },
+    /// Any other request, decoded in full.
+    Request(Request),
+}
+
+/// [`decode_request`], except that a transaction of exactly one GET (the
+/// most frequent request) comes back with its key borrowed, not copied.
+/// The buffer is verified once either way.
+///
+/// # Errors
+///
+/// As [`decode_request`].
+pub fn decode_request_or_get<'b>(buf: &'b [u8], limits: &WireLimits) -> Result<Decoded<'b>> {
+    let request = verify(buf, limits)?;
+    if let Some(ops) = request.body_as_txn().map(|t| t.ops())
+        && ops.len() == 1
+        && let Some(get) = ops.iter().next().and_then(|op| op.op_as_get())
+    {
+        return Ok(Decoded::Get { id: request.id(), key: get.key().bytes() });
+    }
+    decode_verified(request).map(Decoded::Request)
+}
+
+/// `buf` within the frame limit and through the verifier.
+fn verify<'b>(buf: &'b [u8], limits: &WireLimits) -> Result<fb::Request<'b>> {
     limits.check_frame(buf)?;
-    let request = flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf).map_err(|e| {
-        Error::MalformedRequest { id: None, reason: format!("invalid FlatBuffer: {}", e.to_string().trim_end()) }
-    })?;
+    flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf).map_err(|e| Error::MalformedRequest {
+        id: None,
+        reason: format!("invalid FlatBuffer: {}", e.to_string().trim_end()),
+    })
+}
+
+/// Decodes a verified request.
+fn decode_verified(request: fb::Request<'_>) -> Result<Request> {
     let id = request.id();
     let malformed = |reason: String| Error::MalformedRequest { id: Some(id), reason };
     let missing = || malformed(format!("{:?} body table missing", request.body_type()));
@@ -266,21 +309,6 @@ pub fn decode_request(buf: &[u8], limits: &WireLimits) -> Result<Request> {
         }
     };
     Ok(Request { id, body })
-}
-
-/// The id and key of `buf` if it is a transaction of exactly one GET,
-/// read in place after the same checks as [`decode_request`] (what that
-/// would decode it to is `Op::Get` of this key); `None` for every other
-/// request, a malformed one included ([`decode_request`] says why).
-#[must_use]
-pub fn peek_single_get<'b>(buf: &'b [u8], limits: &WireLimits) -> Option<(u64, &'b [u8])> {
-    limits.check_frame(buf).ok()?;
-    let request = flatbuffers::root_with_opts::<fb::Request>(&limits.verifier_options(), buf).ok()?;
-    let ops = request.body_as_txn()?.ops();
-    if ops.len() != 1 {
-        return None;
-    }
-    Some((request.id(), ops.iter().next()?.op_as_get()?.key().bytes()))
 }
 
 /// Decodes operation `index` of the transaction in request `id`.

@@ -4,9 +4,9 @@
 use flatbuffers::FlatBufferBuilder;
 use jubilant_format::generated::wire as fb;
 use jubilant_format::wire::{
-    AssertCondition, DEFAULT_MAX_FRAME, ErrorCode, FRAME_PREFIX_LEN, KeyValue, Op, OpResult, Request, RequestBody,
-    Response, ResponseBody, TxnResult, WireError, WireLimits, decode_request, decode_response, encode_frame, frame_len,
-    peek_single_get,
+    AssertCondition, DEFAULT_MAX_FRAME, Decoded, ErrorCode, FRAME_PREFIX_LEN, KeyValue, Op, OpResult, Request,
+    RequestBody, Response, ResponseBody, TxnResult, WireError, WireLimits, decode_request, decode_request_or_get,
+    decode_response, encode_frame, frame_len,
 };
 use jubilant_format::{Error, Structure};
 use proptest::prelude::*;
@@ -127,18 +127,21 @@ fn flip(mut buf: Vec<u8>, flips: &[(prop::sample::Index, u8)]) -> Vec<u8> {
 // ---------------------------------------------------------------------
 // Properties
 
-/// `peek_single_get` finds a single GET exactly where `decode_request`
-/// decodes one, with the same id and key.
+/// `decode_request_or_get` decodes `buf` as `decode_request` does (the
+/// same request or the same error), giving exactly the single GETs back
+/// with their keys borrowed.
 fn peek_agrees(buf: &[u8]) -> Result<(), TestCaseError> {
     let limits = WireLimits::default();
-    let decoded = decode_request(buf, &limits).ok().and_then(|r| match r.body {
-        RequestBody::Txn(ops) => match <[Op; 1]>::try_from(ops) {
-            Ok([Op::Get { key }]) => Some((r.id, key)),
-            _ => None,
-        },
-        _ => None,
+    let full = decode_request(buf, &limits);
+    let single_get =
+        matches!(&full, Ok(Request { body: RequestBody::Txn(ops), .. }) if matches!(ops.as_slice(), [Op::Get { .. }]));
+    let either = decode_request_or_get(buf, &limits);
+    prop_assert_eq!(matches!(either, Ok(Decoded::Get { .. })), single_get);
+    let owned = either.map(|d| match d {
+        Decoded::Get { id, key } => Request { id, body: RequestBody::Txn(vec![Op::Get { key: key.to_vec() }]) },
+        Decoded::Request(r) => r,
     });
-    prop_assert_eq!(peek_single_get(buf, &limits).map(|(id, key)| (id, key.to_vec())), decoded);
+    prop_assert_eq!(format!("{owned:?}"), format!("{full:?}"));
     Ok(())
 }
 
@@ -148,8 +151,12 @@ proptest! {
         let mut ops = vec![Op::Get { key: key.clone() }];
         ops.extend(more.clone());
         let bytes = Request { id, body: RequestBody::Txn(ops) }.encode();
-        let peeked = peek_single_get(&bytes, &WireLimits::default());
-        prop_assert_eq!(peeked, more.is_none().then_some((id, &key[..])));
+        let decoded = decode_request_or_get(&bytes, &WireLimits::default()).unwrap();
+        let in_place = match decoded {
+            Decoded::Get { id, key } => Some((id, key)),
+            Decoded::Request(_) => None,
+        };
+        prop_assert_eq!(in_place, more.is_none().then_some((id, &key[..])));
         peek_agrees(&bytes)?;
     }
 
