@@ -276,8 +276,8 @@ mod tests {
         let mut payload = Vec::new();
         encode_leaf(
             &[LeafEntry {
-                key: b"k".to_vec(),
-                value: StoredValue::Inline(vec![0; value_len]),
+                key: b"k".to_vec().into(),
+                value: StoredValue::Inline(vec![0; value_len].into()),
                 version: Lsn(1),
                 expires_at_unix_ms: None,
             }],

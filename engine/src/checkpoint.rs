@@ -19,6 +19,7 @@
 //!
 //! Commits continue during 2–5 (they go to the new memtable).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -102,11 +103,13 @@ fn write_checkpoint(
     inner.vlog.sync()?;
 
     // 3. The tree, copy-on-write.
-    let mut changes: Vec<Change> = frozen.latest_map(|key, lsn, op| Change {
-        key: key.to_vec(),
+    // Borrowed from the frozen memtable: each key and value is copied
+    // once, into its leaf page.
+    let changes: Vec<Change<'_>> = frozen.latest_map(|key, lsn, op| Change {
+        key,
         put: match op {
             MemOp::Put { value, expires_at_unix_ms } => Some(Put {
-                value: StoredValue::Inline(value.clone()),
+                value: StoredValue::Inline(Cow::Borrowed(value)),
                 version: lsn,
                 expires_at_unix_ms: *expires_at_unix_ms,
             }),
@@ -121,7 +124,7 @@ fn write_checkpoint(
     let old = state.superblock;
     let outcome = {
         let mut alloc = CheckpointAllocator { space: &mut state.space, pager: &inner.pager };
-        apply_changes(&inner.pager, &mut alloc, old.root_page, &mut changes, checkpoint_lsn)?
+        apply_changes(&inner.pager, &mut alloc, old.root_page, &changes, checkpoint_lsn)?
     };
     let (free_list_head, list_pages) = state.space.write_free_list(&inner.pager, &outcome.freed, checkpoint_lsn)?;
     inner.pager.sync()?;

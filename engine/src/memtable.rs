@@ -590,7 +590,7 @@ impl Memtable {
     /// `f` applied to the newest version of every key, in key order: one
     /// pass over the versions in list order, one sort of 24-byte positions,
     /// one call per key.
-    pub fn latest_map<T>(&self, mut f: impl FnMut(&[u8], Lsn, &MemOp) -> T) -> Vec<T> {
+    pub fn latest_map<'s, T>(&'s self, mut f: impl FnMut(&'s [u8], Lsn, &'s MemOp) -> T) -> Vec<T> {
         let mut all: Vec<Pos> = Vec::with_capacity(self.versions.count());
         all.extend(self.versions.iter().map(|(i, v)| Pos::new(&v.key, i)));
         all.sort_unstable_by(|a, b| self.pos_order(*a, *b));

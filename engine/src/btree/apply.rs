@@ -19,6 +19,7 @@
 //!   fewest balanced leaves (`repack_leaf_runs`): scattered inserts into
 //!   full leaves do not leave every one of them half empty.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use jubilant_format::{Lsn, PageId, PageType};
@@ -32,37 +33,36 @@ use crate::pager::Pager;
 
 /// One change: the newest value of a key, or its deletion.
 ///
-/// [`apply_changes`] consumes each change once, moving its key and value
-/// into the leaf it lands in (a checkpoint copies each changed key and
-/// value out of the memtable once, not three times). Not `Clone`: a copy
-/// of a change already applied would be an empty key.
+/// The key and an inline value are borrowed from where they already are
+/// (a checkpoint borrows them from the frozen memtable, which lives until
+/// the new tree is published): they are copied once, into the page.
 #[derive(Debug)]
-pub struct Change {
+pub struct Change<'a> {
     /// The key.
-    pub key: Vec<u8>,
+    pub key: &'a [u8],
     /// The new value, or `None` to delete.
-    pub put: Option<Put>,
+    pub put: Option<Put<'a>>,
 }
 
 /// What a [`Change`] stores under its key.
 #[derive(Debug)]
-pub struct Put {
+pub struct Put<'a> {
     /// The value.
-    pub value: StoredValue,
+    pub value: StoredValue<'a>,
     /// LSN of the commit that wrote it.
     pub version: Lsn,
     /// Absolute expiry in ms since the Unix epoch.
     pub expires_at_unix_ms: Option<u64>,
 }
 
-impl Change {
-    /// The leaf entry of a put, taking the key and value out of the change
-    /// (left empty: each change is applied once); `None` for a deletion.
-    fn take_entry(&mut self) -> Option<LeafEntry> {
-        let put = self.put.take()?;
+impl<'a> Change<'a> {
+    /// The leaf entry of a put (borrowing its key and value); `None` for a
+    /// deletion.
+    fn entry(&self) -> Option<LeafEntry<'a>> {
+        let put = self.put.as_ref()?;
         Some(LeafEntry {
-            key: std::mem::take(&mut self.key),
-            value: put.value,
+            key: Cow::Borrowed(self.key),
+            value: put.value.clone(),
             version: put.version,
             expires_at_unix_ms: put.expires_at_unix_ms,
         })
@@ -89,12 +89,12 @@ pub struct ApplyOutcome {
 }
 
 #[derive(Debug)]
-enum Content {
-    Leaf(Vec<LeafEntry>),
+enum Content<'a> {
+    Leaf(Vec<LeafEntry<'a>>),
     Branch(Vec<BranchEntry>),
 }
 
-impl Content {
+impl Content<'_> {
     fn payload_len(&self) -> usize {
         match self {
             Content::Leaf(e) => LEAF_HEADER_LEN + e.iter().map(LeafEntry::encoded_len).sum::<usize>(),
@@ -107,14 +107,14 @@ impl Content {
 
 /// A child slot while a level is rebuilt.
 #[derive(Debug)]
-enum Slot {
+enum Slot<'a> {
     /// An untouched child, kept on its page.
     Kept { low_key: Vec<u8>, page: PageId },
     /// A rebuilt node, not written yet.
-    New { low_key: Vec<u8>, content: Content },
+    New { low_key: Vec<u8>, content: Content<'a> },
 }
 
-impl Slot {
+impl Slot<'_> {
     fn low_key(&self) -> &[u8] {
         match self {
             Slot::Kept { low_key, .. } | Slot::New { low_key, .. } => low_key,
@@ -155,7 +155,7 @@ pub fn apply_changes<A: PageAllocator>(
     pager: &Pager,
     alloc: &mut A,
     root: Option<PageId>,
-    changes: &mut [Change],
+    changes: &[Change<'_>],
     lsn: Lsn,
 ) -> Result<ApplyOutcome> {
     debug_assert!(changes.windows(2).all(|w| matches!(w, [a, b] if a.key < b.key)), "changes sorted and unique");
@@ -172,7 +172,7 @@ pub fn apply_changes<A: PageAllocator>(
     }
     let mut level: Vec<Slot> = match root {
         None => {
-            let entries: Vec<LeafEntry> = changes.iter_mut().filter_map(Change::take_entry).collect();
+            let entries: Vec<LeafEntry<'_>> = changes.iter().filter_map(Change::entry).collect();
             ctx.out.key_delta += entries.len() as i64;
             if entries.is_empty() {
                 return Ok(ctx.out);
@@ -224,12 +224,12 @@ pub fn apply_changes<A: PageAllocator>(
 /// Rebuilds the subtree at `page` (whose lowest key is `low_key`) with
 /// `changes`; `None` if nothing changed, else the slots replacing it (none
 /// if the subtree became empty).
-fn rebuild<A: PageAllocator>(
+fn rebuild<'a, A: PageAllocator>(
     ctx: &mut Ctx<'_, A>,
     page: PageId,
     low_key: Vec<u8>,
-    changes: &mut [Change],
-) -> Result<Option<Vec<Slot>>> {
+    changes: &[Change<'a>],
+) -> Result<Option<Vec<Slot<'a>>>> {
     let node = ctx.pager.node(page)?;
     let content = match &*node {
         Node::Leaf(leaf) => {
@@ -242,13 +242,13 @@ fn rebuild<A: PageAllocator>(
         }
         Node::Branch(branch) => {
             let children = branch.to_entries(&low_key);
-            let mut slots: Vec<Slot> = Vec::with_capacity(children.len() + 2);
+            let mut slots: Vec<Slot<'a>> = Vec::with_capacity(children.len() + 2);
             let mut changed = false;
             let mut rest = changes;
             for (i, child) in children.iter().enumerate() {
                 let upper = children.get(i + 1).map(|c| c.low_key.as_slice());
-                let n = upper.map_or(rest.len(), |u| rest.partition_point(|c| c.key.as_slice() < u));
-                let (mine, after) = rest.split_at_mut(n);
+                let n = upper.map_or(rest.len(), |u| rest.partition_point(|c| c.key < u));
+                let (mine, after) = rest.split_at(n);
                 rest = after;
                 let replaced =
                     if mine.is_empty() { None } else { rebuild(ctx, child.child, child.low_key.clone(), mine)? };
@@ -283,20 +283,20 @@ fn rebuild<A: PageAllocator>(
     Ok(Some(split(low_key, content, ctx.capacity)))
 }
 
-/// Merges a leaf's entries with changes (taking their keys and values);
-/// returns the entries, whether anything changed, and the change in key
-/// count.
-fn merge_leaf(entries: Vec<LeafEntry>, changes: &mut [Change]) -> (Vec<LeafEntry>, bool, i64) {
+/// Merges a leaf's entries with changes (borrowing their keys and
+/// values); returns the entries, whether anything changed, and the change
+/// in key count.
+fn merge_leaf<'a>(entries: Vec<LeafEntry<'static>>, changes: &[Change<'a>]) -> (Vec<LeafEntry<'a>>, bool, i64) {
     let mut out = Vec::with_capacity(entries.len() + changes.len());
     let mut changed = false;
     let mut delta = 0i64;
     let mut old = entries.into_iter().peekable();
     for change in changes {
-        while let Some(e) = old.next_if(|e| e.key < change.key) {
+        while let Some(e) = old.next_if(|e| *e.key < *change.key) {
             out.push(e);
         }
-        let existed = old.next_if(|e| e.key == change.key);
-        match (change.take_entry(), existed) {
+        let existed = old.next_if(|e| *e.key == *change.key);
+        match (change.entry(), existed) {
             (Some(new), Some(old_entry)) => {
                 changed |= new != old_entry;
                 out.push(new);
@@ -319,7 +319,7 @@ fn merge_leaf(entries: Vec<LeafEntry>, changes: &mut [Change]) -> (Vec<LeafEntry
 
 /// Splits `content` (whose lowest key is `low_key`) into parts that fit a
 /// page, as evenly as the entries allow.
-fn split(low_key: Vec<u8>, content: Content, capacity: usize) -> Vec<Slot> {
+fn split<'a>(low_key: Vec<u8>, content: Content<'a>, capacity: usize) -> Vec<Slot<'a>> {
     let total = content.payload_len();
     if total <= capacity {
         return vec![Slot::New { low_key, content }];
@@ -401,15 +401,15 @@ pub fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
 /// scattered over a level of full leaves split every one of them in half:
 /// 16,000 random inserts into a bulk-loaded tree of 200,000 keys (8% more
 /// keys) doubled its leaves and cost 12% of point-read speed.
-fn repack_leaf_runs(slots: &mut Vec<Slot>, capacity: usize) {
+fn repack_leaf_runs(slots: &mut Vec<Slot<'_>>, capacity: usize) {
     /// A run of rebuilt leaves: the first one's low key, their entries in
     /// order, how many leaves.
-    struct Run {
+    struct Run<'a> {
         low_key: Vec<u8>,
-        entries: Vec<LeafEntry>,
+        entries: Vec<LeafEntry<'a>>,
         leaves: usize,
     }
-    fn flush(run: Run, out: &mut Vec<Slot>, capacity: usize) {
+    fn flush<'a>(run: Run<'a>, out: &mut Vec<Slot<'a>>, capacity: usize) {
         if run.leaves == 1 {
             out.push(Slot::New { low_key: run.low_key, content: Content::Leaf(run.entries) });
         } else {
@@ -417,7 +417,7 @@ fn repack_leaf_runs(slots: &mut Vec<Slot>, capacity: usize) {
         }
     }
     let mut out = Vec::with_capacity(slots.len());
-    let mut run: Option<Run> = None;
+    let mut run: Option<Run<'_>> = None;
     for slot in slots.drain(..) {
         match slot {
             Slot::New { low_key, content: Content::Leaf(entries) } => match &mut run {
@@ -444,7 +444,7 @@ fn repack_leaf_runs(slots: &mut Vec<Slot>, capacity: usize) {
 
 /// Merges adjacent slots while the merged node fits, for every pair that
 /// involves a rebuilt node.
-fn merge_adjacent<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: &mut Vec<Slot>) -> Result<()> {
+fn merge_adjacent<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: &mut Vec<Slot<'_>>) -> Result<()> {
     let mut i = 0;
     while i + 1 < slots.len() {
         let (Some(a), Some(b)) = (slots.get(i), slots.get(i + 1)) else {
@@ -484,7 +484,7 @@ fn merge_adjacent<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: &mut Vec<Slot>)
     Ok(())
 }
 
-fn slot_size<A: PageAllocator>(ctx: &Ctx<'_, A>, slot: &Slot) -> Result<(usize, bool)> {
+fn slot_size<A: PageAllocator>(ctx: &Ctx<'_, A>, slot: &Slot<'_>) -> Result<(usize, bool)> {
     Ok(match slot {
         Slot::New { content, .. } => (content.payload_len(), matches!(content, Content::Leaf(_))),
         Slot::Kept { page, .. } => match &*ctx.pager.node(*page)? {
@@ -494,7 +494,7 @@ fn slot_size<A: PageAllocator>(ctx: &Ctx<'_, A>, slot: &Slot) -> Result<(usize, 
     })
 }
 
-fn into_content<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slot: Slot) -> Result<(Vec<u8>, Content)> {
+fn into_content<'a, A: PageAllocator>(ctx: &mut Ctx<'_, A>, slot: Slot<'a>) -> Result<(Vec<u8>, Content<'a>)> {
     Ok(match slot {
         Slot::New { low_key, content } => (low_key, content),
         Slot::Kept { low_key, page } => {
@@ -510,7 +510,7 @@ fn into_content<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slot: Slot) -> Result<(V
 }
 
 /// Writes the new nodes of a level; returns the parent's child entries.
-fn write_level<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: Vec<Slot>) -> Result<Vec<BranchEntry>> {
+fn write_level<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: Vec<Slot<'_>>) -> Result<Vec<BranchEntry>> {
     let mut children = Vec::with_capacity(slots.len());
     for slot in slots {
         match slot {
@@ -524,7 +524,7 @@ fn write_level<A: PageAllocator>(ctx: &mut Ctx<'_, A>, slots: Vec<Slot>) -> Resu
     Ok(children)
 }
 
-fn write_node<A: PageAllocator>(ctx: &mut Ctx<'_, A>, content: &Content) -> Result<PageId> {
+fn write_node<A: PageAllocator>(ctx: &mut Ctx<'_, A>, content: &Content<'_>) -> Result<PageId> {
     let page = ctx.alloc.allocate()?;
     ctx.scratch.clear();
     let page_type = match content {

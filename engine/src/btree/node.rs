@@ -29,6 +29,8 @@
 //! write, and a sibling pointer would force rewriting the whole level.
 //! Leaves are chained through their parents (the cursor keeps the path).
 
+use std::borrow::Cow;
+
 use jubilant_format::{Lsn, PageId, ValueRef};
 
 /// Longest key.
@@ -41,27 +43,31 @@ const ENTRY_FIXED: usize = 2 + 1 + 1 + 8;
 
 /// Where an entry's value is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoredValue {
-    /// In the leaf.
-    Inline(Vec<u8>),
+pub enum StoredValue<'a> {
+    /// In the leaf: bytes copied out of a page, or borrowed from where
+    /// they already are (a checkpoint borrows them from the memtable it
+    /// writes, which outlives the tree rebuild).
+    Inline(Cow<'a, [u8]>),
     /// In the value log.
     Ref(ValueRef),
 }
 
-/// A leaf entry, owned: what node building works with.
+/// A leaf entry: what node building works with. Owned (`'static`) when
+/// read out of a page; borrowing its key and value when built from a
+/// checkpoint's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeafEntry {
+pub struct LeafEntry<'a> {
     /// The key.
-    pub key: Vec<u8>,
+    pub key: Cow<'a, [u8]>,
     /// The value.
-    pub value: StoredValue,
+    pub value: StoredValue<'a>,
     /// LSN of the commit that wrote it.
     pub version: Lsn,
     /// Absolute expiry in ms since the Unix epoch.
     pub expires_at_unix_ms: Option<u64>,
 }
 
-impl LeafEntry {
+impl LeafEntry<'_> {
     /// Bytes the entry takes in a leaf payload.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
@@ -91,7 +97,7 @@ pub fn branch_entry_len(separator: Option<&[u8]>) -> usize {
 }
 
 /// Appends the payload of a leaf holding `entries` to `out`.
-pub fn encode_leaf(entries: &[LeafEntry], out: &mut Vec<u8>) {
+pub fn encode_leaf(entries: &[LeafEntry<'_>], out: &mut Vec<u8>) {
     assert!(entries.len() <= u16::MAX as usize, "leaf of {} entries", entries.len());
     out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
     for e in entries {
@@ -518,11 +524,11 @@ pub enum ValueView<'a> {
 impl EntryRef<'_> {
     /// An owned copy.
     #[must_use]
-    pub fn to_owned(&self) -> LeafEntry {
+    pub fn to_owned(&self) -> LeafEntry<'static> {
         LeafEntry {
-            key: self.key.to_vec(),
+            key: Cow::Owned(self.key.to_vec()),
             value: match self.value {
-                ValueView::Inline(v) => StoredValue::Inline(v.to_vec()),
+                ValueView::Inline(v) => StoredValue::Inline(Cow::Owned(v.to_vec())),
                 ValueView::Ref(r) => StoredValue::Ref(r),
             },
             version: self.version,
@@ -653,7 +659,7 @@ impl LeafNode {
 
     /// All entries, owned.
     #[must_use]
-    pub fn to_entries(&self) -> Vec<LeafEntry> {
+    pub fn to_entries(&self) -> Vec<LeafEntry<'static>> {
         // Sized up front: `filter_map` gives `collect` no lower bound.
         let mut out = Vec::with_capacity(self.len());
         out.extend((0..self.len()).filter_map(|i| self.entry(i)).map(|e| e.to_owned()));
@@ -908,10 +914,10 @@ mod tests {
         ValueRef { segment: SegmentId(1), offset: 40, length: 64, crc: 0 }
     }
 
-    fn entry(key: &[u8], value: &[u8], version: u64, expires: Option<u64>) -> LeafEntry {
+    fn entry(key: &[u8], value: &[u8], version: u64, expires: Option<u64>) -> LeafEntry<'static> {
         LeafEntry {
-            key: key.to_vec(),
-            value: StoredValue::Inline(value.to_vec()),
+            key: key.to_vec().into(),
+            value: StoredValue::Inline(value.to_vec().into()),
             version: Lsn(version),
             expires_at_unix_ms: expires,
         }
@@ -923,7 +929,7 @@ mod tests {
             entry(b"a", b"1", 5, None),
             entry(b"b", b"", 6, Some(99)),
             LeafEntry {
-                key: b"c".to_vec(),
+                key: b"c".to_vec().into(),
                 value: StoredValue::Ref(example_value_ref()),
                 version: Lsn(7),
                 expires_at_unix_ms: None,
@@ -954,8 +960,8 @@ mod tests {
             let entries: Vec<LeafEntry> = shapes
                 .into_iter()
                 .map(|(key, (value, expires, version))| LeafEntry {
-                    key,
-                    value: value.map_or(StoredValue::Ref(example_value_ref()), StoredValue::Inline),
+                    key: key.into(),
+                    value: value.map_or(StoredValue::Ref(example_value_ref()), |v| StoredValue::Inline(v.into())),
                     version: Lsn(version),
                     expires_at_unix_ms: expires,
                 })
@@ -965,7 +971,7 @@ mod tests {
             let leaf = LeafNode::decode(&payload).unwrap();
             proptest::prop_assert_eq!(leaf.to_entries(), entries.clone());
             for (i, e) in entries.iter().enumerate() {
-                proptest::prop_assert_eq!(leaf.key(i), e.key.as_slice());
+                proptest::prop_assert_eq!(leaf.key(i), &e.key[..]);
                 proptest::prop_assert_eq!(leaf.search(&e.key), Ok(i));
             }
             proptest::prop_assert_eq!(leaf.entry(entries.len()), None);
@@ -987,7 +993,7 @@ mod tests {
             let entries = vec![
                 entry(b"abcd0001", b"v1", 1, None),
                 entry(b"abcd0002", b"", 2, Some(7)),
-                LeafEntry { key: b"abcd0003".to_vec(), value: StoredValue::Ref(example_value_ref()), version: Lsn(3), expires_at_unix_ms: Some(9) },
+                LeafEntry { key: b"abcd0003".to_vec().into(), value: StoredValue::Ref(example_value_ref()), version: Lsn(3), expires_at_unix_ms: Some(9) },
             ];
             let mut leaf_payload = Vec::new();
             encode_leaf(&entries, &mut leaf_payload);
@@ -1013,7 +1019,7 @@ mod tests {
                 // readable, keys strictly ascending, searches agreeing with
                 // the keys' order.
                 if let Ok(leaf) = LeafNode::decode(&bytes) {
-                    let keys: Vec<Vec<u8>> = leaf.to_entries().into_iter().map(|e| e.key).collect();
+                    let keys: Vec<Vec<u8>> = leaf.to_entries().into_iter().map(|e| e.key.into_owned()).collect();
                     proptest::prop_assert_eq!(keys.len(), leaf.len());
                     proptest::prop_assert!(keys.windows(2).all(|w| w[0] < w[1]));
                     proptest::prop_assert_eq!(leaf.search(&probe), keys.binary_search(&probe));
@@ -1119,7 +1125,7 @@ mod tests {
         let mut payload = Vec::new();
         encode_leaf(
             &[LeafEntry {
-                key: b"r".to_vec(),
+                key: b"r".to_vec().into(),
                 value: StoredValue::Ref(short_ref),
                 version: Lsn(1),
                 expires_at_unix_ms: None,

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::pager::Pager;
 
 /// The entry for `key` in the tree rooted at `root`.
-pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry>> {
+pub fn get(pager: &Pager, root: Option<PageId>, key: &[u8]) -> Result<Option<LeafEntry<'static>>> {
     let Some(root) = root else { return Ok(None) };
     let pinned = Pinned { page: root, node: pager.node(root)?, children: Vec::new(), below: Vec::new() };
     get_from(pager, &pinned, key, |e| e.to_owned())

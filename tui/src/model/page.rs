@@ -508,7 +508,7 @@ mod tests {
     use super::*;
     use jubilant_engine::btree::node::{LeafEntry, StoredValue, encode_leaf};
 
-    fn leaf_page(id: u64, entries: &[LeafEntry]) -> Vec<u8> {
+    fn leaf_page(id: u64, entries: &[LeafEntry<'_>]) -> Vec<u8> {
         let mut payload = Vec::new();
         encode_leaf(entries, &mut payload);
         let mut page = vec![0u8; 4096];
@@ -523,10 +523,10 @@ mod tests {
         page
     }
 
-    fn entry(key: &str, value: &str) -> LeafEntry {
+    fn entry(key: &str, value: &str) -> LeafEntry<'static> {
         LeafEntry {
-            key: key.into(),
-            value: StoredValue::Inline(value.into()),
+            key: key.as_bytes().to_vec().into(),
+            value: StoredValue::Inline(value.as_bytes().to_vec().into()),
             version: Lsn(3),
             expires_at_unix_ms: None,
         }
