@@ -71,6 +71,7 @@ pub struct Tunables {
     pub(crate) dirty_bytes_max: AtomicUsize,
     checkpoint_wal_bytes: AtomicU64,
     checkpoint_interval_ms: AtomicU64,
+    checkpoint_idle_ms: AtomicU64,
     ttl_sweep_interval_ms: AtomicU64,
     lock_timeout_ms: AtomicU64,
 }
@@ -81,6 +82,7 @@ impl Tunables {
             dirty_bytes_max: AtomicUsize::new(o.dirty_bytes_max),
             checkpoint_wal_bytes: AtomicU64::new(o.checkpoint_wal_bytes),
             checkpoint_interval_ms: AtomicU64::new(o.checkpoint_interval.as_millis() as u64),
+            checkpoint_idle_ms: AtomicU64::new(o.checkpoint_idle.as_millis() as u64),
             ttl_sweep_interval_ms: AtomicU64::new(o.ttl_sweep_interval.as_millis() as u64),
             lock_timeout_ms: AtomicU64::new(o.lock_timeout.as_millis() as u64),
         }
@@ -103,6 +105,8 @@ pub struct TunableChanges {
     pub checkpoint_wal_bytes: Option<u64>,
     /// See [`Options::checkpoint_interval`].
     pub checkpoint_interval: Option<Duration>,
+    /// See [`Options::checkpoint_idle`].
+    pub checkpoint_idle: Option<Duration>,
     /// See [`Options::ttl_sweep_interval`].
     pub ttl_sweep_interval: Option<Duration>,
     /// See [`Options::lock_timeout`].
@@ -527,8 +531,9 @@ impl Inner {
         self.wal.as_ref().ok_or(Error::ReadOnly)
     }
 
-    /// Whether a checkpoint is due by size or age.
-    fn checkpoint_due(&self) -> bool {
+    /// Whether a checkpoint is due by size, age, or a pause in commits
+    /// (`idle_for`: how long nothing has committed).
+    fn checkpoint_due(&self, idle_for: Duration) -> bool {
         let rs = read(&self.read_state);
         let dirty = rs.active.bytes();
         let empty = rs.active.is_empty();
@@ -538,7 +543,10 @@ impl Inner {
         }
         let wal_bytes = self.wal.as_ref().map_or(0, Wal::bytes_appended);
         let t = &self.tunables;
-        dirty >= t.dirty_bytes_max.load(Ordering::Relaxed) / 2
+        let dirty_max = t.dirty_bytes_max.load(Ordering::Relaxed);
+        let idle_ms = t.checkpoint_idle_ms.load(Ordering::Relaxed);
+        dirty >= dirty_max / 2
+            || (idle_ms > 0 && idle_for >= Duration::from_millis(idle_ms) && dirty >= dirty_max / 8)
             || wal_bytes.saturating_sub(self.counters.wal_bytes_at_checkpoint.load(Ordering::Relaxed))
                 >= t.checkpoint_wal_bytes.load(Ordering::Relaxed)
             || lock(&self.last_checkpoint_at).elapsed()
@@ -1052,6 +1060,9 @@ impl Db {
         if let Some(i) = changes.checkpoint_interval {
             t.checkpoint_interval_ms.store(i.as_millis() as u64, Ordering::Relaxed);
         }
+        if let Some(i) = changes.checkpoint_idle {
+            t.checkpoint_idle_ms.store(i.as_millis() as u64, Ordering::Relaxed);
+        }
         if let Some(i) = changes.ttl_sweep_interval {
             t.ttl_sweep_interval_ms.store(i.as_millis() as u64, Ordering::Relaxed);
         }
@@ -1231,6 +1242,10 @@ fn background_loop(arc: &Arc<Inner>) {
     let mut last_sweep = Instant::now();
     let mut last_gc = Instant::now();
     let tick = inner.opts.buffered_flush_interval.min(Duration::from_millis(100)).max(Duration::from_millis(1));
+    // When the WAL's last LSN last moved: commits are noticed here, at
+    // the tick, so the commit path pays nothing for the idle trigger.
+    let mut last_lsn = inner.wal.as_ref().map(Wal::last_lsn);
+    let mut lsn_moved_at = Instant::now();
     loop {
         {
             let stop = lock(&inner.shutdown);
@@ -1259,7 +1274,11 @@ fn background_loop(arc: &Arc<Inner>) {
                 }
             }
         }
-        if inner.checkpoint_due()
+        let lsn = inner.wal.as_ref().map(Wal::last_lsn);
+        if lsn != last_lsn {
+            (last_lsn, lsn_moved_at) = (lsn, Instant::now());
+        }
+        if inner.checkpoint_due(lsn_moved_at.elapsed())
             && let Err(e) = checkpoint::run(inner)
         {
             tracing::error!(error = %e, "background checkpoint failed");

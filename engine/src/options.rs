@@ -59,6 +59,15 @@ pub struct Options {
     pub checkpoint_wal_bytes: u64,
     /// Start a checkpoint at least this often while there are changes.
     pub checkpoint_interval: Duration,
+    /// Start a checkpoint once nothing has committed for this long while
+    /// the active memtable holds at least an eighth of `dirty_bytes_max`:
+    /// a pause in writes is used to write the changes to the tree, so the
+    /// next burst starts with the whole memory budget (no checkpoint in
+    /// the middle of it), reads skip an empty memtable, and a crash
+    /// replays less WAL. The floor keeps idle checkpoints big enough to
+    /// be worth their page writes (a checkpoint rewrites whole leaves).
+    /// Zero turns this trigger off.
+    pub checkpoint_idle: Duration,
     /// Run checkpoints and buffered flushes on background threads. Tests
     /// that need full control turn this off and call
     /// [`crate::Db::checkpoint`].
@@ -111,6 +120,7 @@ impl Default for Options {
             buffered_flush_interval: Duration::from_millis(10),
             checkpoint_wal_bytes: 256 << 20,
             checkpoint_interval: Duration::from_secs(60),
+            checkpoint_idle: Duration::from_secs(1),
             background: true,
             read_only: false,
             create_if_missing: true,

@@ -81,6 +81,8 @@ fn try_reload(state: &State) -> Result<ReloadReport, ReloadError> {
         checkpoint_wal_bytes: (oe.checkpoint_wal_bytes != ne.checkpoint_wal_bytes).then_some(ne.checkpoint_wal_bytes),
         checkpoint_interval: (oe.checkpoint_interval_ms != ne.checkpoint_interval_ms)
             .then(|| std::time::Duration::from_millis(ne.checkpoint_interval_ms)),
+        checkpoint_idle: (oe.checkpoint_idle_ms != ne.checkpoint_idle_ms)
+            .then(|| std::time::Duration::from_millis(ne.checkpoint_idle_ms)),
         ttl_sweep_interval: None,
         lock_timeout: (oe.lock_timeout_ms != ne.lock_timeout_ms)
             .then(|| std::time::Duration::from_millis(ne.lock_timeout_ms)),

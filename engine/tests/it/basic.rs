@@ -169,6 +169,63 @@ fn real_files_survive_reopen_with_background_checkpoints() {
     assert_invariants(&db);
 }
 
+/// A pause in commits checkpoints the memtable once it holds an eighth of
+/// `dirty_bytes_max`; below that floor, or with the trigger off, changes
+/// wait for the other triggers. The trigger can be turned on live.
+#[test]
+fn a_pause_in_commits_checkpoints_a_large_enough_memtable() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("idle");
+    let opts = |idle_ms| Options {
+        dirty_bytes_max: 1 << 20,
+        checkpoint_idle: Duration::from_millis(idle_ms),
+        checkpoint_interval: Duration::from_secs(3600),
+        ..Options::default()
+    };
+    // Each key costs about 350 bytes of the budget (value, key and the
+    // memtable's per-version overhead).
+    let fill = |db: &Db, from: u32, to: u32| {
+        for i in from..to {
+            let mut b = WriteBatch::new();
+            b.put(key(i), vec![7; 200]);
+            db.write(&b).unwrap();
+        }
+    };
+    let wait_for_checkpoint = |db: &Db, before: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while db.stats().checkpoints == before || db.stats().dirty_bytes > 0 {
+            assert!(Instant::now() < deadline, "no idle checkpoint: {:?}", db.stats().dirty_bytes);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let db = Db::open(dir.path(), opts(30)).unwrap();
+    let start = db.stats().checkpoints;
+    fill(&db, 0, 100);
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = db.stats();
+    assert_eq!(stats.checkpoints, start, "below the floor: {} dirty bytes", stats.dirty_bytes);
+    assert!(stats.dirty_bytes > 0 && stats.dirty_bytes < (1 << 20) / 8, "{}", stats.dirty_bytes);
+    fill(&db, 100, 700);
+    assert!(db.stats().dirty_bytes < (1 << 20) / 2, "the size trigger stays out of the way");
+    wait_for_checkpoint(&db, start);
+    assert_eq!(contents(&db).len(), 700);
+    drop(db);
+
+    let db = Db::open(dir.path(), opts(0)).unwrap();
+    let start = db.stats().checkpoints;
+    fill(&db, 700, 1_400);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(db.stats().checkpoints, start, "the idle trigger is off");
+    db.set_tunables(&jubilant_engine::TunableChanges {
+        checkpoint_idle: Some(Duration::from_millis(30)),
+        ..Default::default()
+    })
+    .unwrap();
+    wait_for_checkpoint(&db, start);
+    assert_eq!(contents(&db).len(), 1_400);
+    assert_invariants(&db);
+}
+
 /// `threads` threads each committing `per_thread` single-key batches of
 /// `value` (keys `tTT-III`), each checking that its commit is durable when
 /// `write` returns.

@@ -182,6 +182,14 @@ pub const KEYS: &[KeyDoc] = &[
         "Checkpoint at least this often while there are changes.",
     ),
     key(
+        "engine.checkpoint_idle_ms",
+        "integer",
+        "0 (off) to 86400000",
+        Live,
+        "Checkpoint once nothing has committed for this long and the changes in memory reach an eighth of \
+         dirty_bytes_max.",
+    ),
+    key(
         "engine.checkpoint_wal_bytes",
         "integer",
         "65536 to 1099511627776",

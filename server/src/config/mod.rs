@@ -196,6 +196,8 @@ pub struct EngineConfig {
     pub durability: DurabilityConfig,
     /// Checkpoint at least this often while there are changes.
     pub checkpoint_interval_ms: u64,
+    /// Checkpoint after this long without commits (0: off).
+    pub checkpoint_idle_ms: u64,
     /// Checkpoint once this many WAL bytes were written since the last one.
     pub checkpoint_wal_bytes: u64,
 }
@@ -210,6 +212,7 @@ impl Default for EngineConfig {
             lock_timeout_ms: u64::try_from(e.lock_timeout.as_millis()).unwrap_or(u64::MAX),
             durability: DurabilityConfig::Sync,
             checkpoint_interval_ms: u64::try_from(e.checkpoint_interval.as_millis()).unwrap_or(u64::MAX),
+            checkpoint_idle_ms: u64::try_from(e.checkpoint_idle.as_millis()).unwrap_or(u64::MAX),
             checkpoint_wal_bytes: e.checkpoint_wal_bytes,
         }
     }
@@ -450,6 +453,7 @@ impl Config {
         in_range("engine.wal_segment_bytes", e.wal_segment_bytes, 64 << 10, 1 << 40)?;
         in_range("engine.lock_timeout_ms", e.lock_timeout_ms, 1, 3_600_000)?;
         in_range("engine.checkpoint_interval_ms", e.checkpoint_interval_ms, 10, 86_400_000)?;
+        in_range("engine.checkpoint_idle_ms", e.checkpoint_idle_ms, 0, 86_400_000)?;
         in_range("engine.checkpoint_wal_bytes", e.checkpoint_wal_bytes, 64 << 10, 1 << 40)?;
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return invalid("log.level", format!("{:?} is not a level filter ({err}); e.g. \"info\"", self.log.level));
@@ -480,6 +484,7 @@ impl Config {
             wal_segment_bytes: self.engine.wal_segment_bytes,
             lock_timeout: Duration::from_millis(self.engine.lock_timeout_ms),
             checkpoint_interval: Duration::from_millis(self.engine.checkpoint_interval_ms),
+            checkpoint_idle: Duration::from_millis(self.engine.checkpoint_idle_ms),
             checkpoint_wal_bytes: self.engine.checkpoint_wal_bytes,
             durability: match self.engine.durability {
                 DurabilityConfig::Sync => jubilant_engine::Durability::Sync,

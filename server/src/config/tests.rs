@@ -29,7 +29,7 @@ fn everything_changed() -> Config {
          workers = 2\nshed_backlog = 3\nmax_in_flight_per_connection = 4\nshutdown_grace_ms = 5\n\
          [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"\n\
          [engine]\ncache_bytes = 1048576\ndirty_bytes_max = 1048576\nwal_segment_bytes = 1048576\n\
-         lock_timeout_ms = 7\ndurability = \"buffered\"\ncheckpoint_interval_ms = 1000\ncheckpoint_wal_bytes = 1048576\n\
+         lock_timeout_ms = 7\ndurability = \"buffered\"\ncheckpoint_interval_ms = 1000\ncheckpoint_idle_ms = 0\ncheckpoint_wal_bytes = 1048576\n\
          [log]\nlevel = \"debug\"\nformat = \"json\"\nunsafe_show_data = true\nspan_durations = true\n\
          [admin]\nlisten = \"127.0.0.1:9999\"\nallow_non_loopback = true\n{TOKEN}"
     );
@@ -124,6 +124,7 @@ fn every_range_error_names_the_key_and_the_range() {
         ("[engine]\nwal_segment_bytes = 1000", "engine.wal_segment_bytes", "from 65536 to"),
         ("[engine]\nlock_timeout_ms = 0", "engine.lock_timeout_ms", "from 1 to 3600000"),
         ("[engine]\ncheckpoint_interval_ms = 1", "engine.checkpoint_interval_ms", "from 10 to 86400000"),
+        ("[engine]\ncheckpoint_idle_ms = 86400001", "engine.checkpoint_idle_ms", "from 0 to 86400000"),
         ("[engine]\ncheckpoint_wal_bytes = 1", "engine.checkpoint_wal_bytes", "from 65536 to"),
         ("[log]\nlevel = \"info,=[\"", "log.level", "not a level filter"),
         ("[admin]\nlisten = \"somewhere\"", "admin.listen", "IP address and port"),
