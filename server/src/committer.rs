@@ -5,12 +5,16 @@
 //! This is the server's group commit without a thread per request: a
 //! connection stages its SETs in place (never blocking), queues them here,
 //! and awaits the answer; the one commit thread drains the queue, runs one
-//! [`Db::publish_writes`] (one fsync) for everything in it, and answers.
-//! While it syncs, the next groups queue up behind it.
+//! [`Db::sync_writes`] (one fsync) for everything in it, and hands each
+//! group back. While it syncs, the next groups queue up behind it. The
+//! waiting connection finishes its group ([`Synced::finish`]: releases its
+//! locks, takes its results), so the thread goes straight on to the next
+//! sync instead of releasing every group's locks first.
 //!
 //! Invariant: every staged group handed to [`Committer::submit`] is
-//! published, by the thread or (if the thread is gone) by a blocking task,
-//! so no staged write keeps its locks forever.
+//! synced, by the thread or (if the thread is gone) by a blocking task,
+//! so no staged write keeps its locks forever: a group whose waiter went
+//! away releases its locks when it is dropped.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -22,7 +26,21 @@ use tokio::sync::oneshot;
 /// The results of one staged group, in order.
 pub type Results = Vec<jubilant_engine::Result<TxnOutcome>>;
 
-type Job = (StagedWrites, oneshot::Sender<Results>);
+/// A staged group after its sync, still holding its locks.
+#[derive(Debug)]
+pub struct Synced {
+    staged: StagedWrites,
+    error: Option<jubilant_engine::Error>,
+}
+
+impl Synced {
+    /// Releases the group's locks and returns its results.
+    pub fn finish(self, db: &Db) -> Results {
+        db.finish_writes(self.staged, self.error)
+    }
+}
+
+type Job = (StagedWrites, oneshot::Sender<Synced>);
 
 /// Handle of the commit thread.
 #[derive(Debug)]
@@ -41,9 +59,10 @@ impl Committer {
         Ok(Committer { db, tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
     }
 
-    /// Queues `staged` for the next sync; the receiver gets its results
-    /// once they are durable (or failed).
-    pub fn submit(&self, staged: StagedWrites) -> oneshot::Receiver<Results> {
+    /// Queues `staged` for the next sync; the receiver gets the group back
+    /// once its writes are durable and visible (or failed), to
+    /// [`Synced::finish`].
+    pub fn submit(&self, staged: StagedWrites) -> oneshot::Receiver<Synced> {
         let (reply, results) = oneshot::channel();
         let sender = self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let job = match sender {
@@ -53,11 +72,12 @@ impl Committer {
             },
             None => (staged, reply),
         };
-        // The thread is gone (shutting down): publish on a blocking thread.
+        // The thread is gone (shutting down): sync on a blocking thread.
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || {
             let (staged, reply) = job;
-            let _ = reply.send(db.publish_writes(vec![staged]).pop().unwrap_or_default());
+            let error = db.sync_writes(std::slice::from_ref(&staged)).pop().flatten();
+            let _ = reply.send(Synced { staged, error });
         });
         results
     }
@@ -76,18 +96,19 @@ impl Committer {
 }
 
 /// The thread: until every sender is gone, take every queued group and
-/// publish them with one sync.
+/// sync them with one fsync.
 fn run(db: &Db, rx: &mpsc::Receiver<Job>) {
     while let Some(first) = next_job(rx) {
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
-        let (groups, replies): (Vec<StagedWrites>, Vec<oneshot::Sender<Results>>) = jobs.into_iter().unzip();
+        let (groups, replies): (Vec<StagedWrites>, Vec<oneshot::Sender<Synced>>) = jobs.into_iter().unzip();
         let txns = groups.iter().map(StagedWrites::len).sum::<usize>();
         let span = tracing::debug_span!("publish", groups = groups.len(), txns);
-        let results = span.in_scope(|| db.publish_writes(groups));
-        for (reply, results) in replies.into_iter().zip(results) {
-            // A connection that went away no longer wants its answer.
-            let _ = reply.send(results);
+        let errors = span.in_scope(|| db.sync_writes(&groups));
+        for ((reply, staged), error) in replies.into_iter().zip(groups).zip(errors) {
+            // A connection that went away no longer wants its answer: the
+            // group comes back and its drop releases its locks.
+            let _ = reply.send(Synced { staged, error });
         }
     }
 }
@@ -138,7 +159,7 @@ mod tests {
             let staged = db.try_stage_writes(&refs);
             assert_eq!(staged.len(), 1);
             assert_eq!(db.get(key.as_bytes()).unwrap(), None, "not visible before the sync");
-            let results = committer.submit(staged).await.unwrap();
+            let results = committer.submit(staged).await.unwrap().finish(&db);
             assert!(
                 matches!(results.as_slice(), [Ok(TxnOutcome::Committed { commit_lsn: Some(_), .. })]),
                 "{results:?}"

@@ -680,7 +680,7 @@ async fn dispatch_group(
         let mut bodies: Vec<ResponseBody> = Vec::with_capacity(admitted.len());
         if let Some(published) = published {
             match published.await {
-                Ok(results) => bodies.extend(results.into_iter().map(txn_response)),
+                Ok(synced) => bodies.extend(synced.finish(&state.db).into_iter().map(txn_response)),
                 Err(_) => {
                     tracing::error!("the commit thread dropped a group");
                     bodies.extend((0..staged_count).map(|_| internal_error()));

@@ -297,16 +297,33 @@ impl Db {
     /// transaction. Blocks for the sync (and for memory back-pressure, as
     /// a commit does): call it off any event loop.
     pub fn publish_writes(&self, groups: Vec<StagedWrites>) -> Vec<Vec<Result<TxnOutcome>>> {
+        let errors = self.sync_writes(&groups);
+        groups.into_iter().zip(errors).map(|(g, error)| self.finish_writes(g, error)).collect()
+    }
+
+    /// The first half of [`Db::publish_writes`]: one WAL sync for every
+    /// group, then their writes are visible. Returns, per group, the error
+    /// its transactions fail with (`None` if the sync succeeded; the first
+    /// group gets the error itself, the others its text). The locks stay
+    /// held until [`Db::finish_writes`] (or a drop) releases them, so a
+    /// commit thread can go on to its next sync and leave that work to
+    /// each group's waiter. Blocks like `publish_writes`.
+    pub fn sync_writes(&self, groups: &[StagedWrites]) -> Vec<Option<Error>> {
         let last_lsn = groups.iter().map(|g| g.staged.last_lsn).max().unwrap_or(Lsn::ZERO);
         let count = groups.iter().map(|g| g.staged.pending.len() as u64).sum();
         let mut error = self.sync_staged(last_lsn, count).err();
-        groups
-            .into_iter()
-            .map(|mut g| {
-                self.release_staged(&mut g.staged, &mut g.results, &mut error);
-                std::mem::take(&mut g.results)
-            })
+        let text = error.as_ref().map(ToString::to_string);
+        (0..groups.len())
+            .map(|_| error.take().or_else(|| text.clone().map(|first| Error::PreviousIo { first })))
             .collect()
+    }
+
+    /// The second half of [`Db::publish_writes`], for one group after
+    /// [`Db::sync_writes`] (with the error it returned for the group):
+    /// releases the group's locks and returns its results in order.
+    pub fn finish_writes(&self, mut group: StagedWrites, mut error: Option<Error>) -> Vec<Result<TxnOutcome>> {
+        self.release_staged(&mut group.staged, &mut group.results, &mut error);
+        std::mem::take(&mut group.results)
     }
 
     /// Publishes `count` staged commits up to `last_lsn`: one sync, then
@@ -333,7 +350,10 @@ impl Db {
             txns.locks.release(held);
             if let Some(first) = error.take() {
                 txns.aborts_io.fetch_add(1, Ordering::Relaxed);
-                let text = first.to_string();
+                let text = match &first {
+                    Error::PreviousIo { first } => first.clone(),
+                    other => other.to_string(),
+                };
                 if let Some(slot) = out.get_mut(index) {
                     *slot = Err(first);
                 }

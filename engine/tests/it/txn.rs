@@ -880,6 +880,44 @@ fn staged_writes_whose_sync_fails_are_not_acknowledged() {
     }
 }
 
+/// `publish_writes` in its two halves (what the server's commit thread
+/// does): after `sync_writes` the writes are visible but each group keeps
+/// its locks until `finish_writes` (or its drop) releases them; a failed
+/// sync gives the first group the error and the others its text.
+#[test]
+fn synced_groups_keep_their_locks_until_finished() {
+    let sim = SimStorage::new(38);
+    let db = open_sim(&sim).unwrap();
+    let groups = vec![db.try_stage_writes(&[&[set("a", "1")][..]]), db.try_stage_writes(&[&[set("b", "1")][..]])];
+    let errors = db.sync_writes(&groups);
+    assert!(errors.iter().all(Option::is_none), "{errors:?}");
+    assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"1"[..]), "visible after the sync");
+    assert!(db.try_stage_writes(&[&[set("a", "2")][..]]).is_empty(), "locked until finished");
+    let mut groups = groups.into_iter();
+    let results = db.finish_writes(groups.next().unwrap(), None);
+    assert!(matches!(results.as_slice(), [Ok(TxnOutcome::Committed { .. })]), "{results:?}");
+    let a = db.try_stage_writes(&[&[set("a", "2")][..]]);
+    assert_eq!(a.len(), 1, "finishing released the lock");
+    assert!(db.try_stage_writes(&[&[set("b", "2")][..]]).is_empty(), "the unfinished group holds its lock");
+    drop(groups);
+    let b = db.try_stage_writes(&[&[set("b", "2")][..]]);
+    assert_eq!(b.len(), 1, "dropping the synced group released its lock");
+
+    sim.inject(Fault::persistent(sim.call_count() + 1, FaultKind::FsyncError));
+    let groups = vec![a, b];
+    let errors = db.sync_writes(&groups);
+    let [Some(first), Some(Error::PreviousIo { first: text })] = errors.as_slice() else {
+        panic!("the first group gets the error, the second its text: {errors:?}");
+    };
+    assert!(!matches!(first, Error::PreviousIo { .. }), "{first:?}");
+    assert_eq!(*text, first.to_string());
+    let mut errors = errors.into_iter();
+    for group in groups {
+        let results = db.finish_writes(group, errors.next().flatten());
+        assert!(matches!(results.as_slice(), [Err(_)]), "not acknowledged: {results:?}");
+    }
+}
+
 /// Staged writes dropped without publishing release their locks and are
 /// never acknowledged.
 #[test]
