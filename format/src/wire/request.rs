@@ -243,12 +243,23 @@ pub enum Decoded<'b> {
 
 /// [`decode_request`], except that a transaction of exactly one GET (the
 /// most frequent request) comes back with its key borrowed, not copied.
-/// The buffer is verified once either way.
+/// The buffer is verified once either way (by the verifier, or, for the
+/// shapes [`super::laid`] writes, by matching them byte for byte).
 ///
 /// # Errors
 ///
 /// As [`decode_request`].
 pub fn decode_request_or_get<'b>(buf: &'b [u8], limits: &WireLimits) -> Result<Decoded<'b>> {
+    // The laid shapes (what this crate's writers send) are recognised byte
+    // for byte without the verifier; anything else goes through it.
+    limits.check_frame(buf)?;
+    if let Some((id, key)) = super::laid::read_get_request(buf) {
+        return Ok(Decoded::Get { id, key });
+    }
+    if let Some((id, key, value, ttl_ms)) = super::laid::read_set_request(buf) {
+        let op = Op::Set { key: key.to_vec(), value: value.to_vec(), ttl_ms: (ttl_ms != 0).then_some(ttl_ms) };
+        return Ok(Decoded::Request(Request { id, body: RequestBody::Txn(vec![op]) }));
+    }
     let request = verify(buf, limits)?;
     if let Some(ops) = request.body_as_txn().map(|t| t.ops())
         && ops.len() == 1
