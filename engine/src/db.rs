@@ -1186,7 +1186,8 @@ fn sweep_expired(arc: &Arc<Inner>) -> Result<usize> {
         Bound::Unbounded,
         false,
         crate::iter::Expired::Include,
-    );
+    )
+    .skip_memtables_without_expiry();
     let now = inner.ttl.now_ms(&*inner.clock);
     let mut expired: Vec<(Vec<u8>, u64)> = Vec::new();
     let mut last: Option<Vec<u8>> = None;

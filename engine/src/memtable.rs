@@ -34,7 +34,7 @@
 
 use std::cmp::Ordering;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -148,6 +148,9 @@ pub struct Memtable {
     view: Mutex<View>,
     bytes: AtomicUsize,
     max_lsn: AtomicU64,
+    /// Whether any version has an expiry (the TTL sweeper leaves a
+    /// memtable without one out of its scans).
+    expiring: AtomicBool,
 }
 
 /// An index table: `2^bits` slots, each 0 (empty) or a version's index + 1
@@ -283,7 +286,13 @@ impl Memtable {
             view: Mutex::new(View::default()),
             bytes: AtomicUsize::new(0),
             max_lsn: AtomicU64::new(0),
+            expiring: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a version inserted so far has an expiry.
+    pub fn has_expiring(&self) -> bool {
+        self.expiring.load(AtomicOrdering::Acquire)
     }
 
     /// Adds a version. Callers insert in LSN order (see the module
@@ -301,6 +310,11 @@ impl Memtable {
                 MemOp::PutRef { .. } => 24,
                 MemOp::Delete => 0,
             };
+        if let MemOp::Put { expires_at_unix_ms: Some(_), .. } | MemOp::PutRef { expires_at_unix_ms: Some(_), .. } = op
+            && !self.expiring.load(AtomicOrdering::Relaxed)
+        {
+            self.expiring.store(true, AtomicOrdering::Release);
+        }
         let hash = hash64(&key);
         let tag = hash >> TAG_SHIFT;
         let mut keys = self.writer.lock().unwrap_or_else(PoisonError::into_inner);

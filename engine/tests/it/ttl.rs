@@ -144,6 +144,37 @@ fn the_sweeper_deletes_expired_keys_through_the_wal_at_a_bounded_rate() {
     assert_eq!(db.check_invariants().unwrap().unwrap().keys, 21);
 }
 
+/// With no expiring version in the memtables, the sweeper reads the tree
+/// alone: it still expires a tree key, and a tree key with a TTL that a
+/// memtable write renewed without one is checked against that newer
+/// version and kept. With an expiring version in the memtable, the
+/// memtable is read again.
+#[test]
+fn the_sweeper_reads_the_tree_alone_while_no_memtable_write_expires() {
+    let sim = SimStorage::new(39);
+    let clock = Arc::new(FakeClock::new(T0));
+    let db = open(&sim, &clock, sim_opts(&sim));
+    let mut b = WriteBatch::new();
+    b.put_expiring("gone", "1", T0 + 10).put_expiring("renewed", "1", T0 + 10);
+    db.write(&b).unwrap();
+    db.checkpoint().unwrap();
+    let mut b = WriteBatch::new();
+    b.put("renewed", "2").put("plain", "p");
+    db.write(&b).unwrap();
+    clock.advance_ms(20);
+    assert_eq!(db.sweep_expired().unwrap(), 1);
+    assert_eq!(db.get(b"renewed").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(db.stats().ttl_expired, 1);
+    // The tombstone is a memtable version without an expiry: still
+    // nothing there to sweep. A memtable write with a TTL is.
+    let mut b = WriteBatch::new();
+    b.put_expiring("short", "s", T0 + 25);
+    db.write(&b).unwrap();
+    clock.advance_ms(10);
+    assert_eq!(db.sweep_expired().unwrap(), 1, "found in the memtable");
+    assert_eq!(contents(&db).keys().map(|k| k.as_slice()).collect::<Vec<_>>(), [&b"plain"[..], b"renewed"]);
+}
+
 #[test]
 fn the_background_sweeper_runs_on_its_interval() {
     let dir = crate::support::TempDir::new("ttl-bg");
