@@ -581,6 +581,95 @@ fn a_second_lookup_of_a_third_level_node_skips_the_cache() {
     assert_eq!(db.stats().cache.evictions, 0);
 }
 
+/// Real files, except that creating the prepared next WAL segment fails
+/// (disk full) the first `failures` times.
+#[derive(Debug)]
+struct PrepareFails {
+    fs: jubilant_engine::storage::fs::FsStorage,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+impl jubilant_engine::storage::Storage for PrepareFails {
+    fn create(&self, path: &std::path::Path) -> std::io::Result<Arc<dyn jubilant_engine::storage::StorageFile>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let prepared = path.ends_with(jubilant_engine::wal::NEXT_SEGMENT_FILE);
+        if prepared && self.failures.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        self.fs.create(path)
+    }
+    fn open(&self, path: &std::path::Path) -> std::io::Result<Arc<dyn jubilant_engine::storage::StorageFile>> {
+        self.fs.open(path)
+    }
+    fn open_read_only(
+        &self,
+        path: &std::path::Path,
+    ) -> std::io::Result<Arc<dyn jubilant_engine::storage::StorageFile>> {
+        self.fs.open_read_only(path)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        self.fs.rename(from, to)
+    }
+    fn remove(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.fs.remove(path)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.fs.sync_dir(dir)
+    }
+    fn create_dir_all(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.fs.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        self.fs.list_dir(dir)
+    }
+    fn exists(&self, path: &std::path::Path) -> std::io::Result<bool> {
+        self.fs.exists(path)
+    }
+    fn try_lock(&self, path: &std::path::Path) -> std::io::Result<Option<jubilant_engine::storage::LockGuard>> {
+        self.fs.try_lock(path)
+    }
+}
+
+/// When preparing the next WAL segment fails (here: the disk is full for
+/// the first three attempts), the roll-over creates the segment itself and
+/// no commit notices; preparation works again once the disk does, and
+/// every commit is there after reopening.
+#[test]
+fn a_failed_wal_segment_preparation_falls_back_to_creating_it_at_roll_over() {
+    let dir = TempDir::new("prepare-fails");
+    let storage = Arc::new(PrepareFails {
+        fs: jubilant_engine::storage::fs::FsStorage::new(),
+        failures: std::sync::atomic::AtomicUsize::new(3),
+    });
+    let opts = |storage: Arc<dyn jubilant_engine::storage::Storage>| Options {
+        storage,
+        wal_segment_bytes: 64 << 10,
+        wal_preallocate: true,
+        background: false,
+        ..Options::default()
+    };
+    {
+        let db = Db::open(dir.path(), opts(Arc::clone(&storage) as _)).unwrap();
+        for i in 0..2_000u32 {
+            let mut b = WriteBatch::new();
+            b.put(format!("k{i:05}"), vec![i as u8; 200]);
+            db.write(&b).unwrap();
+            if i % 100 == 50 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        assert_eq!(storage.failures.load(std::sync::atomic::Ordering::SeqCst), 0, "all three failures were met");
+        let wal = db.stats().wal;
+        assert!(wal.prepared_segments_used >= 1, "prepared segments used: {}", wal.prepared_segments_used);
+    }
+    let db = Db::open(dir.path(), opts(Arc::new(jubilant_engine::storage::fs::FsStorage::new()))).unwrap();
+    let all = contents(&db);
+    assert_eq!(all.len(), 2_000);
+    assert!(
+        all.iter().enumerate().all(|(i, (k, v))| *k == format!("k{i:05}").into_bytes() && *v == vec![i as u8; 200])
+    );
+}
+
 /// With preallocation, the next WAL segment is prepared while the current
 /// one fills, and a roll-over that finds it ready renames it into place:
 /// every commit survives reopening, a half-prepared leftover is removed
