@@ -219,7 +219,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
                 Head::Frame(len) => len,
             };
             let body_range = start + FRAME_PREFIX_LEN..start + FRAME_PREFIX_LEN + len;
-            let started = Instant::now();
+            // A request's time starts when the read that brought its last
+            // bytes returned (one clock read per batch, not per request).
+            let started = idle_since;
             // Verified once; a single GET comes back with its key in place.
             let decoded =
                 match decode_request_or_get(buf.get(body_range.clone()).unwrap_or_default(), &live.wire_limits) {
