@@ -185,23 +185,100 @@ fn frame(
 pub fn get_frame(out: &mut Vec<u8>, id: u64, item: Option<KeyValueRef<'_>>) {
     let fits = item.is_none_or(|kv| u32::try_from(kv.key.len() + kv.value.len()).is_ok());
     assert!(fits, "a GET result larger than a frame");
-    frame(out, id, 0, fb::OpResult::GetResult, |w, result| match item {
-        None => w.start_table(result, &[4, 4], false),
-        Some(kv) => {
-            w.start_table(result, &[6, 8, 4], false);
-            let item = w.offset();
-            w.start_table(item, &[12, 28, 20, 24, 4, 12], true);
-            w.u64(kv.version);
-            w.u64(kv.expires_at_unix_ms.unwrap_or(0));
-            let key = w.offset();
-            let value = w.offset();
-            w.point(key);
-            w.bytes(kv.key);
-            w.pad(4, 0);
-            w.point(value);
-            w.bytes(kv.value);
-        }
+    match item {
+        None => frame(out, id, 0, fb::OpResult::GetResult, |w, result| w.start_table(result, &[4, 4], false)),
+        Some(kv) => item_frame(out, id, kv, answer_head()),
+    }
+}
+
+/// The frame of a GET answer with an item, written table by table (what
+/// [`AnswerHead`] is cut from; the tests compare the two).
+fn item_frame_by_tables(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>) {
+    frame(out, id, 0, fb::OpResult::GetResult, |w, result| {
+        w.start_table(result, &[6, 8, 4], false);
+        let item = w.offset();
+        w.start_table(item, &[12, 28, 20, 24, 4, 12], true);
+        w.u64(kv.version);
+        w.u64(kv.expires_at_unix_ms.unwrap_or(0));
+        let key = w.offset();
+        let value = w.offset();
+        w.point(key);
+        w.bytes(kv.key);
+        w.pad(4, 0);
+        w.point(value);
+        w.bytes(kv.value);
     });
+}
+
+/// The bytes of a GET answer with an item up to its key (the FlatBuffer
+/// after the length prefix, ending with the key's length), and where its
+/// variable fields are: every answer's head is this one with those
+/// patched, so an answer is one copy and five stores instead of a walk
+/// through seven tables (~5% of a served GET's CPU).
+#[derive(Debug)]
+struct AnswerHead {
+    bytes: Vec<u8>,
+    id_at: usize,
+    version_at: usize,
+    expires_at: usize,
+}
+
+impl AnswerHead {
+    /// Cut from the table writer's output for marked values; `None` if
+    /// the markers are not found once each (then every answer is written
+    /// table by table: the tests pin that they are).
+    fn cut() -> Option<AnswerHead> {
+        const ID: u64 = 0xA1A2_A3A4_A5A6_A7A8;
+        const VERSION: u64 = 0xB1B2_B3B4_B5B6_B7B8;
+        const EXPIRES: u64 = 0xC1C2_C3C4_C5C6_C7C8;
+        let mut out = Vec::new();
+        let kv = KeyValueRef { key: b"", value: b"", version: VERSION, expires_at_unix_ms: Some(EXPIRES) };
+        item_frame_by_tables(&mut out, ID, kv);
+        // Without the prefix and the (empty) value's length.
+        let bytes = out.get(FRAME_PREFIX_LEN..out.len().checked_sub(4)?)?.to_vec();
+        let find = |marker: u64| {
+            let mut at = bytes.windows(8).enumerate().filter(|(_, w)| *w == marker.to_le_bytes()).map(|(i, _)| i);
+            match (at.next(), at.next()) {
+                (Some(i), None) => Some(i),
+                _ => None,
+            }
+        };
+        Some(AnswerHead { id_at: find(ID)?, version_at: find(VERSION)?, expires_at: find(EXPIRES)?, bytes })
+    }
+}
+
+fn answer_head() -> Option<&'static AnswerHead> {
+    static HEAD: std::sync::LazyLock<Option<AnswerHead>> = std::sync::LazyLock::new(AnswerHead::cut);
+    HEAD.as_ref()
+}
+
+/// Writes a GET answer with an item from `head` (or table by table
+/// without one). The head ends with the key offset, the value offset and
+/// the key's length; the value's length follows the key padded to 4.
+fn item_frame(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>, head: Option<&AnswerHead>) {
+    let Some(head) = head else { return item_frame_by_tables(out, id, kv) };
+    let n = head.bytes.len();
+    let value_len_at = (n + kv.key.len()).next_multiple_of(4);
+    let total = value_len_at + 4 + kv.value.len();
+    out.reserve(FRAME_PREFIX_LEN + total);
+    // Fits: checked by `get_frame`, and the head is small.
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    let base = out.len();
+    out.extend_from_slice(&head.bytes);
+    let mut patch = |at: usize, bytes: &[u8]| {
+        if let Some(slot) = out.get_mut(base + at..base + at + bytes.len()) {
+            slot.copy_from_slice(bytes);
+        }
+    };
+    patch(head.id_at, &id.to_le_bytes());
+    patch(head.version_at, &kv.version.to_le_bytes());
+    patch(head.expires_at, &kv.expires_at_unix_ms.unwrap_or(0).to_le_bytes());
+    patch(n - 8, &((value_len_at - (n - 8)) as u32).to_le_bytes());
+    patch(n - 4, &(kv.key.len() as u32).to_le_bytes());
+    out.extend_from_slice(kv.key);
+    out.resize(base + value_len_at, 0);
+    out.extend_from_slice(&(kv.value.len() as u32).to_le_bytes());
+    out.extend_from_slice(kv.value);
 }
 
 /// Appends to `out` the frame answering request `id`, a transaction of one
@@ -404,6 +481,13 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_head_is_cut() {
+        let head = answer_head().expect("the markers are found once each");
+        assert!(head.id_at < head.version_at && head.version_at < head.expires_at);
+        assert!(head.expires_at + 8 <= head.bytes.len() - 12, "the offsets and the key length close the head");
+    }
+
+    #[test]
     fn the_heads_are_as_long_as_their_constants() {
         assert_eq!(heads().0.len(), GET_HEAD);
         assert_eq!(heads().1.len(), SET_HEAD);
@@ -508,6 +592,24 @@ mod tests {
             prop_assert_eq!(decoded(&out[before..]), expected.clone());
             let built = expected.encode();
             prop_assert_eq!(decode_response(&built, &WireLimits::default()).unwrap(), expected);
+        }
+
+        /// An answer patched into the cut head is byte for byte the one
+        /// written table by table.
+        #[test]
+        fn answers_from_the_head_are_the_tables_bytes(
+            id in any::<u64>(),
+            key in proptest::collection::vec(any::<u8>(), 0..40),
+            value in proptest::collection::vec(any::<u8>(), 0..300),
+            version in any::<u64>(),
+            expires in proptest::option::of(1u64..),
+            before in 0usize..9,
+        ) {
+            let kv = KeyValueRef { key: &key, value: &value, version, expires_at_unix_ms: expires };
+            let (mut fast, mut tables) = (vec![5u8; before], vec![5u8; before]);
+            item_frame(&mut fast, id, kv, answer_head());
+            item_frame_by_tables(&mut tables, id, kv);
+            prop_assert_eq!(fast, tables);
         }
 
         #[test]
