@@ -298,7 +298,13 @@ fn merge_leaf<'a>(entries: Vec<LeafEntry<'static>>, changes: &[Change<'a>]) -> (
         let existed = old.next_if(|e| *e.key == *change.key);
         match (change.entry(), existed) {
             (Some(new), Some(old_entry)) => {
-                changed |= new != old_entry;
+                // The same entry again (a replay of what the tree already
+                // holds) changes nothing. Versions first: a rewrite has a
+                // newer one, and once the leaf changed nothing is compared.
+                changed = changed
+                    || new.version != old_entry.version
+                    || new.expires_at_unix_ms != old_entry.expires_at_unix_ms
+                    || new.value != old_entry.value;
                 out.push(new);
             }
             (Some(new), None) => {
