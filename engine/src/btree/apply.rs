@@ -170,6 +170,8 @@ pub fn apply_changes<A: PageAllocator>(
     if changes.is_empty() {
         return Ok(ctx.out);
     }
+    // A root leaf's rebuilt entries borrow from it.
+    let root_node: Arc<Node>;
     let mut level: Vec<Slot> = match root {
         None => {
             let entries: Vec<LeafEntry<'_>> = changes.iter().filter_map(Change::entry).collect();
@@ -179,10 +181,13 @@ pub fn apply_changes<A: PageAllocator>(
             }
             split(Vec::new(), Content::Leaf(entries), ctx.capacity)
         }
-        Some(page) => match rebuild(&mut ctx, page, Vec::new(), changes)? {
-            None => return Ok(ctx.out),
-            Some(slots) => slots,
-        },
+        Some(page) => {
+            root_node = ctx.pager.node(page)?;
+            match rebuild(&mut ctx, page, &root_node, Vec::new(), changes)? {
+                None => return Ok(ctx.out),
+                Some(slots) => slots,
+            }
+        }
     };
     // Grow upwards until one node remains.
     loop {
@@ -221,19 +226,21 @@ pub fn apply_changes<A: PageAllocator>(
     Ok(ctx.out)
 }
 
-/// Rebuilds the subtree at `page` (whose lowest key is `low_key`) with
-/// `changes`; `None` if nothing changed, else the slots replacing it (none
-/// if the subtree became empty).
+/// Rebuilds the subtree at `page` (`node`, whose lowest key is `low_key`)
+/// with `changes`; `None` if nothing changed, else the slots replacing it
+/// (none if the subtree became empty). A rebuilt leaf's entries borrow
+/// their keys and values from its old node, which the caller holds until
+/// the new leaves are written.
 fn rebuild<'a, A: PageAllocator>(
     ctx: &mut Ctx<'_, A>,
     page: PageId,
+    node: &'a Node,
     low_key: Vec<u8>,
     changes: &[Change<'a>],
 ) -> Result<Option<Vec<Slot<'a>>>> {
-    let node = ctx.pager.node(page)?;
-    let content = match &*node {
+    let content = match node {
         Node::Leaf(leaf) => {
-            let (entries, changed, delta) = merge_leaf(leaf.to_entries(), changes);
+            let (entries, changed, delta) = merge_leaf(leaf.entries(), changes);
             if !changed {
                 return Ok(None);
             }
@@ -242,16 +249,29 @@ fn rebuild<'a, A: PageAllocator>(
         }
         Node::Branch(branch) => {
             let children = branch.to_entries(&low_key);
-            let mut slots: Vec<Slot<'a>> = Vec::with_capacity(children.len() + 2);
-            let mut changed = false;
+            // Each child's share of the changes, and the nodes of the
+            // children that have some, held here: the leaves rebuilt from
+            // them borrow from them until `write_level` below writes the
+            // new ones (so only the children of the branches on the path
+            // being rebuilt are held at once).
             let mut rest = changes;
+            let mut shares = Vec::with_capacity(children.len());
+            let mut held: Vec<Option<Arc<Node>>> = Vec::with_capacity(children.len());
             for (i, child) in children.iter().enumerate() {
                 let upper = children.get(i + 1).map(|c| c.low_key.as_slice());
                 let n = upper.map_or(rest.len(), |u| rest.partition_point(|c| c.key < u));
                 let (mine, after) = rest.split_at(n);
                 rest = after;
-                let replaced =
-                    if mine.is_empty() { None } else { rebuild(ctx, child.child, child.low_key.clone(), mine)? };
+                shares.push(mine);
+                held.push(if mine.is_empty() { None } else { Some(ctx.pager.node(child.child)?) });
+            }
+            let mut slots: Vec<Slot<'_>> = Vec::with_capacity(children.len() + 2);
+            let mut changed = false;
+            for ((child, mine), node) in children.iter().zip(shares).zip(&held) {
+                let replaced = match node {
+                    None => None,
+                    Some(node) => rebuild(ctx, child.child, node, child.low_key.clone(), mine)?,
+                };
                 match replaced {
                     None => slots.push(Slot::Kept { low_key: child.low_key.clone(), page: child.child }),
                     Some(new) => {
@@ -286,7 +306,7 @@ fn rebuild<'a, A: PageAllocator>(
 /// Merges a leaf's entries with changes (borrowing their keys and
 /// values); returns the entries, whether anything changed, and the change
 /// in key count.
-fn merge_leaf<'a>(entries: Vec<LeafEntry<'static>>, changes: &[Change<'a>]) -> (Vec<LeafEntry<'a>>, bool, i64) {
+fn merge_leaf<'a>(entries: Vec<LeafEntry<'a>>, changes: &[Change<'a>]) -> (Vec<LeafEntry<'a>>, bool, i64) {
     let mut out = Vec::with_capacity(entries.len() + changes.len());
     let mut changed = false;
     let mut delta = 0i64;

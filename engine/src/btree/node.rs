@@ -521,7 +521,21 @@ pub enum ValueView<'a> {
     Ref(ValueRef),
 }
 
-impl EntryRef<'_> {
+impl<'a> EntryRef<'a> {
+    /// A leaf entry borrowing this one's key and inline value.
+    #[must_use]
+    pub fn borrowed(&self) -> LeafEntry<'a> {
+        LeafEntry {
+            key: Cow::Borrowed(self.key),
+            value: match self.value {
+                ValueView::Inline(v) => StoredValue::Inline(Cow::Borrowed(v)),
+                ValueView::Ref(r) => StoredValue::Ref(r),
+            },
+            version: self.version,
+            expires_at_unix_ms: self.expires_at_unix_ms,
+        }
+    }
+
     /// An owned copy.
     #[must_use]
     pub fn to_owned(&self) -> LeafEntry<'static> {
@@ -655,6 +669,14 @@ impl LeafNode {
     fn warm_index(&self) {
         let index = self.buf.get(..(TAG_LEN + OFFSET_LEN) * self.len()).unwrap_or_default();
         std::hint::black_box(index.iter().step_by(64).fold(0u8, |acc, &b| acc ^ b));
+    }
+
+    /// All entries, borrowing their keys and inline values from this node.
+    #[must_use]
+    pub fn entries(&self) -> Vec<LeafEntry<'_>> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend((0..self.len()).filter_map(|i| self.entry(i)).map(|e| e.borrowed()));
+        out
     }
 
     /// All entries, owned.
