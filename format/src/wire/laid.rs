@@ -192,7 +192,7 @@ pub fn get_frame(out: &mut Vec<u8>, id: u64, item: Option<KeyValueRef<'_>>) {
 }
 
 /// The frame of a GET answer with an item, written table by table (what
-/// [`AnswerHead`] is cut from; the tests compare the two).
+/// its [`Head`] is cut from; the tests compare the two).
 fn item_frame_by_tables(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>) {
     frame(out, id, 0, fb::OpResult::GetResult, |w, result| {
         w.start_table(result, &[6, 8, 4], false);
@@ -210,52 +210,82 @@ fn item_frame_by_tables(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>) {
     });
 }
 
-/// The bytes of a GET answer with an item up to its key (the FlatBuffer
-/// after the length prefix, ending with the key's length), and where its
-/// variable fields are: every answer's head is this one with those
-/// patched, so an answer is one copy and five stores instead of a walk
-/// through seven tables (~5% of a served GET's CPU).
+/// The bytes of a laid frame up to its key (the FlatBuffer after the
+/// length prefix, ending with the key's length), cut once from a writer's
+/// own output, with where its `u64` fields are: every frame of that shape
+/// is this head with those fields, the key's length and (when a value
+/// follows the key) the value's offset changed.
 #[derive(Debug)]
-struct AnswerHead {
+struct Head<const N: usize> {
     bytes: Vec<u8>,
-    id_at: usize,
-    version_at: usize,
-    expires_at: usize,
+    /// Where each marked `u64` field is, in the order of the markers given
+    /// to [`Head::cut`].
+    at: [usize; N],
 }
 
-impl AnswerHead {
-    /// Cut from the table writer's output for marked values; `None` if
-    /// the markers are not found once each (then every answer is written
-    /// table by table: the tests pin that they are).
-    fn cut() -> Option<AnswerHead> {
-        const ID: u64 = 0xA1A2_A3A4_A5A6_A7A8;
-        const VERSION: u64 = 0xB1B2_B3B4_B5B6_B7B8;
-        const EXPIRES: u64 = 0xC1C2_C3C4_C5C6_C7C8;
-        let mut out = Vec::new();
-        let kv = KeyValueRef { key: b"", value: b"", version: VERSION, expires_at_unix_ms: Some(EXPIRES) };
-        item_frame_by_tables(&mut out, ID, kv);
-        // Without the prefix and the (empty) value's length.
-        let bytes = out.get(FRAME_PREFIX_LEN..out.len().checked_sub(4)?)?.to_vec();
-        let find = |marker: u64| {
+impl<const N: usize> Head<N> {
+    /// The head of `frame` (as a writer wrote it, with the length prefix,
+    /// an empty key and `tail` bytes after the key's length), its fields
+    /// written as `markers`; `None` if a marker is not found exactly once
+    /// (then the shape is written table by table and read through the
+    /// verifier: the tests pin that every head is cut).
+    fn cut(frame: &[u8], tail: usize, markers: [u64; N]) -> Option<Head<N>> {
+        let bytes = frame.get(FRAME_PREFIX_LEN..frame.len().checked_sub(tail)?)?.to_vec();
+        let find = |marker: &u64| {
             let mut at = bytes.windows(8).enumerate().filter(|(_, w)| *w == marker.to_le_bytes()).map(|(i, _)| i);
             match (at.next(), at.next()) {
                 (Some(i), None) => Some(i),
                 _ => None,
             }
         };
-        Some(AnswerHead { id_at: find(ID)?, version_at: find(VERSION)?, expires_at: find(EXPIRES)?, bytes })
+        let mut at = [0; N];
+        for (slot, marker) in at.iter_mut().zip(&markers) {
+            *slot = find(marker)?;
+        }
+        Some(Head { at, bytes })
     }
 }
 
-fn answer_head() -> Option<&'static AnswerHead> {
-    static HEAD: std::sync::LazyLock<Option<AnswerHead>> = std::sync::LazyLock::new(AnswerHead::cut);
+const MARK_ID: u64 = 0xA1A2_A3A4_A5A6_A7A8;
+const MARK_2: u64 = 0xB1B2_B3B4_B5B6_B7B8;
+const MARK_3: u64 = 0xC1C2_C3C4_C5C6_C7C8;
+
+/// A GET answer with an item: id, version, expiry.
+fn answer_head() -> Option<&'static Head<3>> {
+    static HEAD: std::sync::LazyLock<Option<Head<3>>> = std::sync::LazyLock::new(|| {
+        let mut frame = Vec::new();
+        let kv = KeyValueRef { key: b"", value: b"", version: MARK_2, expires_at_unix_ms: Some(MARK_3) };
+        item_frame_by_tables(&mut frame, MARK_ID, kv);
+        // The (empty) value's length follows the key.
+        Head::cut(&frame, 4, [MARK_ID, MARK_2, MARK_3])
+    });
+    HEAD.as_ref()
+}
+
+/// A GET request: id.
+fn get_request_head() -> Option<&'static Head<1>> {
+    static HEAD: std::sync::LazyLock<Option<Head<1>>> = std::sync::LazyLock::new(|| {
+        let mut frame = Vec::new();
+        get_request_frame(&mut frame, MARK_ID, b"");
+        Head::cut(&frame, 0, [MARK_ID])
+    });
+    HEAD.as_ref()
+}
+
+/// A SET request: id, `ttl_ms`.
+fn set_request_head() -> Option<&'static Head<2>> {
+    static HEAD: std::sync::LazyLock<Option<Head<2>>> = std::sync::LazyLock::new(|| {
+        let mut frame = Vec::new();
+        set_request_frame(&mut frame, MARK_ID, b"", b"", Some(MARK_2));
+        Head::cut(&frame, 4, [MARK_ID, MARK_2])
+    });
     HEAD.as_ref()
 }
 
 /// Writes a GET answer with an item from `head` (or table by table
 /// without one). The head ends with the key offset, the value offset and
 /// the key's length; the value's length follows the key padded to 4.
-fn item_frame(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>, head: Option<&AnswerHead>) {
+fn item_frame(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>, head: Option<&Head<3>>) {
     let Some(head) = head else { return item_frame_by_tables(out, id, kv) };
     let n = head.bytes.len();
     let value_len_at = (n + kv.key.len()).next_multiple_of(4);
@@ -270,9 +300,10 @@ fn item_frame(out: &mut Vec<u8>, id: u64, kv: KeyValueRef<'_>, head: Option<&Ans
             slot.copy_from_slice(bytes);
         }
     };
-    patch(head.id_at, &id.to_le_bytes());
-    patch(head.version_at, &kv.version.to_le_bytes());
-    patch(head.expires_at, &kv.expires_at_unix_ms.unwrap_or(0).to_le_bytes());
+    let [id_at, version_at, expires_at] = head.at;
+    patch(id_at, &id.to_le_bytes());
+    patch(version_at, &kv.version.to_le_bytes());
+    patch(expires_at, &kv.expires_at_unix_ms.unwrap_or(0).to_le_bytes());
     patch(n - 8, &((value_len_at - (n - 8)) as u32).to_le_bytes());
     patch(n - 4, &(kv.key.len() as u32).to_le_bytes());
     out.extend_from_slice(kv.key);
@@ -335,37 +366,6 @@ pub fn set_request_frame(out: &mut Vec<u8>, id: u64, key: &[u8], value: &[u8], t
     });
 }
 
-/// Bytes of a laid GET request (after the length prefix) before its key:
-/// everything is fixed but the id (at [`ID_AT`]) and the key's length
-/// (the last 4).
-const GET_HEAD: usize = 104;
-/// Bytes of a laid SET request before its key: fixed but the id, the
-/// `ttl_ms` (at [`SET_TTL_AT`]), the offset to the value (at
-/// [`SET_VALUE_OFFSET_AT`]: it depends on the key's length) and the key's
-/// length (the last 4).
-const SET_HEAD: usize = 124;
-/// Where the request id is, in both.
-const ID_AT: usize = 24;
-const SET_TTL_AT: usize = 104;
-const SET_VALUE_OFFSET_AT: usize = 116;
-
-/// The fixed bytes of both laid requests, written once by the writers
-/// above (id 0, empty key and value, no TTL).
-fn heads() -> &'static (Vec<u8>, Vec<u8>) {
-    static HEADS: std::sync::LazyLock<(Vec<u8>, Vec<u8>)> = std::sync::LazyLock::new(|| {
-        let (mut get, mut set) = (Vec::new(), Vec::new());
-        get_request_frame(&mut get, 0, b"");
-        set_request_frame(&mut set, 0, b"", b"", None);
-        // Without the length prefix; a SET's ends at its key's length. (Were
-        // a head shorter than its constant, nothing would match it: every
-        // request would take the verifier's path. The tests pin both.)
-        let head =
-            |frame: &[u8], len: usize| frame.get(FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + len).unwrap_or_default().to_vec();
-        (head(&get, GET_HEAD), head(&set, SET_HEAD))
-    });
-    &HEADS
-}
-
 fn u32_at(buf: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize)
 }
@@ -397,37 +397,37 @@ fn matches_head(buf: &[u8], head: &[u8], skip: &[std::ops::Range<usize>]) -> boo
 /// most frequent request.
 #[must_use]
 pub fn read_get_request(buf: &[u8]) -> Option<(u64, &[u8])> {
-    let (head, _) = heads();
-    if !matches_head(buf, head, &[ID_AT..ID_AT + 8, GET_HEAD - 4..GET_HEAD]) {
+    let head = get_request_head()?;
+    let n = head.bytes.len();
+    let [id_at] = head.at;
+    if !matches_head(buf, &head.bytes, &[id_at..id_at + 8, n - 4..n]) {
         return None;
     }
-    let key = buf.get(GET_HEAD..)?;
-    (u32_at(buf, GET_HEAD - 4)? == key.len()).then_some((u64_at(buf, ID_AT)?, key))
+    let key = buf.get(n..)?;
+    (u32_at(buf, n - 4)? == key.len()).then_some((u64_at(buf, id_at)?, key))
 }
 
 /// [`read_get_request`] for a frame [`set_request_frame`] writes: the id,
 /// key, value and `ttl_ms` (0: none).
 #[must_use]
 pub fn read_set_request(buf: &[u8]) -> Option<(u64, &[u8], &[u8], u64)> {
-    let (_, head) = heads();
-    let variable = [
-        ID_AT..ID_AT + 8,
-        SET_TTL_AT..SET_TTL_AT + 8,
-        SET_VALUE_OFFSET_AT..SET_VALUE_OFFSET_AT + 4,
-        SET_HEAD - 4..SET_HEAD,
-    ];
-    if !matches_head(buf, head, &variable) {
+    let head = set_request_head()?;
+    let n = head.bytes.len();
+    let [id_at, ttl_at] = head.at;
+    // The head ends with the key's offset, the value's and the key's length.
+    let variable = [id_at..id_at + 8, ttl_at..ttl_at + 8, n - 8..n];
+    if !matches_head(buf, &head.bytes, &variable) {
         return None;
     }
-    let key_len = u32_at(buf, SET_HEAD - 4)?;
-    let key = buf.get(SET_HEAD..SET_HEAD.checked_add(key_len)?)?;
-    let value_at = (SET_HEAD + key_len).next_multiple_of(4);
-    let padding = buf.get(SET_HEAD + key_len..value_at)?;
+    let key_len = u32_at(buf, n - 4)?;
+    let key = buf.get(n..n.checked_add(key_len)?)?;
+    let value_at = (n + key_len).next_multiple_of(4);
+    let padding = buf.get(n + key_len..value_at)?;
     let value = buf.get(value_at + 4..)?;
     let well_formed = padding.iter().all(|&b| b == 0)
-        && u32_at(buf, SET_VALUE_OFFSET_AT)? == value_at - SET_VALUE_OFFSET_AT
+        && u32_at(buf, n - 8)? == value_at - (n - 8)
         && u32_at(buf, value_at)? == value.len();
-    well_formed.then_some((u64_at(buf, ID_AT)?, key, value, u64_at(buf, SET_TTL_AT)?))
+    well_formed.then_some((u64_at(buf, id_at)?, key, value, u64_at(buf, ttl_at)?))
 }
 
 /// Appends `request` to `out` as a laid frame if it is a transaction of
@@ -481,20 +481,18 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_head_is_cut() {
-        let head = answer_head().expect("the markers are found once each");
-        assert!(head.id_at < head.version_at && head.version_at < head.expires_at);
-        assert!(head.expires_at + 8 <= head.bytes.len() - 12, "the offsets and the key length close the head");
-    }
-
-    #[test]
-    fn the_heads_are_as_long_as_their_constants() {
-        assert_eq!(heads().0.len(), GET_HEAD);
-        assert_eq!(heads().1.len(), SET_HEAD);
-        // The id sits where the readers look for it.
-        let mut frame = Vec::new();
-        get_request_frame(&mut frame, 0x0102_0304_0506_0708, b"k");
-        assert_eq!(frame[FRAME_PREFIX_LEN + ID_AT..][..8], 0x0102_0304_0506_0708u64.to_le_bytes());
+    fn every_head_is_cut() {
+        fn shape<const N: usize>(head: Option<&Head<N>>) -> (Vec<usize>, usize) {
+            let head = head.expect("the markers are found once each");
+            (head.at.to_vec(), head.bytes.len())
+        }
+        let (answer, get, set) = (shape(answer_head()), shape(get_request_head()), shape(set_request_head()));
+        // Fields in layout order, and the key's offset (and the value's,
+        // when a value follows the key) and the key's length close the head.
+        for ((at, len), closing) in [(answer, 12), (get, 8), (set, 12)] {
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "fields in layout order: {at:?}");
+            assert!(at.last().unwrap() + 8 <= len - closing, "{at:?} of {len}");
+        }
     }
 
     proptest! {
