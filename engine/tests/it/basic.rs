@@ -581,6 +581,29 @@ fn a_second_lookup_of_a_third_level_node_skips_the_cache() {
     assert_eq!(db.stats().cache.evictions, 0);
 }
 
+/// `n` single-key commits of 200 bytes (keys `k00000`…) over 64 KiB WAL
+/// segments, pausing now and then so that the helper preparing the next
+/// segment finishes before the boundary and some roll-overs find it ready.
+fn write_across_roll_overs(db: &Db, n: u32) {
+    for i in 0..n {
+        let mut b = WriteBatch::new();
+        b.put(format!("k{i:05}"), vec![i as u8; 200]);
+        db.write(&b).unwrap();
+        if i % 100 == 50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// Exactly the `n` writes of [`write_across_roll_overs`] are there.
+fn assert_rolled_writes(db: &Db, n: u32) {
+    let all = contents(db);
+    assert_eq!(all.len(), n as usize);
+    assert!(
+        all.iter().enumerate().all(|(i, (k, v))| *k == format!("k{i:05}").into_bytes() && *v == vec![i as u8; 200])
+    );
+}
+
 /// Real files, except that creating the prepared next WAL segment fails
 /// (disk full) the first `failures` times.
 #[derive(Debug)]
@@ -650,24 +673,13 @@ fn a_failed_wal_segment_preparation_falls_back_to_creating_it_at_roll_over() {
     };
     {
         let db = Db::open(dir.path(), opts(Arc::clone(&storage) as _)).unwrap();
-        for i in 0..2_000u32 {
-            let mut b = WriteBatch::new();
-            b.put(format!("k{i:05}"), vec![i as u8; 200]);
-            db.write(&b).unwrap();
-            if i % 100 == 50 {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        }
+        write_across_roll_overs(&db, 2_000);
         assert_eq!(storage.failures.load(std::sync::atomic::Ordering::SeqCst), 0, "all three failures were met");
         let wal = db.stats().wal;
         assert!(wal.prepared_segments_used >= 1, "prepared segments used: {}", wal.prepared_segments_used);
     }
     let db = Db::open(dir.path(), opts(Arc::new(jubilant_engine::storage::fs::FsStorage::new()))).unwrap();
-    let all = contents(&db);
-    assert_eq!(all.len(), 2_000);
-    assert!(
-        all.iter().enumerate().all(|(i, (k, v))| *k == format!("k{i:05}").into_bytes() && *v == vec![i as u8; 200])
-    );
+    assert_rolled_writes(&db, 2_000);
 }
 
 /// With preallocation, the next WAL segment is prepared while the current
@@ -682,16 +694,7 @@ fn prepared_wal_segments_take_over_at_roll_over() {
     let next = dir.path().join("wal").join(jubilant_engine::wal::NEXT_SEGMENT_FILE);
     {
         let db = Db::open(dir.path(), opts()).unwrap();
-        for i in 0..1_200u32 {
-            let mut b = WriteBatch::new();
-            b.put(format!("k{i:05}"), vec![i as u8; 200]);
-            db.write(&b).unwrap();
-            // Give the helper time to finish before the boundary now and
-            // then, so that some roll-overs find the segment ready.
-            if i % 100 == 50 {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        }
+        write_across_roll_overs(&db, 1_200);
         let wal = db.stats().wal;
         assert!(wal.prepared_segments_used >= 2, "prepared segments used: {}", wal.prepared_segments_used);
     }
@@ -710,11 +713,7 @@ fn prepared_wal_segments_take_over_at_roll_over() {
     clean("with a leftover prepared segment");
     let db = Db::open(dir.path(), opts()).unwrap();
     assert!(!next.exists(), "opening removes a leftover prepared segment");
-    let all = contents(&db);
-    assert_eq!(all.len(), 1_200);
-    assert!(
-        all.iter().enumerate().all(|(i, (k, v))| *k == format!("k{i:05}").into_bytes() && *v == vec![i as u8; 200])
-    );
+    assert_rolled_writes(&db, 1_200);
     drop(db);
     clean("after reopening");
 }

@@ -144,13 +144,13 @@ fn the_sweeper_deletes_expired_keys_through_the_wal_at_a_bounded_rate() {
     assert_eq!(db.check_invariants().unwrap().unwrap().keys, 21);
 }
 
-/// With no expiring version in the memtables, the sweeper reads the tree
-/// alone: it still expires a tree key, and a tree key with a TTL that a
-/// memtable write renewed without one is checked against that newer
-/// version and kept. With an expiring version in the memtable, the
-/// memtable is read again.
+/// With no expiring version in the memtables the sweeper reads the tree
+/// alone (not observable from outside; what is): it still expires a tree
+/// key, a tree key with a TTL that a memtable write renewed without one is
+/// checked against that newer version and kept, and once a memtable
+/// version has a TTL the memtable is read again and it expires too.
 #[test]
-fn the_sweeper_reads_the_tree_alone_while_no_memtable_write_expires() {
+fn sweeps_without_memtable_ttls_expire_tree_keys_and_spare_renewed_ones() {
     let sim = SimStorage::new(39);
     let clock = Arc::new(FakeClock::new(T0));
     let db = open(&sim, &clock, sim_opts(&sim));
